@@ -1,0 +1,1 @@
+"""Thin front ends over the library: CLI command groups, reports, the service."""

@@ -1,0 +1,20 @@
+"""The ``pictext`` command line. Thin: each area registers its commands from ``pictext.apps``."""
+
+from __future__ import annotations
+
+import typer
+
+from pictext.apps import classify, data, embed, rank, caption
+
+app = typer.Typer(
+    name="pictext",
+    help="Image collections with text: classify and tag, find similar and divergent images, caption.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+for area in (data, embed, classify, rank, caption):
+    area.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""data stage of the pictext pipeline (see DESIGN.md)."""

@@ -1,0 +1,54 @@
+"""A named list of items with its classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pictext.data.item import Item
+
+
+@dataclass
+class Dataset:
+    """Items from one source, in a stable order.
+
+    Example:
+        >>> ds = Dataset("toy", [Item("a", label="cat"), Item("b", label="dog")])
+        >>> ds.classes, ds.labels().tolist()
+        (['cat', 'dog'], [0, 1])
+    """
+
+    name: str  # registry name or path it was read from
+    items: list[Item]  # in a deterministic order
+    problems: list[str] = field(default_factory=list)  # per-item read problems, already skipped
+    class_names: list[str] | None = None  # fixed class order; default: sorted labels
+
+    @property
+    def classes(self) -> list[str]:
+        if self.class_names is not None:
+            return list(self.class_names)
+        return sorted({it.label for it in self.items if it.label is not None})
+
+    def labels(self) -> np.ndarray:
+        """Class index per item (int64); -1 for unlabelled items."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index.get(it.label, -1) for it in self.items], dtype=np.int64)
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Dataset:
+        """A dataset of the given items that keeps this one's class order."""
+        return Dataset(
+            self.name,
+            [self.items[int(i)] for i in indices],
+            class_names=self.classes,
+        )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __getitem__(self, i: int) -> Item:
+        return self.items[i]

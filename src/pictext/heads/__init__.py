@@ -1,0 +1,1 @@
+"""heads stage of the pictext pipeline (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""plots stage of the pictext pipeline (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""service stage of the pictext pipeline (see DESIGN.md)."""

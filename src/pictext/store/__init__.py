@@ -1,0 +1,1 @@
+"""store stage of the pictext pipeline (see DESIGN.md)."""
