@@ -23,9 +23,14 @@ class CountingImageEncoder:
         self.seen = 0
         self.fail_after = fail_after
 
+    def pixels(self, image: Image.Image) -> np.ndarray:
+        return np.asarray(image.convert("RGB").resize((8, 8)), np.uint8)
+
+    def normalize_batch(self, pixels: np.ndarray) -> np.ndarray:
+        return (pixels.astype(np.float32) / 255.0).transpose(0, 3, 1, 2)
+
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        arr = np.asarray(image.convert("RGB").resize((8, 8)), np.float32) / 255.0
-        return arr.transpose(2, 0, 1)
+        return self.normalize_batch(self.pixels(image)[None])[0]
 
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         if self.fail_after is not None and self.seen >= self.fail_after:

@@ -23,6 +23,17 @@ class ImageEncoder(Protocol):
         """One decoded RGB image -> float32 ``[3, S, S]`` ready for :meth:`encode_batch`."""
         ...
 
+    def pixels(self, image: Image.Image) -> np.ndarray:
+        """The 8-bit half of :meth:`preprocess`: uint8 ``[S, S, 3]``, padded and resized.
+
+        What a decoding worker hands back (a quarter of the float32 bytes).
+        """
+        ...
+
+    def normalize_batch(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 ``[N, S, S, 3]`` from :meth:`pixels` -> float32 ``[N, 3, S, S]``."""
+        ...
+
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed float32 ``[N, 3, S, S]`` -> float32 ``[N, D]``."""
         ...

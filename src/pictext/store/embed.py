@@ -69,7 +69,7 @@ def _decode(item: Item, encoder: ImageEncoder) -> np.ndarray | ItemError:
     from pictext.data.images import load_image
 
     try:
-        return encoder.preprocess(load_image(item, size=encoder.image_size))
+        return encoder.pixels(load_image(item, size=encoder.image_size))
     except ItemError as err:
         return err
 
@@ -132,7 +132,7 @@ def embed_images(
                 for err in errors:
                     report.failures.append((err.item_id, err.problem))
                 if len(pos):
-                    got_vecs.append(encoder.encode_batch(batch))
+                    got_vecs.append(encoder.encode_batch(encoder.normalize_batch(batch)))
                     got_keys.append(keys[chunk[pos]])
                 bar(len(pos) + len(errors))
             if got_keys:

