@@ -36,7 +36,8 @@ def test_half_written_shard_is_ignored(tmp_path):
     reopened = VectorCache(tmp_path, dim=2)
     assert len(reopened) == 1
     vecs, found = reopened.get(keys("a"))
-    assert found.all() and vecs[0].tolist() == [1.0, 1.0]
+    assert found.all()
+    assert vecs[0].tolist() == [1.0, 1.0]
     # The next shard does not collide with the orphan's number.
     reopened.put(keys("b"), np.full((1, 2), 5, np.float32))
     assert reopened.get(keys("b"))[0][0].tolist() == [5.0, 5.0]
