@@ -11,7 +11,8 @@ fi
 # torch is pinned in the same command: left to resolve alone, pip would pull a multi-GB CUDA build.
 .venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e ".[all,dev]"
 
-DEBS="openclipart-svg tuxpaint-stamps-default dataset-fashion-mnist"
+# chromium: the browser end-to-end test of the web page (driven by Playwright, never downloaded).
+DEBS="openclipart-svg tuxpaint-stamps-default dataset-fashion-mnist chromium"
 missing=""
 for deb in $DEBS; do
     dpkg -s "$deb" >/dev/null 2>&1 || missing="$missing $deb"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pictext.apps import classify, data, embed, rank, caption
+from pictext.apps import caption, classify, data, embed, rank, serve
 
 app = typer.Typer(
     name="pictext",
@@ -13,7 +13,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for area in (data, embed, classify, rank, caption):
+for area in (data, embed, classify, rank, caption, serve):
     area.register(app)
 
 if __name__ == "__main__":

@@ -65,6 +65,8 @@ def make_session(path: Path, threads: int | None = None) -> onnxruntime.Inferenc
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3  # errors only: the CPU provider warns about unused initialisers
+    # Idle ORT threads would spin and steal the cores that decode the next batch.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -74,9 +76,12 @@ def _decode(item: Item, encoder: ImageEncoder) -> np.ndarray | ItemError:
         return err
 
 
+_Batch = tuple[list[int], np.ndarray, list[ItemError]]
+
+
 def _batches(
     items: Sequence[Item], encoder: ImageEncoder, batch_size: int, workers: int
-) -> Iterator[tuple[list[int], np.ndarray, list[ItemError]]]:
+) -> Iterator[_Batch]:
     """Decoded batches, produced by a thread pool a few batches ahead of the encoder.
 
     The window is bounded so memory stays flat however many items there are.
@@ -99,8 +104,47 @@ def _batches(
                 pos.append(i)
                 arrays.append(res)
             if len(arrays) == batch_size or i == len(items) - 1:
-                yield pos, np.stack(arrays) if arrays else np.empty(0), errors
+                yield (
+                    pos,
+                    encoder.normalize_batch(np.stack(arrays)) if arrays else np.empty(0),
+                    errors,
+                )
                 pos, arrays, errors = [], [], []
+
+
+def _ahead(batches: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
+    """Run the batch producer in its own thread, ``depth`` batches ahead of the consumer.
+
+    The encoder then never waits for the last decode and the normalisation of a batch.
+    """
+    box: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        box.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(None)
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            box.put(err)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while (got := box.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        thread.join()
 
 
 def embed_images(
@@ -128,11 +172,12 @@ def embed_images(
             chunk = todo[lo : lo + CHUNK]
             got_keys, got_vecs = [], []
             chunk_items = [items[i] for i in chunk]
-            for pos, batch, errors in _batches(chunk_items, encoder, batch_size, workers):
+            batches = _batches(chunk_items, encoder, batch_size, workers)
+            for pos, batch, errors in _ahead(batches):
                 for err in errors:
                     report.failures.append((err.item_id, err.problem))
                 if len(pos):
-                    got_vecs.append(encoder.encode_batch(encoder.normalize_batch(batch)))
+                    got_vecs.append(encoder.encode_batch(batch))
                     got_keys.append(keys[chunk[pos]])
                 bar(len(pos) + len(errors))
             if got_keys:

@@ -1,0 +1,374 @@
+"""The HTTP API: one route per job, each with a batch form, plus items, thumbnails and the map.
+
+Routes check what is cheap (types, sizes, fields) before waiting for a slot of the
+concurrency gate; decoding and model calls run inside it, in the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from pictext.service.backend import Backend
+from pictext.service.backend import Query as ModelQuery
+from pictext.service.cache import LruCache
+from pictext.service.config import ServiceConfig
+from pictext.service.errors import unprocessable
+from pictext.service.forms import (
+    RawUpload,
+    TextInput,
+    batch_items,
+    decode,
+    make_query,
+    read_upload,
+    text_input,
+)
+from pictext.service.timing import Gate, Timing
+from pictext.service.uploads import DecodedImage
+
+
+@dataclass
+class ServiceState:
+    """What every route needs: the loaded models, the limits and the gate."""
+
+    backend: Backend  # models, loaded once
+    config: ServiceConfig  # limits
+    gate: Gate  # bounded concurrency
+    uploads: LruCache[DecodedImage]  # decoded uploads by content hash
+
+
+Work = Callable[[Backend, list[ModelQuery], list[TextInput], Timing], list[dict[str, Any]]]
+
+ImageField = Annotated[
+    UploadFile | None,
+    File(description="image: PNG, JPEG, GIF, WebP, BMP, TIFF or SVG (size and pixel limits apply)"),
+]
+ImagesField = Annotated[list[UploadFile], File(description="images of the batch")]
+ItemsField = Annotated[
+    str,
+    Form(description='JSON list, one object per image: {"title", "description", "tags", "label"}'),
+]
+TitleField = Annotated[str, Form(description="title of the image")]
+DescriptionField = Annotated[str, Form(description="description of the image")]
+TagsField = Annotated[str, Form(description="tags, comma- or semicolon-separated")]
+K = Annotated[int, Form(ge=1, le=100, description="number of results")]
+
+router = APIRouter()
+
+
+def _state(request: Request) -> ServiceState:
+    return request.app.state.pictext
+
+
+def _timing(request: Request) -> Timing:
+    timing = getattr(request.state, "timing", None)
+    if timing is None:  # the app's middleware sets it; a bare router in a test may not
+        timing = request.state.timing = Timing()
+    return timing
+
+
+async def _answer(
+    request: Request,
+    part: str,
+    uploads: Sequence[RawUpload | None],
+    texts: list[TextInput],
+    work: Work,
+) -> list[dict[str, Any]]:
+    """Decode uploads and run ``work`` inside the gate; attach what was decoded to each result."""
+    st = _state(request)
+    st.backend.require(part)
+    timing = _timing(request)
+
+    def run() -> list[dict[str, Any]]:
+        size = st.backend.image_size
+        decoded = [decode(u, st.config, size, timing, st.uploads) for u in uploads]
+        names = [u.field if u else f"item {i}" for i, u in enumerate(uploads)]
+        queries = [make_query(d, t, n) for d, t, n in zip(decoded, texts, names, strict=True)]
+        for q, n in zip(queries, names, strict=True):
+            if q.image is None and not q.has_text():
+                raise unprocessable(
+                    f"{n}: give an image or some text", field="image", code="missing_input"
+                )
+        results = work(st.backend, queries, texts, timing)
+        for r, d in zip(results, decoded, strict=True):
+            r["image"] = None if d is None else d.describe()
+        return results
+
+    async with st.gate.slot(timing):
+        return await run_in_threadpool(run)
+
+
+async def _single(
+    request: Request,
+    part: str,
+    image: UploadFile | None,
+    text: TextInput,
+    work: Work,
+) -> dict[str, Any]:
+    upload = await read_upload(image, "image", _state(request).config)
+    return (await _answer(request, part, [upload], [text], work))[0]
+
+
+async def _batch(
+    request: Request,
+    part: str,
+    images: list[UploadFile],
+    items: str,
+    work: Work,
+    *,
+    need_label: bool = False,
+) -> dict[str, Any]:
+    cfg = _state(request).config
+    texts = batch_items(items, len(images), cfg, need_label=need_label)
+    uploads = [await read_upload(f, f"images[{i}]", cfg) for i, f in enumerate(images)]
+    return {"results": await _answer(request, part, uploads, texts, work)}
+
+
+def _text(request: Request, title: str, description: str, tags: str, label: str = "") -> TextInput:
+    return text_input(
+        _state(request).config, title=title, description=description, tags=tags, label=label
+    )
+
+
+# ---- classify and tag ----------------------------------------------------------------------
+@router.post("/tag", tags=["classify"], summary="Suggested tags: the top-k labels")
+async def tag(
+    request: Request,
+    image: ImageField = None,
+    title: TitleField = "",
+    description: DescriptionField = "",
+    tags: TagsField = "",
+    k: K = 5,
+) -> dict[str, Any]:
+    """Top-``k`` labels with calibrated probabilities for an image and/or its text."""
+    text = _text(request, title, description, tags)
+    return await _single(request, "classifier", image, text, lambda b, q, t, tm: b.tag(q, k, tm))
+
+
+@router.post("/tag/batch", tags=["classify"], summary="Suggested tags for several images")
+async def tag_batch(
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = 5
+) -> dict[str, Any]:
+    return await _batch(request, "classifier", images, items, lambda b, q, t, tm: b.tag(q, k, tm))
+
+
+@router.post("/verify", tags=["classify"], summary="Agree or disagree with a claimed label")
+async def verify(
+    request: Request,
+    label: Annotated[str, Form(description="the claimed label")],
+    image: ImageField = None,
+    title: TitleField = "",
+    description: DescriptionField = "",
+    tags: TagsField = "",
+    k: K = 5,
+) -> dict[str, Any]:
+    """Machine-in-the-loop check of a human's label, with calibrated confidence."""
+    text = _text(request, title, description, tags, label)
+    if not text.label:
+        raise unprocessable("label is empty: give the claimed label", field="label")
+    return await _single(
+        request,
+        "classifier",
+        image,
+        text,
+        lambda b, q, t, tm: b.verify(q, [x.label for x in t], k, tm),
+    )
+
+
+@router.post(
+    "/verify/batch", tags=["classify"], summary="Verify the claimed labels of several images"
+)
+async def verify_batch(
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = 5
+) -> dict[str, Any]:
+    return await _batch(
+        request,
+        "classifier",
+        images,
+        items,
+        lambda b, q, t, tm: b.verify(q, [x.label for x in t], k, tm),
+        need_label=True,
+    )
+
+
+# ---- similar, divergent, recommend ---------------------------------------------------------
+def _search_work(k: int, farthest: bool) -> Work:
+    return lambda b, q, t, tm: b.search(q, k, farthest, tm)
+
+
+async def _search(
+    request: Request,
+    image: UploadFile | None,
+    text: TextInput,
+    item_id: str,
+    k: int,
+    farthest: bool,
+) -> dict[str, Any]:
+    st = _state(request)
+    if item_id:
+        st.backend.require("index")
+        if not st.backend.indexed(item_id):
+            st.backend.catalog.get(item_id)  # 404 when the collection does not know it either
+            raise unprocessable(
+                f"item {item_id!r} is not in the index", field="item_id", code="unknown_item"
+            )
+        return {"hits": st.backend.neighbours(item_id, k, farthest), "item": item_id, "image": None}
+    return await _single(request, "index", image, text, _search_work(k, farthest))
+
+
+@router.post("/similar", tags=["search"], summary="The k most similar collection images")
+async def similar(
+    request: Request,
+    image: ImageField = None,
+    title: TitleField = "",
+    description: DescriptionField = "",
+    tags: TagsField = "",
+    item_id: Annotated[str, Form(description="search from a collection item instead")] = "",
+    k: K = 10,
+) -> dict[str, Any]:
+    """Nearest items in the ranking space (an image), or by text when no image is given."""
+    return await _search(
+        request, image, _text(request, title, description, tags), item_id, k, False
+    )
+
+
+@router.post("/similar/batch", tags=["search"], summary="Similar images for several images")
+async def similar_batch(
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = 10
+) -> dict[str, Any]:
+    return await _batch(request, "index", images, items, _search_work(k, False))
+
+
+@router.post("/divergent", tags=["search"], summary="The k most divergent collection images")
+async def divergent(
+    request: Request,
+    image: ImageField = None,
+    title: TitleField = "",
+    description: DescriptionField = "",
+    tags: TagsField = "",
+    item_id: Annotated[str, Form(description="search from a collection item instead")] = "",
+    k: K = 10,
+) -> dict[str, Any]:
+    """Farthest items in the ranking space."""
+    return await _search(request, image, _text(request, title, description, tags), item_id, k, True)
+
+
+@router.post("/divergent/batch", tags=["search"], summary="Divergent images for several images")
+async def divergent_batch(
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = 10
+) -> dict[str, Any]:
+    return await _batch(request, "index", images, items, _search_work(k, True))
+
+
+@router.post("/recommend", tags=["search"], summary="Relevant yet diverse items for a history")
+async def recommend(
+    request: Request,
+    history: Annotated[
+        list[str] | None, Form(description="ids of items the user has seen (repeat the field)")
+    ] = None,
+    image: ImageField = None,
+    k: K = 10,
+    method: Annotated[str, Form(description="knn, mmr, kcenter or dpp")] = "mmr",
+    lambda_: Annotated[
+        float, Form(alias="lambda", ge=0.0, le=1.0, description="1 = relevance only")
+    ] = 0.5,
+    pool: Annotated[int, Form(ge=1, le=5000, description="candidates considered")] = 200,
+) -> dict[str, Any]:
+    """A list relevant to the history (item ids and/or an uploaded image) yet diverse."""
+    st = _state(request)
+    ids = [h for h in history or [] if h.strip()]  # ids may hold commas: repeat the field
+    upload = await read_upload(image, "image", st.config)
+    st.backend.require("index")
+    timing = _timing(request)
+
+    def run() -> dict[str, Any]:
+        decoded = decode(upload, st.config, st.backend.image_size, timing, st.uploads)
+        query = None if decoded is None else make_query(decoded, TextInput(), "image")
+        hits = st.backend.recommend(
+            ids, query, k, method=method, lambda_=lambda_, pool=pool, timing=timing
+        )
+        return {
+            "hits": hits,
+            "history": ids,
+            "image": None if decoded is None else decoded.describe(),
+        }
+
+    async with st.gate.slot(timing):
+        return await run_in_threadpool(run)
+
+
+# ---- caption -------------------------------------------------------------------------------
+@router.post("/caption", tags=["caption"], summary="Caption an image; images of similar captions")
+async def caption(
+    request: Request,
+    image: Annotated[UploadFile, File(description="the image to caption")],
+    k: K = 10,
+) -> dict[str, Any]:
+    """A generated caption, and collection images whose captions are similar (cosine >= 0.90)
+    or divergent (0.50-0.60)."""
+    return await _single(
+        request, "captioner", image, TextInput(), lambda b, q, t, tm: b.caption(q, k, tm)
+    )
+
+
+@router.post("/caption/batch", tags=["caption"], summary="Caption several images")
+async def caption_batch(request: Request, images: ImagesField, k: K = 10) -> dict[str, Any]:
+    return await _batch(request, "captioner", images, "", lambda b, q, t, tm: b.caption(q, k, tm))
+
+
+# ---- collection ----------------------------------------------------------------------------
+@router.get("/info", tags=["collection"], summary="What this bundle can do")
+def info(request: Request) -> dict[str, Any]:
+    st = _state(request)
+    out = st.backend.info()
+    out["limits"] = {
+        "max_upload_bytes": st.config.max_upload_bytes,
+        "max_pixels": st.config.max_pixels,
+        "max_batch": st.config.max_batch,
+        "concurrency": st.config.concurrency,
+    }
+    return out
+
+
+@router.get("/map", tags=["collection"], summary="2-D map of the collection's embeddings")
+def collection_map(request: Request) -> dict[str, Any]:
+    st = _state(request)
+    st.backend.require("index")
+    cat = st.backend.catalog
+    classes = sorted({p["label"] for p in cat.points if p["label"] is not None})
+    return {"method": cat.map_method, "classes": classes, "points": cat.points}
+
+
+# The thumbnail route comes first: "{item_id:path}" would otherwise swallow "/thumbnail".
+@router.get(
+    "/items/{item_id:path}/thumbnail",
+    tags=["collection"],
+    summary="PNG thumbnail of a collection image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def thumbnail(
+    request: Request, item_id: str, size: Annotated[int, Query(description="side in pixels")] = 128
+) -> Response:
+    data = _state(request).backend.catalog.thumbnail(item_id, size)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/items/{item_id:path}", tags=["collection"], summary="A collection item")
+def item(
+    request: Request,
+    item_id: str,
+    neighbours: Annotated[int, Query(ge=0, le=50, description="similar and divergent items")] = 5,
+) -> dict[str, Any]:
+    """An item's text, label and caption, and its most similar and divergent items."""
+    backend = _state(request).backend
+    out = backend.catalog.describe(item_id)
+    out["indexed"] = backend.indexed(item_id)
+    out["similar"] = backend.neighbours(item_id, neighbours, False) if neighbours else []
+    out["divergent"] = backend.neighbours(item_id, neighbours, True) if neighbours else []
+    return out

@@ -1,0 +1,320 @@
+// pictext web page: plain JavaScript, no libraries, everything from this server.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const state = { info: null, file: null, points: [], classes: [], highlight: new Set(), hover: null };
+const PALETTE = [
+  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+  "#9c755f", "#bab0ac", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+  "#7f7f7f", "#bcbd22", "#17becf", "#393b79",
+];
+
+// ---- API -------------------------------------------------------------------------------------
+async function api(path, options) {
+  const started = performance.now();
+  const res = await fetch(path, options);
+  let body = null;
+  try { body = await res.json(); } catch (e) { body = null; }
+  if (!res.ok) {
+    const err = body && body.error ? body.error : { message: `${res.status} ${res.statusText}` };
+    const e = new Error(err.message + (err.hint ? ` — ${err.hint}` : ""));
+    e.status = res.status;
+    throw e;
+  }
+  body._ms = Math.round(performance.now() - started);
+  return body;
+}
+
+function itemUrl(id) {
+  const segs = id.split("/").map((s) => (s === "." || s === "..") ? s.replace(/\./g, "%2E") : encodeURIComponent(s));
+  return "/items/" + segs.join("/");
+}
+
+function el(tag, attrs, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function colourOf(label) {
+  const i = state.classes.indexOf(label);
+  return i < 0 ? "#999" : PALETTE[i % PALETTE.length];
+}
+
+// ---- start -----------------------------------------------------------------------------------
+async function init() {
+  const info = await api("/info");
+  state.info = info;
+  document.title = info.title;
+  $("#title").textContent = info.title;
+  const parts = Object.entries(info.parts).map(([p, ok]) => `${p} ${ok ? "✓" : "✗"}`).join(" · ");
+  $("#subtitle").textContent = `${info.dataset || "no dataset"} · ${info.items} items · ${parts}`;
+  for (const c of info.classes) $("#claim").append(el("option", { value: c }, c));
+  if (!info.parts.classifier) {
+    $("#tags-out").replaceWith(el("p", { class: "muted" }, `No classifier in this bundle: ${info.missing.classifier}`));
+    $("#claim-row").hidden = true;
+  }
+  if (info.parts.index) await loadMap();
+  else $("#map-panel").append(el("p", { class: "muted" }, `No index in this bundle: ${info.missing.index}`));
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+// ---- upload ----------------------------------------------------------------------------------
+function setFile(file) {
+  if (!file) return;
+  state.file = file;
+  const img = $("#preview");
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(file);
+  img.hidden = false;
+  $("#drop-text").hidden = true;
+  $("#analyse").disabled = false;
+  analyse();
+}
+
+function setupDrop() {
+  const drop = $("#drop");
+  drop.addEventListener("click", () => $("#file").click());
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") $("#file").click(); });
+  $("#file").addEventListener("change", (e) => setFile(e.target.files[0]));
+  for (const ev of ["dragenter", "dragover"]) {
+    drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  }
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer && e.dataTransfer.files.length) setFile(e.dataTransfer.files[0]);
+  });
+  $("#analyse").addEventListener("click", analyse);
+  $("#claim").addEventListener("change", () => { if (state.file) analyse(); });
+}
+
+function form(extra) {
+  const fd = new FormData();
+  if (state.file) fd.append("image", state.file, state.file.name || "upload");
+  fd.append("title", $("#title-in").value);
+  fd.append("description", $("#description-in").value);
+  fd.append("tags", $("#tags-in").value);
+  for (const [k, v] of Object.entries(extra || {})) fd.append(k, v);
+  return fd;
+}
+
+async function analyse() {
+  const parts = state.info.parts;
+  const status = $("#status");
+  status.textContent = "working…";
+  const started = performance.now();
+  const jobs = [];
+  const post = (path, extra) => api(path, { method: "POST", body: form(extra) });
+  // The first request decodes and embeds the upload; the others then find it in the
+  // server's caches, so they go in parallel after it.
+  let first = null;
+  const queue = (job) => { if (first === null) first = job(); else jobs.push(job); };
+  if (parts.classifier) {
+    queue(() => post("/tag", { k: 5 }).then(showTags, (e) => showError("#tags-out", e)));
+    const claim = $("#claim").value;
+    if (claim) queue(() => post("/verify", { label: claim }).then(showVerdict, (e) => showError("#verify-out", e)));
+  }
+  if (parts.index) {
+    queue(() => post("/similar", { k: 8 }).then((r) => showGrid("#similar-grid", r.hits, true), (e) => showError("#similar-grid", e)));
+    queue(() => post("/divergent", { k: 8 }).then((r) => showGrid("#divergent-grid", r.hits), (e) => showError("#divergent-grid", e)));
+  }
+  if (parts.captioner && state.file) {
+    queue(() => post("/caption", { k: 8 }).then(showCaption, (e) => showError("#caption-out", e)));
+  }
+  if (first !== null) await first;
+  await Promise.all(jobs.map((job) => job()));
+  status.textContent = `done in ${Math.round(performance.now() - started)} ms`;
+}
+
+// ---- results ---------------------------------------------------------------------------------
+function showError(sel, err) {
+  const box = $(sel);
+  box.replaceChildren(el("p", { class: "error" }, err.message));
+}
+
+function showTags(res) {
+  const list = $("#tags-out");
+  list.replaceChildren();
+  for (const t of res.top) {
+    const li = el("li");
+    li.append(el("span", { class: "label" }, t.label));
+    const bar = el("span", { class: "bar" });
+    const fill = el("span", { class: "fill" });
+    fill.style.width = `${(100 * t.p).toFixed(1)}%`;
+    bar.append(fill);
+    li.append(bar, el("span", { class: "p" }, `${(100 * t.p).toFixed(1)}%`));
+    list.append(li);
+  }
+}
+
+function showVerdict(v) {
+  const box = $("#verify-out");
+  const agree = v.verdict === "agree";
+  const badge = el("span", { class: `badge ${agree ? "agree" : "disagree"}` }, agree ? "AGREE" : "DISAGREE");
+  const text = agree
+    ? ` with “${v.claimed}” (p = ${v.confidence.toFixed(2)})`
+    : ` with “${v.claimed}” (p = ${v.confidence.toFixed(2)}); the model says “${v.predicted}”`;
+  box.replaceChildren(badge, document.createTextNode(text));
+  box.classList.remove("muted");
+}
+
+function showCaption(res) {
+  const p = $("#caption-out");
+  p.textContent = res.caption ? `“${res.caption}”` : "(empty caption)";
+  p.classList.remove("muted");
+}
+
+function card(hit) {
+  const a = el("a", { class: "card", href: "#item=" + encodeURIComponent(hit.id), title: hit.id, "data-id": hit.id });
+  if (hit.thumbnail) a.append(el("img", { src: hit.thumbnail + "?size=128", alt: hit.title || hit.id, loading: "lazy" }));
+  const lab = el("span", { class: "card-label" }, hit.label || "");
+  lab.style.borderColor = colourOf(hit.label);
+  a.append(lab, el("span", { class: "card-text" }, hit.title || hit.id));
+  if (hit.caption) a.append(el("span", { class: "card-caption", title: "generated caption" }, `“${hit.caption}”`));
+  const meta = hit.distance !== undefined ? `d = ${hit.distance.toFixed(3)}` : hit.score !== undefined ? `cos = ${hit.score.toFixed(2)}` : "";
+  if (meta) a.append(el("span", { class: "card-meta" }, meta));
+  return a;
+}
+
+function showGrid(sel, hits, mark) {
+  const grid = $(sel);
+  grid.replaceChildren(...(hits.length ? hits.map(card) : [el("p", { class: "muted" }, "nothing found")]));
+  if (mark) {
+    state.highlight = new Set(hits.map((h) => h.id));
+    drawMap();
+  }
+}
+
+// ---- item view -------------------------------------------------------------------------------
+function route() {
+  const m = location.hash.match(/^#item=(.+)$/);
+  if (m) openItem(decodeURIComponent(m[1]));
+  else $("#item-view").hidden = true;
+}
+
+async function openItem(id) {
+  const view = $("#item-view");
+  view.hidden = false;
+  $("#item-title").textContent = "loading…";
+  try {
+    const it = await api(itemUrl(id) + "?neighbours=6");
+    $("#item-img").src = it.thumbnail + "?size=256";
+    $("#item-img").alt = it.title || it.id;
+    $("#item-title").textContent = it.title || "(no title)";
+    $("#item-id").textContent = it.id;
+    $("#item-description").textContent = it.description || "";
+    $("#item-label").textContent = it.label || "—";
+    $("#item-tags").textContent = it.tags.length ? it.tags.join(", ") : "—";
+    $("#item-caption").textContent = it.caption || "—";
+    showGrid("#item-similar", it.similar);
+    showGrid("#item-divergent", it.divergent);
+  } catch (err) {
+    $("#item-title").textContent = err.message;
+  }
+}
+
+function closeItem() {
+  history.pushState("", document.title, location.pathname + location.search);
+  $("#item-view").hidden = true;
+}
+
+// ---- map -------------------------------------------------------------------------------------
+async function loadMap() {
+  const m = await api("/map");
+  state.points = m.points;
+  state.classes = m.classes;
+  $("#map-method").textContent = `(${m.method}, ${m.points.length} items; click a point)`;
+  const legend = $("#legend");
+  for (const c of m.classes) {
+    const li = el("li", {}, c);
+    li.style.setProperty("--dot", colourOf(c));
+    legend.append(li);
+  }
+  const canvas = $("#map");
+  canvas.addEventListener("mousemove", (e) => hoverMap(e));
+  canvas.addEventListener("mouseleave", () => { state.hover = null; $("#map-tip").hidden = true; drawMap(); });
+  canvas.addEventListener("click", (e) => {
+    const p = nearest(e);
+    if (p) location.hash = "item=" + encodeURIComponent(p.id);
+  });
+  window.addEventListener("resize", drawMap);
+  drawMap();
+}
+
+const PAD = 14;
+
+function toCanvas(p, w, h) {
+  return [PAD + p.x * (w - 2 * PAD), PAD + (1 - p.y) * (h - 2 * PAD)];
+}
+
+function drawMap() {
+  const canvas = $("#map");
+  if (!state.points.length) return;
+  const ratio = window.devicePixelRatio || 1;
+  const w = canvas.parentElement.clientWidth;
+  const h = Math.round(Math.min(520, Math.max(300, w * 0.6)));
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  canvas.width = Math.round(w * ratio);
+  canvas.height = Math.round(h * ratio);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  const r = state.points.length > 2000 ? 2.2 : 3.5;
+  for (const p of state.points) {
+    const [x, y] = toCanvas(p, w, h);
+    ctx.fillStyle = colourOf(p.label);
+    ctx.globalAlpha = state.highlight.size && !state.highlight.has(p.id) ? 0.45 : 0.9;
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  ctx.globalAlpha = 1;
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#111";
+  for (const p of state.points) {
+    if (!state.highlight.has(p.id) && p !== state.hover) continue;
+    const [x, y] = toCanvas(p, w, h);
+    ctx.beginPath();
+    ctx.arc(x, y, r + 3, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+}
+
+function nearest(e) {
+  const canvas = $("#map");
+  const rect = canvas.getBoundingClientRect();
+  const mx = e.clientX - rect.left, my = e.clientY - rect.top;
+  let best = null, bestD = 64; // within 8 px
+  for (const p of state.points) {
+    const [x, y] = toCanvas(p, rect.width, rect.height);
+    const d = (x - mx) ** 2 + (y - my) ** 2;
+    if (d < bestD) { best = p; bestD = d; }
+  }
+  return best;
+}
+
+function hoverMap(e) {
+  const p = nearest(e);
+  const tip = $("#map-tip");
+  if (p !== state.hover) { state.hover = p; drawMap(); }
+  if (!p) { tip.hidden = true; return; }
+  tip.textContent = `${p.label || "?"} · ${p.id}`;
+  tip.style.left = `${e.offsetX + 12}px`;
+  tip.style.top = `${e.offsetY + 12}px`;
+  tip.hidden = false;
+  $("#map").style.cursor = "pointer";
+}
+
+// ---- wire up ---------------------------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  setupDrop();
+  $("#item-close").addEventListener("click", closeItem);
+  $("#item-view").addEventListener("click", (e) => { if (e.target.id === "item-view") closeItem(); });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#item-view").hidden) closeItem(); });
+  init().catch((err) => { $("#subtitle").textContent = `cannot start: ${err.message}`; });
+});
