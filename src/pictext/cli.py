@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from pictext.apps import caption, classify, data, embed, rank, serve
+from pictext.apps import caption, classify, data, demo, embed, rank, serve
 
 app = typer.Typer(
     name="pictext",
-    help="Image collections with text: classify and tag, find similar and divergent images, caption.",
+    help="Image collections with text: classify and tag, similar and divergent images, captions.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
 
-for area in (data, embed, classify, rank, caption, serve):
+for area in (demo, data, embed, classify, rank, caption, serve):
     area.register(app)
 
 if __name__ == "__main__":
