@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
+from typing import Any
 
 from pictext.store.cache import atomic_write_text
 
@@ -16,9 +18,38 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of one dict each as a Markdown table (floats to 4 digits)."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    cell = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _json_tables(base: Path) -> list[str]:
+    """Tables kept as JSON by the ranking and caption runs."""
+    tables = []
+    rank = base / "report.json"
+    if rank.is_file():
+        tables.append(markdown_table(json.loads(rank.read_text(encoding="utf-8"))["table"]))
+    bleu = base / "bleu.json"
+    if bleu.is_file():
+        from pictext.eval.captions import format_bleu_table
+
+        tables.append(format_bleu_table(json.loads(bleu.read_text(encoding="utf-8"))["rows"]))
+    return tables
+
+
 def _section(run: Path, folder: str) -> tuple[list[str], list[Path]]:
     base = run / folder
-    tables = [p.read_text(encoding="utf-8") for p in sorted(base.glob("*.md"))]
+    # The main table before its robustness companion; their headings nest under the section.
+    files = sorted(base.glob("*.md"), key=lambda p: (not p.name.startswith("table"), p.name))
+    tables = [p.read_text(encoding="utf-8").replace("\n# ", "\n### ") for p in files]
+    tables = ["##" + t if t.startswith("# ") else t for t in tables]
+    tables += _json_tables(base)
     pictures = sorted(base.rglob("*.png"))
     return tables, pictures
 
