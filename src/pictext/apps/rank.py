@@ -201,14 +201,36 @@ def _show(hits: list, title: str) -> None:
         typer.echo(f"{i:3d}  {h.id:40s}  {h.label or '-':20s}  d={h.distance:.4f}")
 
 
+ByOpt = Annotated[str, typer.Option("--by", help="image (the index) or caption.")]
+CaptionerOpt = Annotated[Path | None, typer.Option("--model", help="Captioner (--by caption).")]
+CollectionOpt = Annotated[str | None, typer.Option(help="Collection (--by caption).")]
+
+
+def _by(by: str) -> str:
+    if by not in ("image", "caption"):
+        raise typer.BadParameter(f"--by must be 'image' or 'caption', not {by!r}")
+    return by
+
+
 def similar(
     query: Annotated[
         str, typer.Argument(help="Item id, image file, or text (id:/file:/text: forces).")
     ],
     k: Annotated[int, typer.Option("-k", help="Results.")] = 5,
     index: IndexOpt = None,
+    by: ByOpt = "image",
+    model: CaptionerOpt = None,
+    dataset: CollectionOpt = None,
+    min_cosine: Annotated[float, typer.Option(help="--by caption: similar at or above.")] = 0.90,
 ) -> None:
-    """The K items most similar to QUERY."""
+    """The K items most similar to QUERY (by the index, or by caption similarity)."""
+    if _by(by) == "caption":
+        from pictext.apps.caption import run_caption_search
+
+        run_caption_search(
+            query, mode="similar", k=k, model=model, dataset=dataset, similar=min_cosine
+        )
+        return
     _show(_open_index(index).similar(query, k), f"most similar to {query!r}:")
 
 
@@ -218,8 +240,26 @@ def divergent(
     ],
     k: Annotated[int, typer.Option("-k", help="Results.")] = 5,
     index: IndexOpt = None,
+    by: ByOpt = "image",
+    model: CaptionerOpt = None,
+    dataset: CollectionOpt = None,
+    low: Annotated[float, typer.Option(help="--by caption: divergent from this cosine.")] = 0.50,
+    high: Annotated[float, typer.Option(help="--by caption: divergent up to this cosine.")] = 0.60,
 ) -> None:
     """The K items most divergent from (farthest from) QUERY."""
+    if _by(by) == "caption":
+        from pictext.apps.caption import run_caption_search
+
+        run_caption_search(
+            query,
+            mode="divergent",
+            k=k,
+            model=model,
+            dataset=dataset,
+            divergent_low=low,
+            divergent_high=high,
+        )
+        return
     _show(_open_index(index).divergent(query, k), f"most divergent from {query!r}:")
 
 
