@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pictext.fileio import atomic_write_json as _write_json
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -256,13 +258,6 @@ def run_caption_search(
         typer.echo("  none in this band")
     for i, m in enumerate(matches, 1):
         typer.echo(f"{i:3d}  {m.id:40s}  cos={m.score:.3f}  {m.caption}")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    from pictext.store.cache import atomic_write_text
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=2, default=float))
 
 
 def register(app: typer.Typer) -> None:

@@ -140,6 +140,6 @@ def _label(item: object) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    from pictext.store.cache import atomic_write_text
+    from pictext.fileio import atomic_write_text
 
     atomic_write_text(path, text)

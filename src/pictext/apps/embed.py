@@ -13,7 +13,7 @@ from pictext.paths import cache_dir
 
 def write_failure_log(name: str, failures: list[tuple[str, str]]) -> Path:
     """Write one ``id<TAB>problem`` line per failed item to the log folder; return the path."""
-    from pictext.store.cache import atomic_write_text
+    from pictext.fileio import atomic_write_text
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

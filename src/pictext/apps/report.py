@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pictext.store.cache import atomic_write_text
+from pictext.fileio import atomic_write_text
 
 # Sections in pipeline order: (folder under the run, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (

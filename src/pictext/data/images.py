@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from pictext.data.errors import ItemError
 from pictext.data.svg import SVG_SUFFIXES, SvgRenderError, looks_like_svg, render_svg
+from pictext.fileio import atomic_write_bytes as _write_atomic
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
@@ -178,18 +177,6 @@ def _cache_write(path: Path, data: bytes) -> None:
         _write_atomic(path, data)
     except OSError as err:
         warnings.warn(f"cannot write raster cache {path}: {err}", RuntimeWarning, stacklevel=3)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def drop_unreadable(dataset: Dataset, size: int | None = None) -> Dataset:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from pictext.eval.table3 import CONDITIONS, Table3Result
+from pictext.fileio import atomic_write_text
 
 METRICS: tuple[str, ...] = ("top1", "top5", "novel_top1", "novel_top5")
 
@@ -174,8 +173,5 @@ def rich_table(s: dict[str, Any]) -> Any:
 
 
 def _write(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return path

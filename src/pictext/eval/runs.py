@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,18 +146,3 @@ def evaluate_dataset(
 
     groups = duplicate_groups(dataset) if novel else None
     return run_table3(dataset, features_for(dataset, cache_dir), cfg, dup_groups=groups, log=log)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON through a temporary file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
-    tmp.replace(path)
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, tuple | set):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

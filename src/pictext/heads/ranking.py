@@ -14,14 +14,13 @@ neighbours of ``-q`` (:mod:`pictext.index`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.fileio import atomic_write as _atomic
 from pictext.heads.inputs import EncoderMismatchError, input_array
 from pictext.heads.triplets import HARD, sample_triplets, semi_hard_negatives
 
@@ -416,15 +415,3 @@ def _triplet_acc(z: np.ndarray, trip: np.ndarray) -> float:
     from pictext.index.metrics import triplet_accuracy
 
     return triplet_accuracy(z, trip)
-
-
-def _atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.fileio import atomic_write_json as _write_json
+
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
     from pictext.heads.ranking import RankingHead
@@ -174,9 +176,3 @@ def _pictures(
         lambda i: str(by_id[i].label),
         run_dir / "retrieval_grid.png",
     )
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    tmp.replace(path)

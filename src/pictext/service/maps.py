@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from pictext.fileio import atomic_write_text
 
 log = logging.getLogger("pictext.service")
 
@@ -58,10 +58,7 @@ def load_or_make_map(
     xy = project_2d(vectors, method)
     body = {"key": key, "method": method, "ids": ids, "xy": np.round(xy, 5).tolist()}
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".map-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh)
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(body))
     except OSError as err:
         log.warning("cannot save the map to %s (%s); it will be recomputed next start", path, err)
     return xy

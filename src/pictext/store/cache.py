@@ -12,8 +12,6 @@ whole shard or nothing; a later run embeds only what no whole shard holds.
 from __future__ import annotations
 
 import fcntl
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,41 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pictext.fileio import atomic_save_npy
+
 KEY_DTYPE = np.dtype("S20")
-
-
-def _umask_mode() -> int:
-    # mkstemp creates 0600 files; a finished file gets the mode open() would have given it.
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -158,8 +124,8 @@ class VectorCache:
             return
         with self._lock():
             stem = f"{self._next_id():06d}"
-            _atomic_save(self.root / f"{stem}.vecs.npy", vecs)
-            _atomic_save(self.root / f"{stem}.keys.npy", keys)  # last: it makes the shard whole
+            atomic_save_npy(self.root / f"{stem}.vecs.npy", vecs)
+            atomic_save_npy(self.root / f"{stem}.keys.npy", keys)  # last: it makes the shard whole
         self.reload()
 
     @contextmanager
@@ -186,8 +152,8 @@ class VectorCache:
             keys = np.unique(self._sorted_keys)
             vecs, _ = self.get(keys)
             stem = f"{self._next_id():06d}"
-            _atomic_save(self.root / f"{stem}.vecs.npy", vecs)
-            _atomic_save(self.root / f"{stem}.keys.npy", keys)
+            atomic_save_npy(self.root / f"{stem}.vecs.npy", vecs)
+            atomic_save_npy(self.root / f"{stem}.keys.npy", keys)
             # The merged shard is whole before an old one goes, and an old shard loses its
             # keys file before its vectors, so a reader never sees keys without vectors.
             for path in sorted(old, key=lambda p: ".keys." not in p.name):
