@@ -128,3 +128,27 @@ def test_bad_arguments(data) -> None:
         FusionClassifier(**FAST, optimizer="sgd2").fit(tr, ytr)
     with pytest.raises(RuntimeError, match="not fitted"):
         FusionClassifier().predict(tr)
+
+
+@pytest.mark.parametrize("combine", ["aux_missing", "sum"])
+def test_missing_modality_is_scored_by_the_present_branch_head(data, combine) -> None:
+    import torch
+
+    tr, ytr, va, yva = data
+    clf = FusionClassifier(**FAST, aux_weight=1.0, combine=combine).fit(tr, ytr, va, yva)
+    no_img = drop_inputs(va, ("image",))
+    x, m = clf._tensors(no_img)
+    with torch.no_grad():
+        _, aux = clf.net_.forward_with_aux(x, m)
+    np.testing.assert_allclose(clf.decision_function(no_img), aux["text"].numpy(), rtol=1e-5)
+    full = clf.decision_function(va)
+    x, m = clf._tensors(va)
+    with torch.no_grad():
+        fused, _ = clf.net_.forward_with_aux(x, m)
+    assert np.allclose(full, fused.numpy(), atol=1e-5) == (combine == "aux_missing")
+
+
+def test_unknown_combine_is_refused(data) -> None:
+    tr, ytr, _va, _yva = data
+    with pytest.raises(ValueError, match="combine"):
+        FusionClassifier(**FAST, combine="max").fit(tr, ytr)

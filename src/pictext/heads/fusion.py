@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.fileio import atomic_write as _atomic
 from pictext.heads.calibration import fit_temperature, softmax
 from pictext.heads.inputs import FUSION, check_encoders, input_array, validate_inputs
 
@@ -43,7 +42,8 @@ class FusionConfig:
     modality_dropout: float = 0.3  # per row: P(drop image) = P(drop all text), exclusive
     field_dropout: float = 0.2  # per row and text input: P(drop that input)
     label_smoothing: float = 0.1  # cross-entropy label smoothing
-    aux_weight: float = 0.0  # weight of per-modality auxiliary losses (image / text branch alone)
+    aux_weight: float = 1.0  # weight of per-modality auxiliary losses (image / text branch alone)
+    combine: str = "aux_missing"  # with aux heads: fused | aux_missing | sum (see FusionNet)
     optimizer: str = "adamw"  # adamw | nadam | adamax | adagrad
     lr: float = 1e-3  # learning rate
     weight_decay: float = 1e-2  # weight decay
@@ -243,6 +243,7 @@ class FusionClassifier:
             raise ValueError(f"{d}: format {meta.get('format')!r} is not {FORMAT!r}")
         cfg = meta["config"]
         cfg["inputs"] = tuple(cfg["inputs"])
+        cfg.setdefault("combine", "fused")  # models saved before `combine` existed
         self = cls(FusionConfig(**cfg))
         self.classes_ = list(meta["classes"])
         self.input_dims_ = {k: int(v) for k, v in meta["input_dims"].items()}
@@ -260,7 +261,7 @@ class FusionClassifier:
         c = self.config
         return FusionNet(
             self.input_dims_, n_classes, c.tune_dim, c.image_tune_dim, c.hidden,
-            c.dropout, c.input_dropout, aux_heads=c.aux_weight > 0,
+            c.dropout, c.input_dropout, aux_heads=c.aux_weight > 0, combine=c.combine,
         )  # fmt: skip
 
     def _fitted(self) -> FusionNet:
@@ -301,14 +302,3 @@ def _mean_std(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.
     rows = x[mask] if bool(mask.any()) else x
     std = rows.std(dim=0, unbiased=False) if len(rows) > 1 else rows.new_ones(rows.shape[1])
     return rows.mean(dim=0), std.clamp_min(1e-3)
-
-
-def _atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -23,6 +23,10 @@ class FusionNet(nn.Module):
         hidden: width of the dense layer after concatenation; 0 for a linear classifier.
         dropout: dropout after concatenation and after the hidden layer.
         input_dropout: dropout on each standardised input embedding.
+        aux_heads: add per-modality classifiers on the image branch and the text branch.
+        combine: with aux heads, how inference uses them: ``"fused"`` ignores them,
+            ``"aux_missing"`` scores rows lacking a modality with the present branch's head,
+            ``"sum"`` also adds the branch heads' log-probabilities to the fused head's.
     """
 
     def __init__(
@@ -35,8 +39,12 @@ class FusionNet(nn.Module):
         dropout: float,
         input_dropout: float,
         aux_heads: bool = False,
+        combine: str = "fused",
     ) -> None:
         super().__init__()
+        if combine not in COMBINE:
+            raise ValueError(f"unknown combine {combine!r}; use one of {COMBINE}")
+        self.combine = combine
         self.names = list(dims)
         self.tune = nn.ModuleDict()
         self.missing = nn.ParameterDict()
@@ -59,7 +67,7 @@ class FusionNet(nn.Module):
             self.fuse.extend([nn.Linear(width, hidden), nn.GELU(), nn.Dropout(dropout)])
             width = hidden
         self.classifier = nn.Linear(width, n_classes)
-        # auxiliary per-modality classifiers (training only): each branch must be useful alone
+        # auxiliary per-modality classifiers: each branch must be useful alone (see combine)
         self.aux = nn.ModuleDict()
         text_width = sum(w for n, w in widths.items() if n != "image")
         if aux_heads and "image" in widths and text_width:
@@ -87,7 +95,23 @@ class FusionNet(nn.Module):
         return self.fuse(torch.cat([t[n] for n in self.names], dim=1))
 
     def forward(self, x: dict[str, torch.Tensor], m: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.classifier(self.fusion(x, m))
+        """Class logits, combined with the auxiliary heads as ``combine`` says."""
+        logits, aux = self.forward_with_aux(x, m)
+        if not aux or self.combine == "fused":
+            return logits
+        has_img = m["image"]
+        has_txt = torch.stack([m[n] for n in self.names if n != "image"]).any(dim=0)
+        if self.combine == "sum":
+            # late fusion: fused head + each present branch's own head (log-probabilities)
+            lp = torch.log_softmax
+            logits = (
+                lp(logits, 1)
+                + torch.where(has_img[:, None], lp(aux["image"], 1), 0.0)
+                + torch.where(has_txt[:, None], lp(aux["text"], 1), 0.0)
+            )
+        # a row with one modality missing is scored by the present modality's own head
+        logits = torch.where((has_img & ~has_txt)[:, None], aux["image"], logits)
+        return torch.where((has_txt & ~has_img)[:, None], aux["text"], logits)
 
     def forward_with_aux(
         self, x: dict[str, torch.Tensor], m: dict[str, torch.Tensor]
@@ -99,6 +123,9 @@ class FusionNet(nn.Module):
             return logits, {}
         text = torch.cat([t[n] for n in self.names if n != "image"], dim=1)
         return logits, {"image": self.aux["image"](t["image"]), "text": self.aux["text"](text)}
+
+
+COMBINE: tuple[str, ...] = ("fused", "aux_missing", "sum")  # how aux heads enter inference
 
 
 def drop_modalities(
