@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.encoders._deps import file_digest, require
-from pictext.encoders.onnx_runtime import EXPORT_VERSION, ExportSpec, export_checked, make_session
+from pictext.encoders.onnx_runtime import (
+    EXPORT_VERSION,
+    ExportSpec,
+    export_checked,
+    make_session,
+    onnx_cache_path,
+)
 from pictext.encoders.preprocess import (
     PREPROC_VERSION,
     PreprocessConfig,
@@ -109,13 +115,7 @@ class EfficientNetEncoder:
     @property
     def onnx_path(self) -> Path:
         """Where the exported feature extractor is cached."""
-        if self.config.cache_dir is not None:
-            folder = Path(self.config.cache_dir)
-        else:
-            from pictext.paths import cache_dir
-
-            folder = cache_dir("onnx")
-        return folder / f"{self.name}-{self.version}.onnx"
+        return onnx_cache_path(self.config.cache_dir, self.name, self.version)
 
     def torch_module(self) -> PooledFeatures:
         """A fresh pretrained torch module (pooled features, eval mode) for fine-tuning.

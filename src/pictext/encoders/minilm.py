@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from pictext.encoders._deps import file_digest, require
-from pictext.encoders.onnx_runtime import EXPORT_VERSION, ExportSpec, export_checked, make_session
+from pictext.encoders.onnx_runtime import (
+    EXPORT_VERSION,
+    ExportSpec,
+    export_checked,
+    make_session,
+    onnx_cache_path,
+)
 
 _EXPORT = ExportSpec(
     input_names=("input_ids", "attention_mask"),
@@ -107,13 +113,7 @@ class MiniLMEncoder:
     @property
     def onnx_path(self) -> Path:
         """Where the exported BERT + pooling graph is cached."""
-        if self.config.cache_dir is not None:
-            folder = Path(self.config.cache_dir)
-        else:
-            from pictext.paths import cache_dir
-
-            folder = cache_dir("onnx")
-        return folder / f"{self.name}-{self.version}.onnx"
+        return onnx_cache_path(self.config.cache_dir, self.name, self.version)
 
     @cached_property
     def _tokenizer(self) -> Any:

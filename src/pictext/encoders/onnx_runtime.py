@@ -50,6 +50,17 @@ def physical_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def onnx_cache_path(cache_dir: str | Path | None, name: str, version: str) -> Path:
+    """Where an encoder's exported graph lives: ``cache_dir`` or the pictext ``onnx`` cache."""
+    if cache_dir is not None:
+        folder = Path(cache_dir)
+    else:
+        from pictext.paths import cache_dir as default_cache_dir
+
+        folder = default_cache_dir("onnx")
+    return folder / f"{name}-{version}.onnx"
+
+
 def make_session(path: Path, threads: int | None = None) -> onnxruntime.InferenceSession:
     """An ONNX Runtime CPU session tuned for a small machine.
 
