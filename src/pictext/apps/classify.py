@@ -36,13 +36,8 @@ def train(
     figures: Annotated[bool, typer.Option(help="learning curve, t-SNE maps, confusions")] = True,
 ) -> None:
     """Train one fusion (or single-input) head, calibrate it, save it with its learning curve."""
-    from pictext.eval.runs import (
-        features_for,
-        load_labelled,
-        model_figures,
-        train_fusion,
-        write_json,
-    )
+    from pictext.eval.runs import features_for, load_labelled, model_figures, train_fusion
+    from pictext.fileio import atomic_write_json
     from pictext.heads.fusion import FusionConfig
 
     ds = load_labelled(dataset, strip_label_words=strip_label_words)
@@ -52,7 +47,7 @@ def train(
     )
     model, metrics = train_fusion(ds, feats, cfg, holdout=holdout, split_seed=seed)
     model.save(out)
-    write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / "metrics.json", metrics)
     if figures:
         model_figures(ds, feats, model, out, holdout=holdout, split_seed=seed)
     t = metrics["test"]
