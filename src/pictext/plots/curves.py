@@ -31,7 +31,8 @@ def plot_learning_curves(
             b = h.get("best_epoch", -1)
             if 0 <= b < len(val):
                 ax_val.plot([b + 1], [val[b]], "o", color=line.get_color())
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
+    # A fusion head with auxiliary heads sums three losses: compare its shape, not its level.
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss (fusion: + auxiliary heads)")
     ax_val.set(xlabel="epoch", ylabel="validation top-1 (%)", title="validation top-1 (dot: kept)")
     ax_val.legend(fontsize=7, loc="lower right")
     ax_loss.grid(alpha=0.3)
