@@ -95,3 +95,17 @@ def test_import_is_light() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_recorded_encoder_refuses_another_version() -> None:
+    from types import SimpleNamespace
+
+    from pictext.encoders.registry import EncoderVersionError, create_recorded_encoder
+
+    def factory(name: str, **options: object) -> SimpleNamespace:
+        return SimpleNamespace(name=name, version="v2", options=options)
+
+    assert create_recorded_encoder("toy@v2", factory=factory, threads=1).options == {"threads": 1}
+    assert create_recorded_encoder("toy", factory=factory).version == "v2"  # bare name: no check
+    with pytest.raises(EncoderVersionError, match=r"toy@v1 embeddings but toy@v2 is installed"):
+        create_recorded_encoder("toy@v1", factory=factory)

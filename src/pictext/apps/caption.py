@@ -30,18 +30,14 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def encoder_for(model: Captioner) -> Any:
     """The image encoder a captioner was trained on, checked by name and version."""
-    from pictext.encoders import create_encoder
+    from pictext.encoders.registry import EncoderVersionError, create_recorded_encoder
 
     if not model.image_encoder:
         raise typer.BadParameter("the model does not name its image encoder; retrain it")
-    name, _, version = model.image_encoder.partition("@")
-    enc = create_encoder(name)
-    if version and enc.version != version:
-        raise typer.BadParameter(
-            f"the model was trained on {model.image_encoder} embeddings but the installed "
-            f"encoder is {enc.name}@{enc.version}; retrain with caption-train"
-        )
-    return enc
+    try:
+        return create_recorded_encoder(model.image_encoder)
+    except EncoderVersionError as err:
+        raise typer.BadParameter(f"the model was {err}; retrain with caption-train") from None
 
 
 def embed_images(paths: list[Path], encoder: Any) -> np.ndarray:

@@ -155,6 +155,35 @@ def check_packages(entry: EncoderEntry) -> None:
         )
 
 
+class EncoderVersionError(ValueError):
+    """A saved model or index was built with another encoder version than the installed one."""
+
+    def __init__(self, recorded: str, installed: str) -> None:
+        super().__init__(f"built with {recorded} embeddings but {installed} is installed")
+        self.recorded = recorded
+        self.installed = installed
+
+
+def create_recorded_encoder(
+    spec: str, *, factory: Callable[..., Any] | None = None, **options: Any
+) -> Any:
+    """The encoder a saved model or index recorded as ``name@version``.
+
+    Args:
+        spec: ``name@version`` (a bare name skips the version check).
+        factory: builds an encoder from a name and options (default :func:`create_encoder`).
+        **options: passed to the factory.
+
+    Raises:
+        EncoderVersionError: If the installed encoder has another version.
+    """
+    name, _, version = spec.partition("@")
+    encoder = (factory or create_encoder)(name, **options)
+    if version and encoder.version != version:
+        raise EncoderVersionError(spec, f"{encoder.name}@{encoder.version}")
+    return encoder
+
+
 def create_encoder(name: str, **options: Any) -> Any:
     """Build a registered encoder (step 4: the encoder locates and fingerprints its weights).
 

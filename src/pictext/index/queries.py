@@ -54,14 +54,12 @@ def _guess(index: SearchIndex, query: str) -> str:
 def _encoder(spec: str | None, what: str) -> Any:
     if spec is None:
         raise ValueError(f"this index records no {what} encoder; cannot embed a {what} query")
-    from pictext.encoders import create_encoder
+    from pictext.encoders.registry import EncoderVersionError, create_recorded_encoder
 
-    name = spec.partition("@")[0]
-    encoder = create_encoder(name)
-    have = f"{encoder.name}@{encoder.version}"
-    if have != spec:
-        raise ValueError(f"the index was built with {spec!r} but {have!r} is installed")
-    return encoder
+    try:
+        return create_recorded_encoder(spec)
+    except EncoderVersionError as err:
+        raise ValueError(f"the index was {err}; rebuild it with `pictext index build`") from None
 
 
 def embed_image_file(index: SearchIndex, path: Path) -> np.ndarray:

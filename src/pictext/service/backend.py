@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.data.item import Item
+from pictext.encoders.registry import EncoderVersionError, create_recorded_encoder
 from pictext.service.bundle import Bundle, BundleError
 from pictext.service.cache import LruCache
 from pictext.service.catalog import Catalog
@@ -126,15 +127,15 @@ class Backend:
         """The encoder named ``name@version``, built once; the version must match."""
         with self._lock:
             if spec not in self._encoders:
-                name, _, version = spec.partition("@")
-                enc = _prepared(self._factory(name, threads=self.config.threads))
-                have = f"{enc.name}@{enc.version}"
-                if version and have != spec:
-                    raise BundleError(
-                        f"the {part} was trained on {spec} embeddings but the installed encoder "
-                        f"is {have}; rebuild it: {self.bundle.hint(part)}"
+                try:
+                    enc = create_recorded_encoder(
+                        spec, factory=self._factory, threads=self.config.threads
                     )
-                self._encoders[spec] = enc
+                except EncoderVersionError as err:
+                    raise BundleError(
+                        f"the {part} was {err}; rebuild it: {self.bundle.hint(part)}"
+                    ) from None
+                self._encoders[spec] = _prepared(enc)
             return self._encoders[spec]
 
     def _load_classifier(self, path: Path) -> None:
