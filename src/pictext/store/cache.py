@@ -70,6 +70,11 @@ class VectorCache:
                 )
             shards.append(_Shard(keys, vecs))
         self._shards = shards
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the sorted key -> (shard, row) lookup from the shards in memory."""
+        shards = self._shards
         if not shards:
             self._sorted_keys = np.empty(0, KEY_DTYPE)
             self._where = np.empty((0, 2), np.int64)
@@ -126,7 +131,10 @@ class VectorCache:
             stem = f"{self._next_id():06d}"
             atomic_save_npy(self.root / f"{stem}.vecs.npy", vecs)
             atomic_save_npy(self.root / f"{stem}.keys.npy", keys)  # last: it makes the shard whole
-        self.reload()
+            # Only this shard is new to us: no need to re-read every shard from disk.
+            mapped = np.load(self.root / f"{stem}.vecs.npy", mmap_mode="r", allow_pickle=False)
+        self._shards.append(_Shard(keys, mapped))
+        self._reindex()
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
