@@ -9,7 +9,6 @@ folder it writes is also a bundle for ``pictext serve``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -58,10 +57,11 @@ def demo(
     """Train, evaluate, tag an example and write the report, end to end."""
     from pictext.apps import caption, classify, embed, rank
     from pictext.apps.report import write_report
+    from pictext.fileio import atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     bundle_note = {"dataset": dataset, "title": f"pictext demo on {dataset}"}
-    (out / "bundle.json").write_text(json.dumps(bundle_note, indent=2) + "\n")
+    atomic_write_json(out / "bundle.json", bundle_note)
 
     t = _step(f"1/7 embeddings of {dataset} (efficientnet-lite0 + use; cached after the first run)")
     embed.embed(dataset, progress=True)

@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 
+from pictext.fileio import atomic_write_text
+
 rank_app = typer.Typer(
     help="Train and evaluate the triplet-loss ranking head.", no_args_is_help=True
 )
@@ -191,7 +193,7 @@ def index_build(
     )
     target = out or cache_dir("index") / f"{Path(dataset).name}-{ix.manifest.space}-{backend}"
     ix.save(target)
-    _current_file().write_text(str(target.resolve()))
+    atomic_write_text(_current_file(), str(target.resolve()))
     typer.echo(f"indexed {len(ix)} items ({ix.manifest.space}, {metric}, {backend}) -> {target}")
 
 
