@@ -20,8 +20,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from pictext.caption import Captioner
 from pictext.data import load_dataset
-from pictext.heads.captions import Captioner
 from pictext.store import embed_dataset
 
 

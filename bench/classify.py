@@ -19,10 +19,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from pictext.classify.fusion import FusionClassifier, FusionConfig
+from pictext.classify.runs import load_labelled
+from pictext.classify.tagging import Timing, tag_items
 from pictext.data.split import stratified_split
-from pictext.eval.runs import load_labelled
-from pictext.heads.applications import Timing, tag_items
-from pictext.heads.fusion import FusionClassifier, FusionConfig
 from pictext.store import embed_dataset
 
 

@@ -3,7 +3,7 @@
 Per backend: build time, index memory, single-query latency p50 / p99, and recall@10
 against exact search, for nearest (similar) and farthest (divergent, nearest to -q)
 queries on L2-normalised vectors. ``rim`` rows: divergent queries scanning the rim pool
-(:func:`pictext.index.search.rim_pool`); their memory column is the pool's copy.
+(:func:`pictext.rank.ann.rim_pool`); their memory column is the pool's copy.
 
     python bench/search.py --dataset fashion-mnist           # real cached embeddings
     python bench/search.py --dataset fashion-mnist --head runs/fm/head
@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pictext.index.search import (
+from pictext.rank.ann import (
     AnnParams,
     augment_queries,
     augment_rows,
@@ -72,8 +72,8 @@ def real(dataset: str, head_dir: str | None) -> np.ndarray:
     keep = feats.image_mask if feats.image_mask is not None else np.ones(feats.n, bool)
     if head_dir is None:
         return np.asarray(feats.image[keep], np.float32)
-    from pictext.heads.ranking import RankingHead
-    from pictext.index.collection import _span_basis
+    from pictext.rank.head import RankingHead
+    from pictext.rank.index import _span_basis
 
     head = RankingHead.load(head_dir)
     z = head.transform(feats.subset(np.flatnonzero(keep)))

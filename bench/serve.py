@@ -107,7 +107,7 @@ def local_server(model_dir: Path, concurrency: int, threads: int) -> Iterator[st
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code = (
-        "import sys; from pictext.apps.serve import serve; "
+        "import sys; from pictext.cli.serve import serve; "
         "serve(__import__('pathlib').Path(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
         "dataset=None, concurrency=int(sys.argv[3]), threads=int(sys.argv[4]), max_upload_mb=10.0, "
         "map_method='tsne', log_level='warning')"

@@ -84,7 +84,7 @@ def test_svg_is_rendered_and_cached(make, tmp_path: Path) -> None:
     assert img.size == (256, 128)
     assert img.getpixel((10, 10)) == (0, 0, 255)  # the blue rect
     assert img.getpixel((250, 120)) == (255, 255, 255)  # transparent -> white
-    from pictext.paths import cache_dir
+    from pictext.core.paths import cache_dir
 
     cached = list(cache_dir("raster").rglob("*.png"))
     assert len(cached) == 1

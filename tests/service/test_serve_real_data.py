@@ -14,10 +14,10 @@ pytestmark = pytest.mark.slow
 def test_uploads_match_the_store_on_tuxpaint(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
+    from pictext.classify.fusion import FusionClassifier
     from pictext.data import load_dataset
     from pictext.data.errors import DatasetNotFoundError
-    from pictext.heads.fusion import FusionClassifier
-    from pictext.index.collection import SearchIndex
+    from pictext.rank.index import SearchIndex
     from pictext.service.app import create_app
     from pictext.service.config import ServiceConfig
     from pictext.store import embed_dataset

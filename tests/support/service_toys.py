@@ -105,11 +105,11 @@ def write_dataset(root: Path) -> Path:
 
 def build_bundle(root: Path) -> Path:
     """data/, cache/ and bundle/ (classifier, index, captioner, bundle.json) under ``root``."""
+    from pictext.caption import Captioner
+    from pictext.classify.fusion import FusionClassifier
     from pictext.data import load_dataset
-    from pictext.heads.captions import Captioner
-    from pictext.heads.fusion import FusionClassifier
-    from pictext.heads.ranking import RankingHead
-    from pictext.index.collection import SearchIndex
+    from pictext.rank.head import RankingHead
+    from pictext.rank.index import SearchIndex
     from pictext.store import embed_dataset
 
     data = write_dataset(root / "data")

@@ -1,4 +1,4 @@
-"""data stage of the pictext pipeline (see DESIGN.md): items, readers, hygiene, splits."""
+"""data stage of the pictext pipeline (see docs/ARCHITECTURE.md): items, readers, hygiene, splits."""
 
 from pictext.data.dataset import Dataset
 from pictext.data.errors import DatasetNotFoundError, ItemError

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from pictext.core.atomic import atomic_write_bytes as _write_atomic
 from pictext.data.errors import ItemError
 from pictext.data.svg import SVG_SUFFIXES, SvgRenderError, looks_like_svg, render_svg
-from pictext.fileio import atomic_write_bytes as _write_atomic
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
@@ -150,8 +150,8 @@ def _load_svg(item_id: str, data: bytes, render_size: int) -> Image.Image:
 
 def _cached_svg_png(item_id: str, data: bytes, render_size: int) -> bytes:
     """Rasterise once; the PNG is cached by SVG content hash and render size."""
+    from pictext.core.paths import cache_dir
     from pictext.data.svg import renderer_version
-    from pictext.paths import cache_dir
 
     key = hashlib.sha1(data).hexdigest()
     folder = cache_dir("raster") / renderer_version() / key[:2]

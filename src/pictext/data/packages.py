@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from pictext.core.paths import cache_dir
 from pictext.data.errors import DatasetNotFoundError
-from pictext.paths import cache_dir
 
 _APT_TIMEOUT = 900  # seconds; the largest package (tuxpaint stamps) is 161 MB
 

@@ -1,4 +1,4 @@
-"""encoders stage of the pictext pipeline (see DESIGN.md): pretrained towers by name.
+"""encoders stage of the pictext pipeline (see docs/ARCHITECTURE.md): pretrained towers by name.
 
 Importing this package is light; torch and onnxruntime load when an encoder first runs.
 

@@ -1,6 +1,6 @@
 """Run a torch module through ONNX Runtime: export once, check against torch, cache the file.
 
-The exported file lives in ``pictext.paths.cache_dir("onnx")`` under a name that includes
+The exported file lives in ``pictext.core.paths.cache_dir("onnx")`` under a name that includes
 the encoder version, so a new weights file, preprocessing or export recipe gets a new file.
 Export writes to a temporary file in the same folder and renames it only after the ONNX
 Runtime output matched torch, so a killed or failed export never leaves a usable-looking file.
@@ -55,7 +55,7 @@ def onnx_cache_path(cache_dir: str | Path | None, name: str, version: str) -> Pa
     if cache_dir is not None:
         folder = Path(cache_dir)
     else:
-        from pictext.paths import cache_dir as default_cache_dir
+        from pictext.core.paths import cache_dir as default_cache_dir
 
         folder = default_cache_dir("onnx")
     return folder / f"{name}-{version}.onnx"

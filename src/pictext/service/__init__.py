@@ -1,4 +1,4 @@
-"""service stage of the pictext pipeline (see DESIGN.md): ``pictext serve MODEL_DIR``.
+"""service stage of the pictext pipeline (see docs/ARCHITECTURE.md): ``pictext serve MODEL_DIR``.
 
 An HTTP API (tag, verify, similar, divergent, recommend, caption, items, thumbnails, map)
 and a web page over a model bundle (:mod:`pictext.service.bundle`). The app factory is

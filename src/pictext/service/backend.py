@@ -141,8 +141,8 @@ class Backend:
     def _load_classifier(self, path: Path) -> None:
         import torch
 
-        from pictext.heads.fusion import FusionClassifier
-        from pictext.heads.inputs import uses_text
+        from pictext.classify.fusion import FusionClassifier
+        from pictext.store.inputs import uses_text
 
         torch.set_num_threads(self.config.threads)
         clf = FusionClassifier.load(path)
@@ -157,8 +157,8 @@ class Backend:
         log.info("classifier: %d classes, inputs %s (%s)", len(clf.classes_), inputs, path)
 
     def _load_index(self, path: Path) -> None:
-        from pictext.index.collection import SearchIndex
-        from pictext.index.search import normalize_rows
+        from pictext.rank.ann import normalize_rows
+        from pictext.rank.index import SearchIndex
 
         index = SearchIndex.load(path)
         m = index.manifest
@@ -174,7 +174,7 @@ class Backend:
         log.info("index: %d items, %s space, %s (%s)", len(index), m.space, m.metric, path)
 
     def _load_captioner(self, path: Path) -> None:
-        from pictext.heads.captions import Captioner
+        from pictext.caption import Captioner
 
         captioner = Captioner.load(path)
         if not captioner.image_encoder:
@@ -190,9 +190,9 @@ class Backend:
 
     def _caption_catalog(self) -> None:
         """Caption every collection image once (cached on disk by the library)."""
+        from pictext.caption import caption_collection
+        from pictext.core.paths import cache_dir
         from pictext.data.dataset import Dataset
-        from pictext.heads.captions import caption_collection
-        from pictext.paths import cache_dir
         from pictext.store import embed_dataset
 
         items = list(self.catalog.items.values())
@@ -301,7 +301,7 @@ class Backend:
     # ---- classifier ---------------------------------------------------------------------
     def tag(self, queries: Sequence[Query], k: int, timing: Timing) -> list[dict[str, Any]]:
         """Top-``k`` labels with calibrated probabilities, per query."""
-        from pictext.heads.applications import tag
+        from pictext.classify.tagging import tag
 
         self.require("classifier")
         feats = self.features(queries, *self._clf_specs, "classifier", timing)
@@ -313,7 +313,7 @@ class Backend:
         self, queries: Sequence[Query], claimed: Sequence[str], k: int, timing: Timing
     ) -> list[dict[str, Any]]:
         """Agree or disagree with each claimed label, with confidence and the top-``k``."""
-        from pictext.heads.applications import verify
+        from pictext.classify.tagging import verify
 
         self.require("classifier")
         known = set(self.classifier.classes_)
@@ -374,7 +374,7 @@ class Backend:
         return vec @ ix.basis if ix.basis is not None else vec
 
     def _text_hits(self, q: Query, k: int, farthest: bool, timing: Timing) -> list[dict]:
-        from pictext.index.search import normalize_rows, top_k_inner
+        from pictext.rank.ann import normalize_rows, top_k_inner
 
         ix = self.index
         enc = self._encoder(ix.manifest.text_encoder, "index")
@@ -423,8 +423,8 @@ class Backend:
         timing: Timing,
     ) -> list[dict[str, Any]]:
         """Items relevant to a history (ids, and/or an upload) yet diverse."""
-        from pictext.index.diversity import SELECTORS, select
-        from pictext.index.search import normalize_rows, top_k_inner
+        from pictext.rank.ann import normalize_rows, top_k_inner
+        from pictext.rank.diversity import SELECTORS, select
 
         self.require("index")
         if method not in SELECTORS:
@@ -458,7 +458,7 @@ class Backend:
     # ---- captioner ----------------------------------------------------------------------
     def caption(self, queries: Sequence[Query], k: int, timing: Timing) -> list[dict[str, Any]]:
         """A caption per image, with collection images of similar and divergent captions."""
-        from pictext.heads.captions import (
+        from pictext.caption import (
             CaptionThresholds,
             caption_divergent,
             caption_query,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pictext.fileio import atomic_write_text
+from pictext.core.atomic import atomic_write_text
 
 log = logging.getLogger("pictext.service")
 

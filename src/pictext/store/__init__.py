@@ -1,4 +1,5 @@
-"""Embeddings computed once and cached on disk, keyed by content and encoder version."""
+"""Embeddings computed once and cached on disk, keyed by content and encoder version (see
+docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pictext.fileio import atomic_save_npy
+from pictext.core.atomic import atomic_save_npy
 
 KEY_DTYPE = np.dtype("S20")
 

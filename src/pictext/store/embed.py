@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pictext.core.paths import cache_dir as default_cache_dir
 from pictext.data.errors import ItemError
 from pictext.data.item import text_key
-from pictext.paths import cache_dir as default_cache_dir
 from pictext.store.cache import KEY_DTYPE, VectorCache
 from pictext.store.features import TEXT_INPUTS, Features
 
@@ -264,7 +264,7 @@ def embed_dataset(
         image_encoder: registry name or encoder; None skips images.
         text_encoder: registry name or encoder; None skips text. Encodes the fields
             title, description, tags and their concatenation ``text``.
-        cache_dir: cache root (default: :func:`pictext.paths.cache_dir`).
+        cache_dir: cache root (default: :func:`pictext.core.paths.cache_dir`).
         progress: show progress bars with rate and ETA.
         batch_size: images per encoder call.
         workers: decoding threads running ahead of the encoder.

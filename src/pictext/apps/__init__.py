@@ -1,1 +1,0 @@
-"""Thin front ends over the library: CLI command groups, reports, the service."""

@@ -1,0 +1,304 @@
+"""The fusion classifier: image + title + description + tags embeddings -> class.
+
+One class covers the study's three model shapes: image-only (``inputs=("image",)``),
+text-only (``("title", "description", "tags")``) and fusion (all of them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pictext.classify.calibration import fit_temperature, softmax
+from pictext.core.atomic import atomic_write as _atomic
+from pictext.store.inputs import FUSION, check_encoders, input_array, validate_inputs
+
+if TYPE_CHECKING:
+    import torch
+
+    from pictext.classify.net import FusionNet
+    from pictext.core.train import History
+    from pictext.store.features import Features
+
+FORMAT = "pictext.fusion/1"
+
+
+@dataclass
+class FusionConfig:
+    """Hyperparameters of :class:`FusionClassifier`."""
+
+    inputs: tuple[str, ...] = FUSION  # which embeddings the model reads
+    tune_dim: int = 256  # width of each text input's dense tuning layer
+    image_tune_dim: int = 256  # width of the image tuning layer (0: image passed through)
+    hidden: int = 512  # dense layer after concatenation (0: linear classifier on it)
+    dropout: float = 0.5  # dropout after concatenation and after the hidden layer
+    input_dropout: float = 0.2  # dropout on each standardised input embedding
+    modality_dropout: float = 0.3  # per row: P(drop image) = P(drop all text), exclusive
+    field_dropout: float = 0.2  # per row and text input: P(drop that input)
+    label_smoothing: float = 0.1  # cross-entropy label smoothing
+    aux_weight: float = 1.0  # weight of per-modality auxiliary losses (image / text branch alone)
+    combine: str = "aux_missing"  # with aux heads: fused | aux_missing | sum (see FusionNet)
+    optimizer: str = "adamw"  # adamw | nadam | adamax | adagrad
+    lr: float = 1e-3  # learning rate
+    weight_decay: float = 1e-2  # weight decay
+    epochs: int = 200  # maximum epochs
+    patience: int = 20  # early-stopping patience on validation top-1
+    batch_size: int = 64  # training batch size
+    seed: int = 0  # seeds weights, shuffling and modality dropout
+    progress: bool = False  # show a progress bar while fitting
+
+
+class FusionClassifier:
+    """Classifier over cached embeddings with per-input tuning layers and missing inputs.
+
+    Args:
+        config: hyperparameters; keyword arguments override its fields.
+        **overrides: any :class:`FusionConfig` field, e.g. ``inputs=("image",)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from pictext.store.features import Features
+        >>> rng = np.random.default_rng(0)
+        >>> y = np.repeat([0, 1], 20)
+        >>> f = Features(ids=[str(i) for i in range(40)],
+        ...              image=(rng.normal(size=(40, 8)) + y[:, None]).astype(np.float32),
+        ...              image_mask=np.ones(40, bool), image_encoder="toy@1")
+        >>> clf = FusionClassifier(inputs=("image",), epochs=30, hidden=16, image_tune_dim=8)
+        >>> clf = clf.fit(f, y, classes=["a", "b"])
+        >>> clf.predict_proba(f).shape
+        (40, 2)
+    """
+
+    def __init__(self, config: FusionConfig | None = None, **overrides: Any) -> None:
+        cfg = dataclasses.replace(config or FusionConfig(), **overrides)
+        cfg.inputs = validate_inputs(cfg.inputs)
+        self.config = cfg
+        self.classes_: list[str] = []
+        self.input_dims_: dict[str, int] = {}
+        self.image_encoder_: str | None = None
+        self.text_encoder_: str | None = None
+        self.temperature_: float = 1.0
+        self.history_: History | None = None
+        self.net_: FusionNet | None = None
+
+    # ---------------------------------------------------------------- fitting
+    def fit(
+        self,
+        feats: Features,
+        y: np.ndarray,
+        val_feats: Features | None = None,
+        y_val: np.ndarray | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+    ) -> FusionClassifier:
+        """Train on ``feats`` (class indices ``y``), early-stopping on validation top-1.
+
+        Args:
+            feats: training embeddings.
+            y: class index per training row (int).
+            val_feats: validation embeddings; without them all ``epochs`` are run.
+            y_val: class index per validation row.
+            classes: class names (index -> name); default ``"0", "1", ...``.
+
+        Returns:
+            self.
+        """
+        import torch
+
+        from pictext.classify.net import drop_modalities
+        from pictext.core.train import LoopConfig, train_loop
+
+        cfg = self.config
+        y = np.asarray(y, dtype=np.int64)
+        if len(y) != feats.n:
+            raise ValueError(f"{feats.n} feature rows but {len(y)} labels")
+        n_classes = len(classes) if classes is not None else int(y.max()) + 1
+        self.classes_ = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
+        self.image_encoder_, self.text_encoder_ = feats.image_encoder, feats.text_encoder
+        self.input_dims_ = _input_dims(feats, cfg.inputs)
+        torch.manual_seed(cfg.seed)
+        self.net_ = self._build_net(n_classes)
+        x, m = self._tensors(feats)
+        for name in cfg.inputs:
+            self.net_.set_normalisation(name, *_mean_std(x[name], m[name]))
+        yt = torch.from_numpy(y)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+        def batches(epoch: int) -> list[torch.Tensor]:
+            perm = torch.randperm(feats.n, generator=gen)
+            return list(perm.split(cfg.batch_size))
+
+        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+            mb = drop_modalities(
+                {k: v[idx] for k, v in m.items()}, cfg.modality_dropout, cfg.field_dropout, gen
+            )
+            logits, aux = self.net_.forward_with_aux({k: v[idx] for k, v in x.items()}, mb)
+            loss = loss_fn(logits, yt[idx])
+            for branch, out in aux.items():
+                # only rows where the branch has real input teach its auxiliary head
+                has = mb["image"] if branch == "image" else _any_text(mb)
+                if bool(has.any()):
+                    loss = loss + cfg.aux_weight * loss_fn(out[has], yt[idx][has])
+            return loss
+
+        val_score = None
+        if val_feats is not None and y_val is not None and len(y_val):
+            xv, mv = self._tensors(val_feats)
+            yv = torch.from_numpy(np.asarray(y_val, dtype=np.int64))
+            val_score = lambda: float((self.net_(xv, mv).argmax(1) == yv).float().mean())  # noqa: E731
+        loop = LoopConfig(
+            cfg.optimizer,
+            cfg.lr,
+            cfg.weight_decay,
+            cfg.epochs,
+            cfg.patience,
+            cfg.progress,
+            "fusion",
+        )
+        self.history_ = train_loop(self.net_, batches, batch_loss, loop, val_score=val_score)
+        self.temperature_ = 1.0
+        return self
+
+    def calibrate(self, val_feats: Features, y_val: np.ndarray) -> FusionClassifier:
+        """Fit the softmax temperature on validation data (temperature scaling)."""
+        self.temperature_ = fit_temperature(self.decision_function(val_feats), np.asarray(y_val))
+        return self
+
+    # ---------------------------------------------------------------- inference
+    def decision_function(self, feats: Features) -> np.ndarray:
+        """Logits ``[N, C]`` (before temperature)."""
+        import torch
+
+        net = self._fitted()
+        with torch.no_grad():
+            return net(*self._tensors(feats)).numpy().astype(np.float64)
+
+    def predict_proba(self, feats: Features) -> np.ndarray:
+        """Class probabilities ``[N, C]`` (temperature-scaled once :meth:`calibrate` ran)."""
+        return softmax(self.decision_function(feats), self.temperature_)
+
+    def predict(self, feats: Features) -> np.ndarray:
+        """Most likely class index per row (names: ``classes_[i]``)."""
+        return self.decision_function(feats).argmax(axis=1)
+
+    def embed(self, feats: Features, layer: str = "fusion") -> np.ndarray:
+        """Internal representations: ``"fusion"`` (what the classifier reads) or
+        ``"tuned:<input>"`` (one input after its tuning layer)."""
+        import torch
+
+        net = self._fitted()
+        x, m = self._tensors(feats)
+        with torch.no_grad():
+            if layer == "fusion":
+                return net.fusion(x, m).numpy()
+            name = layer.removeprefix("tuned:")
+            if layer.startswith("tuned:") and name in net.names:
+                return net.tuned(x, m)[name].numpy()
+        raise ValueError(
+            f"unknown layer {layer!r}; use 'fusion' or one of {['tuned:' + n for n in net.names]}"
+        )
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
+        from safetensors.torch import save_file
+
+        net = self._fitted()
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT,
+            "config": dataclasses.asdict(self.config),
+            "classes": self.classes_,
+            "input_dims": self.input_dims_,
+            "image_encoder": self.image_encoder_,
+            "text_encoder": self.text_encoder_,
+            "temperature": self.temperature_,
+            "history": self.history_.to_dict() if self.history_ else None,
+        }
+        state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+        _atomic(out / "model.safetensors", lambda p: save_file(state, str(p)))
+        _atomic(out / "config.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> FusionClassifier:
+        """Read a model written by :meth:`save`."""
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
+            raise FileNotFoundError(
+                f"{d}: not a saved fusion model (needs config.json and model.safetensors)"
+            )
+        meta = json.loads((d / "config.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{d}: format {meta.get('format')!r} is not {FORMAT!r}")
+        cfg = meta["config"]
+        cfg["inputs"] = tuple(cfg["inputs"])
+        cfg.setdefault("combine", "fused")  # models saved before `combine` existed
+        self = cls(FusionConfig(**cfg))
+        self.classes_ = list(meta["classes"])
+        self.input_dims_ = {k: int(v) for k, v in meta["input_dims"].items()}
+        self.image_encoder_, self.text_encoder_ = meta["image_encoder"], meta["text_encoder"]
+        self.temperature_ = float(meta["temperature"])
+        self.net_ = self._build_net(len(self.classes_))
+        self.net_.load_state_dict(load_file(str(d / "model.safetensors")))
+        self.net_.eval()
+        return self
+
+    # ---------------------------------------------------------------- helpers
+    def _build_net(self, n_classes: int) -> FusionNet:
+        from pictext.classify.net import FusionNet
+
+        c = self.config
+        return FusionNet(
+            self.input_dims_, n_classes, c.tune_dim, c.image_tune_dim, c.hidden,
+            c.dropout, c.input_dropout, aux_heads=c.aux_weight > 0, combine=c.combine,
+        )  # fmt: skip
+
+    def _fitted(self) -> FusionNet:
+        if self.net_ is None:
+            raise RuntimeError("this FusionClassifier is not fitted; call fit() or load() first")
+        return self.net_
+
+    def _tensors(self, feats: Features) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        import torch
+
+        check_encoders(feats, self.config.inputs, self.image_encoder_, self.text_encoder_)
+        x, m = {}, {}
+        for name in self.config.inputs:
+            arr, mask = input_array(feats, name, self.input_dims_.get(name))
+            x[name], m[name] = torch.from_numpy(arr), torch.from_numpy(mask)
+        return x, m
+
+
+def _any_text(m: dict[str, torch.Tensor]) -> torch.Tensor:
+    import torch
+
+    return torch.stack([v for k, v in m.items() if k != "image"]).any(dim=0)
+
+
+def _input_dims(feats: Features, inputs: Sequence[str]) -> dict[str, int]:
+    dims = {}
+    for name in inputs:
+        arr = feats.image if name == "image" else feats.text.get(name)
+        if arr is None:
+            raise ValueError(
+                f"training features have no {name!r} input; embed it or drop it from inputs"
+            )
+        dims[name] = int(arr.shape[1])
+    return dims
+
+
+def _mean_std(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = x[mask] if bool(mask.any()) else x
+    std = rows.std(dim=0, unbiased=False) if len(rows) > 1 else rows.new_ones(rows.shape[1])
+    return rows.mean(dim=0), std.clamp_min(1e-3)

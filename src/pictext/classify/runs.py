@@ -1,0 +1,148 @@
+"""Library side of ``pictext train`` / ``pictext evaluate``: dataset -> features -> heads."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pictext.classify.fusion import FusionClassifier, FusionConfig
+from pictext.classify.metrics import expected_calibration_error, topk_accuracy
+
+if TYPE_CHECKING:
+    from pictext.classify.table3 import Table3Config, Table3Result
+    from pictext.data.dataset import Dataset
+    from pictext.store.features import Features
+
+
+def load_labelled(name_or_path: str, *, strip_label_words: bool = False) -> Dataset:
+    """A dataset by registry name or path, keeping only labelled items."""
+    from pictext.data import load_dataset
+
+    ds = load_dataset(name_or_path, strip_label_words=strip_label_words)
+    keep = [i for i, it in enumerate(ds.items) if it.label is not None]
+    if not keep:
+        raise ValueError(f"{name_or_path}: no labelled items; training needs labels")
+    return ds if len(keep) == len(ds) else ds.subset(keep)
+
+
+def features_for(
+    dataset: Dataset, cache_dir: str | Path | None = None, progress: bool = True
+) -> Callable[[str, str], Features]:
+    """A ``(image encoder, text encoder) -> Features`` function over the embedding cache."""
+    from pictext.store import embed_dataset
+
+    def fn(image_encoder: str, text_encoder: str) -> Features:
+        return embed_dataset(
+            dataset, image_encoder, text_encoder, cache_dir=cache_dir, progress=progress
+        )
+
+    return fn
+
+
+def train_fusion(
+    dataset: Dataset,
+    feats: Features,
+    config: FusionConfig,
+    *,
+    holdout: float = 0.4,
+    split_seed: int = 0,
+) -> tuple[FusionClassifier, dict[str, Any]]:
+    """Split, train with early stopping on val, calibrate on val, score val and test.
+
+    Returns:
+        The calibrated model and its metrics (percent; ECE before and after calibration).
+    """
+    from pictext.data.split import stratified_split
+
+    y = dataset.labels()
+    s = stratified_split(y, holdout=holdout, seed=split_seed)
+    clf = FusionClassifier(config).fit(
+        feats.subset(s.train), y[s.train], feats.subset(s.val), y[s.val], classes=dataset.classes
+    )
+    test = feats.subset(s.test)
+    ece_before = expected_calibration_error(clf.predict_proba(test), y[s.test])
+    clf.calibrate(feats.subset(s.val), y[s.val])
+    metrics: dict[str, Any] = {
+        "sizes": {"train": len(s.train), "val": len(s.val), "test": len(s.test)}
+    }
+    for part, idx in (("val", s.val), ("test", s.test)):
+        p = clf.predict_proba(feats.subset(idx))
+        metrics[part] = {
+            "top1": 100 * topk_accuracy(p, y[idx], 1),
+            "top5": 100 * topk_accuracy(p, y[idx], 5),
+            "ece": 100 * expected_calibration_error(p, y[idx]),
+        }
+    metrics["test"]["ece_uncalibrated"] = 100 * ece_before
+    metrics["temperature"] = clf.temperature_
+    metrics["config"] = dataclasses.asdict(config)
+    metrics["split"] = {"holdout": holdout, "seed": split_seed}
+    return clf, metrics
+
+
+def model_figures(
+    dataset: Dataset,
+    feats: Features,
+    model: FusionClassifier,
+    out_dir: Path,
+    *,
+    holdout: float,
+    split_seed: int,
+) -> list[Path]:
+    """Learning curve, embedding maps (10 largest classes, test + val items, thumbnails) and
+    the most-confused pairs on test, for a model trained by :func:`train_fusion`."""
+    from pictext.classify.plot_confusion import plot_confused_pairs
+    from pictext.classify.plot_maps import model_maps
+    from pictext.core.curves import plot_learning_curves
+    from pictext.data.errors import ItemError
+    from pictext.data.images import load_image
+    from pictext.data.split import stratified_split
+
+    y = dataset.labels()
+    s = stratified_split(y, holdout=holdout, seed=split_seed)
+    held = np.concatenate([s.val, s.test])
+
+    def thumb(i: int) -> Any:
+        try:
+            return load_image(dataset.items[int(held[i])], 64)
+        except ItemError:
+            return None
+
+    paths = [
+        plot_learning_curves(
+            {",".join(model.config.inputs): model.history_.to_dict()},
+            out_dir / "learning_curve.png",
+            dataset.name,
+        )
+    ]
+    paths += model_maps(model, feats.subset(held), y[held], out_dir, thumbnail=thumb)
+    pred = model.predict(feats.subset(s.test))
+    paths.append(
+        plot_confused_pairs(
+            y[s.test],
+            pred,
+            dataset.classes,
+            out_dir / "confused_pairs.png",
+            title=f"{dataset.name}: test",
+        )
+    )
+    return paths
+
+
+def evaluate_dataset(
+    dataset: Dataset,
+    cfg: Table3Config,
+    *,
+    cache_dir: str | Path | None = None,
+    novel: bool = True,
+    log: Any = None,
+) -> Table3Result:
+    """Run Table 3 on a dataset with cached embeddings (and the novel-subset columns)."""
+    from pictext.classify.table3 import run_table3
+    from pictext.data.split import duplicate_groups
+
+    groups = duplicate_groups(dataset) if novel else None
+    return run_table3(dataset, features_for(dataset, cache_dir), cfg, dup_groups=groups, log=log)

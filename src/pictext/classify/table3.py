@@ -1,0 +1,247 @@
+"""The study's Table 3 on a dataset: image-only, text-only and fusion heads, plus anchors.
+
+For each seed the dataset is split (stratified per class; the split changes with the seed,
+and every row of one seed shares it), each model is trained on train, early-stopped on
+validation, calibrated on validation, and scored on test (and on its novel subset).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pictext.classify.fusion import FusionClassifier, FusionConfig
+from pictext.classify.metrics import expected_calibration_error, topk_accuracy
+from pictext.store.inputs import IMAGE_ONLY, TEXT_ONLY, drop_inputs
+
+if TYPE_CHECKING:
+    from pictext.data.dataset import Dataset
+    from pictext.store.features import Features
+
+FeaturesFn = Callable[[str, str], "Features"]  # (image encoder, text encoder) -> Features
+SplitFn = Callable[
+    ..., Any
+]  # stratified_split(labels, *, holdout, seed) -> Split(train, val, test)
+
+# the missing-input table: condition -> inputs removed at test time
+CONDITIONS: dict[str, tuple[str, ...]] = {
+    "full": (),
+    "no image": ("image",),
+    "no description": ("description",),
+    "no title": ("title",),
+    "no tags": ("tags",),
+    "no text": ("all_text",),
+}
+
+
+@dataclass
+class Table3Config:
+    """What the Table-3 runner trains and how it splits."""
+
+    image_encoders: tuple[str, ...] = ("efficientnet-lite0", "efficientnet-lite2")  # image towers
+    text_encoders: tuple[str, ...] = ("use", "minilm")  # text towers
+    seeds: tuple[int, ...] = (0, 1, 2)  # one split + one training per seed
+    holdout: float = 0.4  # share of each class held out, halved into val and test (study: 0.04)
+    text_inputs: tuple[str, ...] = (*TEXT_ONLY, "text")  # text inputs of text-only and fusion
+    # heads: the three fields, each tuned on its own, plus their concatenation (chosen on val)
+    head: FusionConfig = field(default_factory=FusionConfig)  # hyperparameters of every head
+    members: int = 1  # seed-ensemble size of every head (1: a single model)
+    logreg_c: float = 1.0  # inverse regularisation of the LogReg anchor
+    anchors: bool = True  # also run the LogReg-concat and probability-average anchors
+
+
+@dataclass
+class Table3Result:
+    """Per-seed scores; aggregate with :mod:`pictext.classify.tables`."""
+
+    dataset: str  # dataset name
+    config: dict[str, Any]  # the resolved Table3Config
+    classes: list[str] = field(default_factory=list)  # class names (index -> name)
+    scores: list[dict[str, Any]] = field(default_factory=list)  # one per (seed, row)
+    robustness: list[dict[str, Any]] = field(default_factory=list)  # one per (seed, row, condition)
+    histories: dict[str, dict[str, Any]] = field(default_factory=dict)  # "row/seed" -> history
+    sizes: dict[str, int] = field(default_factory=dict)  # train/val/test/novel sizes (first seed)
+    predictions: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # first seed: row ->
+    # {"y_true", "y_pred"} on test, for confusion plots
+
+
+def run_table3(
+    dataset: Dataset,
+    features_fn: FeaturesFn,
+    cfg: Table3Config | None = None,
+    *,
+    split_fn: SplitFn | None = None,
+    dup_groups: np.ndarray | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Table3Result:
+    """Train and score every row of Table 3 for every seed.
+
+    Args:
+        dataset: labelled items (their order matches the features).
+        features_fn: returns the (cached) features of ``dataset`` for an encoder pair.
+        cfg: encoders, seeds, holdout and head hyperparameters.
+        split_fn: split function (default :func:`pictext.data.split.stratified_split`).
+        dup_groups: duplicate-group id per item
+            (:func:`pictext.data.split.duplicate_groups`); when given, test accuracy is also
+            reported on the *novel* subset (no training item shares its image or text).
+        log: called with one line per trained row.
+
+    Returns:
+        The per-seed scores and the missing-input table.
+    """
+    cfg = cfg or Table3Config()
+    if split_fn is None:
+        from pictext.data.split import stratified_split as split_fn
+    y = dataset.labels()
+    if (y < 0).any():
+        raise ValueError(
+            f"{dataset.name}: {(y < 0).sum()} items have no label; Table 3 needs labels"
+        )
+    result = Table3Result(dataset.name, _config_dict(cfg), classes=dataset.classes)
+    cache: dict[tuple[str, str], Features] = {}
+
+    def feats(ie: str, te: str) -> Features:
+        if (ie, te) not in cache:
+            cache[(ie, te)] = features_fn(ie, te)
+        return cache[(ie, te)]
+
+    for seed in cfg.seeds:
+        split = split_fn(y, holdout=cfg.holdout, seed=seed)
+        novel = None
+        if dup_groups is not None:
+            seen = set(np.asarray(dup_groups)[split.train].tolist())
+            novel = np.array([dup_groups[int(i)] not in seen for i in split.test], dtype=bool)
+        if not result.sizes:
+            result.sizes = {
+                "train": len(split.train),
+                "val": len(split.val),
+                "test": len(split.test),
+            }
+            if novel is not None:
+                result.sizes["novel"] = int(novel.sum())
+        run = _SeedRun(dataset, cfg, seed, split, novel, feats, result, log or (lambda s: None))
+        run.all_rows()
+    return result
+
+
+class _SeedRun:
+    """Every row of Table 3 for one seed (one split)."""
+
+    def __init__(self, dataset, cfg, seed, split, novel, feats, result, log) -> None:
+        self.classes, self.y = dataset.classes, dataset.labels()
+        self.cfg, self.seed, self.split, self.novel = cfg, seed, split, novel
+        self.feats, self.result, self.log = feats, result, log
+
+    def all_rows(self) -> None:
+        cfg = self.cfg
+        te0, ie0 = cfg.text_encoders[0], cfg.image_encoders[0]
+        img = {
+            ie: self.head(f"image-only {ie}", "image", self.feats(ie, te0), IMAGE_ONLY, ie, None)
+            for ie in cfg.image_encoders
+        }
+        txt = {
+            te: self.head(f"text-only {te}", "text", self.feats(ie0, te), cfg.text_inputs, None, te)
+            for te in cfg.text_encoders
+        }
+        for ie in cfg.image_encoders:
+            for te in cfg.text_encoders:
+                f = self.feats(ie, te)
+                fusion = self.head(
+                    f"fusion {ie} + {te}", "fusion", f, (*IMAGE_ONLY, *cfg.text_inputs), ie, te
+                )
+                self.robustness(f"fusion {ie} + {te}", fusion, f)
+                if cfg.anchors:
+                    self.anchors(ie, te, f, img[ie], txt[te])
+
+    def head(self, row, kind, f, inputs, ie, te) -> Any:
+        from pictext.classify.anchors import ProbAverage
+
+        s, start, members = self.split, time.perf_counter(), []
+        for j in range(self.cfg.members):
+            head_cfg = dataclasses.replace(
+                self.cfg.head, inputs=tuple(inputs), seed=1000 * self.seed + j
+            )
+            clf = FusionClassifier(head_cfg).fit(
+                f.subset(s.train),
+                self.y[s.train],
+                f.subset(s.val),
+                self.y[s.val],
+                classes=self.classes,
+            )
+            uncal = clf.predict_proba(f.subset(s.val))
+            clf.calibrate(f.subset(s.val), self.y[s.val])
+            members.append(clf)
+            if j == 0:
+                self.result.histories[f"{row}/{self.seed}"] = clf.history_.to_dict()
+        model = members[0] if len(members) == 1 else ProbAverage(members)
+        extra = {"val_ece_uncalibrated": expected_calibration_error(uncal, self.y[s.val])}
+        self.score(row, kind, model, f, ie, te, time.perf_counter() - start, extra)
+        return model
+
+    def anchors(self, ie, te, f, img_model, txt_model) -> None:
+        from pictext.classify.anchors import LogRegConcat, ProbAverage
+
+        start = time.perf_counter()
+        lr = LogRegConcat(("image", "text"), C=self.cfg.logreg_c).fit(
+            f.subset(self.split.train), self.y[self.split.train]
+        )
+        self.score(
+            f"LogReg concat {ie} + {te}",
+            "anchor-logreg",
+            lr,
+            f,
+            ie,
+            te,
+            time.perf_counter() - start,
+        )
+        avg = ProbAverage([img_model, txt_model])
+        self.score(f"average probs {ie} + {te}", "anchor-average", avg, f, ie, te, 0.0)
+
+    def score(self, row, kind, model, f, ie, te, seconds, extra=None) -> None:
+        test = f.subset(self.split.test)
+        p, yt = model.predict_proba(test), self.y[self.split.test]
+        rec = {
+            "seed": self.seed,
+            "row": row,
+            "kind": kind,
+            "image_encoder": ie,
+            "text_encoder": te,
+            "top1": topk_accuracy(p, yt, 1),
+            "top5": topk_accuracy(p, yt, 5),
+            "test_ece": expected_calibration_error(p, yt),
+            "seconds": seconds,
+            **(extra or {}),
+        }
+        if self.novel is not None:
+            rec["novel_top1"] = topk_accuracy(p[self.novel], yt[self.novel], 1)
+            rec["novel_top5"] = topk_accuracy(p[self.novel], yt[self.novel], 5)
+        self.result.scores.append(rec)
+        if self.seed == self.cfg.seeds[0]:
+            self.result.predictions[row] = {"y_true": yt.tolist(), "y_pred": p.argmax(1).tolist()}
+        self.log(
+            f"seed {self.seed} {row}: top-1 {100 * rec['top1']:.1f} "
+            f"top-5 {100 * rec['top5']:.1f} ({seconds:.1f}s)"
+        )
+
+    def robustness(self, row, model, f) -> None:
+        test, yt = f.subset(self.split.test), self.y[self.split.test]
+        for cond, removed in CONDITIONS.items():
+            p = model.predict_proba(drop_inputs(test, removed))
+            self.result.robustness.append(
+                {
+                    "seed": self.seed,
+                    "row": row,
+                    "condition": cond,
+                    "top1": topk_accuracy(p, yt, 1),
+                    "top5": topk_accuracy(p, yt, 5),
+                }
+            )
+
+
+def _config_dict(cfg: Table3Config) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

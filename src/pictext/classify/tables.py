@@ -1,0 +1,177 @@
+"""Aggregate Table-3 runs over seeds and write them as Markdown, JSON and a Rich table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pictext.classify.table3 import CONDITIONS, Table3Result
+from pictext.core.atomic import atomic_write_text
+
+METRICS: tuple[str, ...] = ("top1", "top5", "novel_top1", "novel_top5")
+
+
+def aggregate(
+    records: Sequence[dict[str, Any]], keys: Sequence[str], metrics: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Mean and std over seeds of ``metrics`` per distinct ``keys`` value, first-seen order."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        row = dict(zip(keys, key, strict=True))
+        row["kind"] = rs[0].get("kind")
+        row["n_seeds"] = len(rs)
+        for m in metrics:
+            vals = [100 * r[m] for r in rs if m in r and r[m] == r[m]]
+            if vals:
+                row[m] = float(np.mean(vals))
+                row[m + "_std"] = float(np.std(vals))
+        out.append(row)
+    return out
+
+
+def summary(result: Table3Result) -> dict[str, Any]:
+    """The aggregated table, the missing-input table and the fusion gains (top-1 points)."""
+    table = aggregate(result.scores, ["row"], METRICS)
+    robust = aggregate(result.robustness, ["row", "condition"], ["top1", "top5"])
+    single = [r for r in table if r["kind"] in ("image", "text")]
+    fusion = [r for r in table if r["kind"] == "fusion"]
+    gains: dict[str, float] = {}
+    if single and fusion:
+        best_fusion = max(fusion, key=lambda r: r["top1"])
+        gains["best_fusion"] = best_fusion["row"]
+        gains["vs_best_single"] = best_fusion["top1"] - max(r["top1"] for r in single)
+        for kind in ("anchor-logreg", "anchor-average"):
+            rows = [r for r in table if r["kind"] == kind]
+            if rows:
+                gains[f"vs_best_{kind}"] = best_fusion["top1"] - max(r["top1"] for r in rows)
+    return {
+        "dataset": result.dataset,
+        "sizes": result.sizes,
+        "table": table,
+        "robustness": robust,
+        "gains": gains,
+    }
+
+
+def _cell(row: dict[str, Any], m: str) -> str:
+    return f"{row[m]:.1f} ± {row[m + '_std']:.1f}" if m in row else "–"
+
+
+def table_markdown(s: dict[str, Any]) -> str:
+    """Table 3 as Markdown (mean ± std over seeds, percent)."""
+    novel = any("novel_top1" in r for r in s["table"])
+    cols = ["top-1", "top-5"] + (["novel top-1", "novel top-5"] if novel else [])
+    lines = [f"| model | {' | '.join(cols)} |", "|---" * (len(cols) + 1) + "|"]
+    for r in s["table"]:
+        cells = [_cell(r, m) for m in METRICS[: len(cols)]]
+        lines.append(f"| {r['row']} | {' | '.join(cells)} |")
+    g = s["gains"]
+    if g:
+        lines.append("")
+        lines.append(
+            f"Best fusion ({g['best_fusion']}) top-1 gain: "
+            f"{g['vs_best_single']:+.1f} vs best single input"
+            + "".join(
+                f", {v:+.1f} vs best {k[8:]}"
+                for k, v in g.items()
+                if k.startswith("vs_best_anchor")
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def robustness_markdown(s: dict[str, Any]) -> str:
+    """The missing-input table (top-1 %, mean ± std) with the single-input references."""
+    conds = list(CONDITIONS)
+    by_row: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in s["robustness"]:
+        by_row.setdefault(r["row"], {})[r["condition"]] = r
+    lines = [f"| fusion model | {' | '.join(conds)} |", "|---" * (len(conds) + 1) + "|"]
+    for row, cells in by_row.items():
+        vals = [_cell(cells[c], "top1") if c in cells else "–" for c in conds]
+        lines.append(f"| {row} | {' | '.join(vals)} |")
+    refs = [r for r in s["table"] if r["kind"] in ("image", "text")]
+    if refs:
+        lines += [
+            "",
+            "References (top-1): " + ", ".join(f"{r['row']} {_cell(r, 'top1')}" for r in refs),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: Table3Result, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``table3.json`` (raw + summary), ``table3.md`` and ``robustness.md``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = summary(result)
+    raw = {
+        "summary": s,
+        "config": result.config,
+        "scores": result.scores,
+        "robustness": result.robustness,
+        "histories": result.histories,
+        "classes": result.classes,
+        "predictions": result.predictions,
+    }
+    files = {
+        "json": _write(out / "table3.json", json.dumps(raw, indent=2)),
+        "table": _write(
+            out / "table3.md",
+            f"# Table 3: {result.dataset}\n\nsizes: {s['sizes']}\n\n" + table_markdown(s),
+        ),
+        "robustness": _write(
+            out / "robustness.md",
+            f"# Missing inputs: {result.dataset}\n\n" + robustness_markdown(s),
+        ),
+    }
+    return files
+
+
+def write_plots(result: Table3Result, out_dir: str | Path) -> list[Path]:
+    """Learning curves (first seed) and the best fusion row's most-confused pairs, as PNG."""
+    from pictext.classify.plot_confusion import plot_confused_pairs
+    from pictext.core.curves import plot_learning_curves
+
+    out, s = Path(out_dir), summary(result)
+    seed = result.config["seeds"][0]
+    hist = {k.rsplit("/", 1)[0]: v for k, v in result.histories.items() if k.endswith(f"/{seed}")}
+    paths = [
+        plot_learning_curves(hist, out / "learning_curves.png", f"{result.dataset}, seed {seed}")
+    ]
+    best = s["gains"].get("best_fusion")
+    if best and best in result.predictions:
+        pred = result.predictions[best]
+        paths.append(
+            plot_confused_pairs(
+                np.array(pred["y_true"]), np.array(pred["y_pred"]), result.classes,
+                out / "confused_pairs.png", title=f"{result.dataset}: {best}, seed {seed}",
+            )
+        )  # fmt: skip
+    return paths
+
+
+def rich_table(s: dict[str, Any]) -> Any:
+    """Table 3 as a ``rich.table.Table`` for the terminal."""
+    from rich.table import Table
+
+    t = Table(title=f"Table 3: {s['dataset']} {s['sizes']}")
+    novel = any("novel_top1" in r for r in s["table"])
+    ms = METRICS if novel else METRICS[:2]
+    t.add_column("model")
+    for m in ms:
+        t.add_column(m.replace("_", " "), justify="right")
+    for r in s["table"]:
+        t.add_row(r["row"], *(_cell(r, m) for m in ms))
+    return t
+
+
+def _write(path: Path, text: str) -> Path:
+    atomic_write_text(path, text)
+    return path

@@ -1,0 +1,263 @@
+"""``pictext caption | caption-train | caption-eval``, and caption search for ``similar``.
+
+``search_by_caption`` is what ``pictext similar --by caption`` and ``pictext divergent --by
+caption`` call.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pictext.core.atomic import atomic_write_json as _write_json
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pictext.caption import Captioner, CaptionMatch
+
+_DATASET = typer.Argument(help="dataset name (tuxpaint, openclipart, ...) or folder/manifest")
+_CACHE = typer.Option("--cache-dir", help="embedding cache root (default $PICTEXT_CACHE)")
+_FIELD = typer.Option(help="reference text: auto, description, title, title+description")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def encoder_for(model: Captioner) -> Any:
+    """The image encoder a captioner was trained on, checked by name and version."""
+    from pictext.encoders.registry import EncoderVersionError, create_recorded_encoder
+
+    if not model.image_encoder:
+        raise typer.BadParameter("the model does not name its image encoder; retrain it")
+    try:
+        return create_recorded_encoder(model.image_encoder)
+    except EncoderVersionError as err:
+        raise typer.BadParameter(f"the model was {err}; retrain with caption-train") from None
+
+
+def embed_images(paths: list[Path], encoder: Any) -> np.ndarray:
+    """Image embeddings ``[N, D]`` of image files (raster or SVG)."""
+    from pictext.data.images import load_image
+    from pictext.data.item import Item
+
+    images = [load_image(Item(str(p), str(p)), size=encoder.image_size) for p in paths]
+    return encoder.encode(images)
+
+
+def caption(
+    images: Annotated[list[Path], typer.Argument(help="image files")],
+    model: Annotated[Path, typer.Option("--model", help="saved captioner folder")],
+    beam: Annotated[int, typer.Option(min=1, help="beam width; 1 decodes greedily")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per image")] = False,
+) -> None:
+    """Caption images with a captioner saved by `pictext caption-train`."""
+    from pictext.caption import Captioner
+
+    captioner = Captioner.load(model)
+    feats = embed_images(images, encoder_for(captioner))
+    for path, text in zip(images, captioner.predict(feats, beam_size=beam), strict=True):
+        typer.echo(
+            json.dumps({"image": str(path), "caption": text}) if as_json else f"{path}: {text}"
+        )
+
+
+def caption_train(
+    dataset: Annotated[str, _DATASET],
+    out: Annotated[Path, typer.Option("--out", help="folder for the model")],
+    arch: Annotated[
+        str, typer.Option(help="merge (the report's CNN-LSTM), transformer or retrieval")
+    ] = "merge",
+    image_encoder: str = "efficientnet-lite0",
+    field: Annotated[str, _FIELD] = "auto",
+    holdout: Annotated[float, typer.Option(help="held-out share per class; 0 trains on all")] = (
+        0.3
+    ),
+    epochs: int = 40,
+    seed: int = 0,
+    cache_dir: Annotated[Path | None, _CACHE] = None,
+) -> None:
+    """Train a captioner on a dataset's images and captions and save it (with its BLEU)."""
+    from pictext.caption.runs import CaptionRunConfig, format_bleu_table, run_captions
+    from pictext.data import load_dataset
+    from pictext.store import embed_dataset
+
+    ds = load_dataset(dataset)
+    feats = embed_dataset(ds, image_encoder, None, cache_dir=cache_dir)
+    cfg = CaptionRunConfig(archs=(arch,), field=field, holdout=holdout, seed=seed, epochs=epochs)
+    if holdout == 0:
+        _train_on_all(ds, feats, cfg, out)
+        return
+    result = run_captions(ds, feats, cfg, log=typer.echo)
+    result["models"][arch].save(out)
+    _write_json(out / "bleu.json", {"config": result["config"], "rows": result["rows"]})
+    typer.echo(format_bleu_table(result["rows"]))
+    typer.echo(f"saved {out}")
+
+
+def _train_on_all(ds: Any, feats: Any, cfg: Any, out: Path) -> None:
+    from pictext.caption import Captioner
+    from pictext.caption.runs import reference_captions
+
+    refs = reference_captions(ds, cfg.field)
+    keep = [i for i, r in enumerate(refs) if r and feats.image_mask[i]]
+    model = Captioner(arch=cfg.archs[0], epochs=cfg.epochs, seed=cfg.seed).fit(
+        feats.image[keep], [refs[i] for i in keep], image_encoder=feats.image_encoder, clean=False
+    )
+    model.save(out)
+    typer.echo(f"trained on all {len(keep)} captioned images; saved {out}")
+
+
+def caption_eval(
+    dataset: Annotated[str, _DATASET],
+    out: Annotated[Path, typer.Option("--out", help="folder for tables, picture and models")],
+    archs: Annotated[str, typer.Option(help="comma-separated decoders")] = (
+        "merge,transformer,retrieval"
+    ),
+    image_encoder: str = "efficientnet-lite0",
+    text_encoder: Annotated[str, typer.Option(help="encoder of captions for retrieval")] = "use",
+    field: Annotated[str, _FIELD] = "auto",
+    holdout: float = 0.3,
+    epochs: int = 40,
+    beam: int = 3,
+    seed: int = 0,
+    similar: Annotated[float, typer.Option(help="cosine at or above: similar")] = 0.90,
+    divergent_low: float = 0.50,
+    divergent_high: float = 0.60,
+    k: int = 10,
+    cache_dir: Annotated[Path | None, _CACHE] = None,
+) -> None:
+    """BLEU table (models, nearest-caption baseline), retrieval precision table, examples."""
+    from pictext.caption import CaptionThresholds
+    from pictext.caption.report import write_caption_report
+    from pictext.caption.runs import CaptionRunConfig, run_captions
+    from pictext.data import load_dataset
+    from pictext.store import embed_dataset
+
+    ds = load_dataset(dataset)
+    feats = embed_dataset(ds, image_encoder, None, cache_dir=cache_dir)
+    cfg = CaptionRunConfig(
+        archs=_csv(archs), field=field, holdout=holdout, seed=seed, epochs=epochs, beam_size=beam
+    )
+    result = run_captions(ds, feats, cfg, log=typer.echo)
+    th = CaptionThresholds(similar, divergent_low, divergent_high)
+    files = write_caption_report(
+        ds,
+        feats,
+        result,
+        out,
+        text_encoder=text_encoder,
+        thresholds=th,
+        k=k,
+        cache_dir=cache_dir,
+        log=typer.echo,
+    )
+    typer.echo("wrote " + ", ".join(str(p) for p in files))
+
+
+def search_by_caption(
+    images: list[Path],
+    dataset: str,
+    model: Path,
+    *,
+    mode: str = "similar",
+    k: int = 10,
+    similar: float = 0.90,
+    divergent_low: float = 0.50,
+    divergent_high: float = 0.60,
+    text_encoder: str = "use",
+    beam: int = 1,
+    cache_dir: Path | None = None,
+) -> list[tuple[str, list[CaptionMatch]]]:
+    """Caption each query image and return similar or divergent images of ``dataset``.
+
+    The collection's captions are generated by the same model and cached (keyed by model
+    weights, items and text encoder), so only the first search over a collection is slow.
+
+    Returns:
+        Per query: its generated caption and the matches (id, cosine, caption).
+    """
+    from pictext.caption import (
+        Captioner,
+        caption_collection,
+        caption_divergent,
+        caption_query,
+        caption_similar,
+    )
+    from pictext.core.paths import cache_dir as default_cache
+    from pictext.data import load_dataset
+    from pictext.encoders import create_encoder
+    from pictext.store import embed_dataset
+
+    if mode not in ("similar", "divergent"):
+        raise typer.BadParameter(f"mode must be 'similar' or 'divergent', got {mode!r}")
+    captioner = Captioner.load(model)
+    encoder = encoder_for(captioner)
+    ds = load_dataset(dataset)
+    feats = embed_dataset(ds, encoder, None, cache_dir=cache_dir, progress=False)
+    keep = [i for i in range(feats.n) if feats.image_mask[i]]
+    tenc = create_encoder(text_encoder)
+    root = Path(cache_dir) / "captions" if cache_dir else default_cache("captions")
+    col = caption_collection(
+        captioner,
+        [feats.ids[i] for i in keep],
+        feats.image[keep],
+        tenc,
+        beam_size=beam,
+        cache_dir=root,
+    )
+    caps, q = caption_query(captioner, embed_images(images, encoder), tenc, beam_size=beam)
+    out = []
+    for text, vec in zip(caps, q, strict=True):
+        if mode == "similar":
+            matches = caption_similar(vec, col, threshold=similar, k=k)
+        else:
+            matches = caption_divergent(vec, col, low=divergent_low, high=divergent_high, k=k)
+        out.append((text, matches))
+    return out
+
+
+def run_caption_search(
+    query: str,
+    *,
+    mode: str,
+    k: int,
+    model: Path | None,
+    dataset: str | None,
+    similar: float = 0.90,
+    divergent_low: float = 0.50,
+    divergent_high: float = 0.60,
+) -> None:
+    """Body of ``pictext similar|divergent QUERY --by caption``: search and print."""
+    if model is None or dataset is None:
+        raise typer.BadParameter("--by caption needs --model CAPTIONER_DIR and --dataset NAME")
+    path = Path(query.removeprefix("file:"))
+    if not path.is_file():
+        raise typer.BadParameter(f"{query}: --by caption needs an image file as QUERY")
+    [(text, matches)] = search_by_caption(
+        [path],
+        dataset,
+        model,
+        mode=mode,
+        k=k,
+        similar=similar,
+        divergent_low=divergent_low,
+        divergent_high=divergent_high,
+    )
+    band = f">= {similar:.2f}" if mode == "similar" else f"{divergent_low:.2f}-{divergent_high:.2f}"
+    typer.echo(f"{path}: caption {text!r}; {mode} captions (cosine {band}):")
+    if not matches:
+        typer.echo("  none in this band")
+    for i, m in enumerate(matches, 1):
+        typer.echo(f"{i:3d}  {m.id:40s}  cos={m.score:.3f}  {m.caption}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``caption``, ``caption-train`` and ``caption-eval``."""
+    app.command("caption")(caption)
+    app.command("caption-train")(caption_train)
+    app.command("caption-eval")(caption_eval)

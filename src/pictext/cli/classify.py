@@ -1,0 +1,178 @@
+"""``pictext train | evaluate | tag | verify``: the classify-and-tag commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pictext.data.item import Item
+
+_DATASET = typer.Argument(help="dataset name (openclipart, tuxpaint, ...) or folder/manifest")
+_STRIP = typer.Option("--strip-label-words", help="remove class words from the text first")
+_CACHE = typer.Option("--cache-dir", help="embedding cache root (default $PICTEXT_CACHE)")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def train(
+    dataset: Annotated[str, _DATASET],
+    out: Annotated[Path, typer.Option("--out", help="folder for the model")],
+    image_encoder: str = "efficientnet-lite0",
+    text_encoder: str = "use",
+    inputs: Annotated[
+        str, typer.Option(help="comma-separated inputs")
+    ] = "image,title,description,tags",
+    holdout: Annotated[float, typer.Option(help="held-out share, halved into val/test")] = 0.4,
+    seed: int = 0,
+    optimizer: str = "adamw",
+    epochs: int = 200,
+    strip_label_words: Annotated[bool, _STRIP] = False,
+    cache_dir: Annotated[Path | None, _CACHE] = None,
+    figures: Annotated[bool, typer.Option(help="learning curve, t-SNE maps, confusions")] = True,
+) -> None:
+    """Train one fusion (or single-input) head, calibrate it, save it with its learning curve."""
+    from pictext.classify.fusion import FusionConfig
+    from pictext.classify.runs import features_for, load_labelled, model_figures, train_fusion
+    from pictext.core.atomic import atomic_write_json
+
+    ds = load_labelled(dataset, strip_label_words=strip_label_words)
+    feats = features_for(ds, cache_dir)(image_encoder, text_encoder)
+    cfg = FusionConfig(
+        inputs=_csv(inputs), seed=seed, optimizer=optimizer, epochs=epochs, progress=True
+    )
+    model, metrics = train_fusion(ds, feats, cfg, holdout=holdout, split_seed=seed)
+    model.save(out)
+    atomic_write_json(out / "metrics.json", metrics)
+    if figures:
+        model_figures(ds, feats, model, out, holdout=holdout, split_seed=seed)
+    t = metrics["test"]
+    typer.echo(
+        f"{ds.name}: test top-1 {t['top1']:.1f}  top-5 {t['top5']:.1f}  "
+        f"ECE {t['ece']:.1f}% -> {out}"
+    )
+
+
+def evaluate(
+    dataset: Annotated[str, _DATASET],
+    out: Annotated[Path, typer.Option("--out", help="folder for the tables")],
+    image_encoders: str = "efficientnet-lite0,efficientnet-lite2",
+    text_encoders: str = "use,minilm",
+    seeds: str = "0,1,2",
+    holdout: Annotated[float, typer.Option(help="held-out share per class (study: 0.04)")] = 0.4,
+    members: Annotated[int, typer.Option(help="seed-ensemble size per head")] = 1,
+    strip_label_words: Annotated[bool, _STRIP] = False,
+    cache_dir: Annotated[Path | None, _CACHE] = None,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,
+) -> None:
+    """The study's Table 3 and the missing-input table, mean ± std over seeds."""
+    from rich.console import Console
+
+    from pictext.classify.runs import evaluate_dataset, load_labelled
+    from pictext.classify.table3 import Table3Config
+    from pictext.classify.tables import rich_table, summary, write_outputs, write_plots
+
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    ds = load_labelled(dataset, strip_label_words=strip_label_words)
+    cfg = Table3Config(
+        image_encoders=_csv(image_encoders),
+        text_encoders=_csv(text_encoders),
+        seeds=tuple(int(s) for s in _csv(seeds)),
+        holdout=holdout,
+        members=members,
+    )
+    result = evaluate_dataset(ds, cfg, cache_dir=cache_dir, log=typer.echo)
+    files = write_outputs(result, out)
+    files.update({p.stem: p for p in write_plots(result, out)})
+    Console().print(rich_table(summary(result)))
+    typer.echo(f"wrote {', '.join(str(p) for p in files.values())}")
+
+
+def _items(
+    images: list[Path], manifest: Path | None, title: str, description: str, tags: str
+) -> list[Item]:
+    if manifest is not None:
+        from pictext.data.manifest import read_manifest
+
+        ds = read_manifest(manifest)
+        for p in ds.problems:
+            typer.echo(f"skipped: {p}", err=True)
+        return ds.items
+    if not images:
+        raise typer.BadParameter("give IMAGE paths or --manifest FILE")
+    tag_tuple = _csv(tags.replace(";", ","))
+    return [
+        Item(str(p), str(p), title=title, description=description, tags=tag_tuple) for p in images
+    ]
+
+
+def tag(
+    images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
+    model: Annotated[Path, typer.Option("--model", help="saved model folder")] = Path("model"),
+    title: str = "",
+    description: str = "",
+    tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
+    manifest: Annotated[Path | None, typer.Option(help="CSV/JSONL of many items")] = None,
+    k: int = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per item")] = False,
+) -> None:
+    """Suggested labels for images (with their text): the top-k with probabilities."""
+    from pictext.classify.fusion import FusionClassifier
+    from pictext.classify.tagging import tag_items
+
+    clf = FusionClassifier.load(model)
+    items = _items(images or [], manifest, title, description, tags)
+    for item, top in zip(items, tag_items(clf, items, k), strict=True):
+        if as_json:
+            typer.echo(json.dumps({"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]}))
+        else:
+            typer.echo(f"{item.id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top))
+
+
+def verify(
+    images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
+    label: Annotated[str, typer.Option("--label", help="claimed label (for IMAGE arguments)")] = "",
+    model: Annotated[Path, typer.Option("--model", help="saved model folder")] = Path("model"),
+    title: str = "",
+    description: str = "",
+    tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
+    manifest: Annotated[
+        Path | None, typer.Option(help="CSV/JSONL; claimed labels from 'label'")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per item")] = False,
+) -> None:
+    """Agree or disagree with a claimed label, with calibrated confidence and the top-5."""
+    from pictext.classify.fusion import FusionClassifier
+    from pictext.classify.tagging import UnknownLabelError, verify_items
+
+    clf = FusionClassifier.load(model)
+    items = _items(images or [], manifest, title, description, tags)
+    claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)
+    try:
+        verdicts = verify_items(clf, items, claimed)
+    except UnknownLabelError as err:
+        raise typer.BadParameter(str(err)) from err
+    for v in verdicts:
+        if as_json:
+            typer.echo(json.dumps(v.to_dict()))
+        else:
+            word = "AGREE" if v.agree else "DISAGREE"
+            top = ", ".join(f"{lab} {p:.2f}" for lab, p in v.top)
+            typer.echo(
+                f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the ``pictext`` app."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("tag")(tag)
+    app.command("verify")(verify)

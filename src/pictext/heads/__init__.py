@@ -1,1 +1,0 @@
-"""heads stage of the pictext pipeline (see DESIGN.md)."""

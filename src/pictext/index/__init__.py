@@ -1,1 +1,0 @@
-"""index stage of the pictext pipeline (see DESIGN.md)."""

@@ -1,1 +1,0 @@
-"""plots stage of the pictext pipeline (see DESIGN.md)."""

@@ -1,0 +1,417 @@
+"""Deep-ranking embedding: a linear layer over pretrained embeddings, trained with triplet loss.
+
+The head of Hansson et al.'s first approach (after Wang et al. 2014): pretrained image
+embedding -> linear embedding (4096-d by default) trained with
+``max(0, g + D(q, p) - D(q, n))``, Euclidean ``D``, margin ``g = 1.0``. Triplet sampling and
+the choice of negatives for label-only data are described in :mod:`pictext.rank.triplets`.
+
+The output is L2-normalised by default (``normalize=True``, as Wang et al. do): the margin
+then has a fixed scale (distances lie in ``[0, 2]``), and Euclidean nearest/farthest
+neighbours coincide with cosine ones, so the index can find divergent items as the nearest
+neighbours of ``-q`` (:mod:`pictext.index`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pictext.core.atomic import atomic_write as _atomic
+from pictext.rank.triplets import HARD, sample_triplets, semi_hard_negatives
+from pictext.store.inputs import EncoderMismatchError, input_array
+
+if TYPE_CHECKING:
+    import torch
+
+    from pictext.store.features import Features
+
+FORMAT = "pictext-ranking-head/1"
+
+
+@dataclass
+class RankingConfig:
+    """Hyperparameters of :class:`RankingHead`."""
+
+    embed_dim: int = 4096  # width of the learned embedding (the report: 4096)
+    margin: float = 1.0  # triplet margin g
+    out_of_class_frac: float = 0.2  # share of uniform out-of-class negatives (Wang et al.: 0.2)
+    hard_negatives: bool = True  # mine the other negatives from the current embedding
+    use_text: bool = False  # also feed the item's "text" embedding (masked when missing)
+    normalize: bool = True  # L2-normalise the output (margin on a fixed scale)
+    lr: float = 1e-4  # Adam learning rate
+    weight_decay: float = 1e-5  # Adam weight decay
+    epochs: int = 10  # passes; each draws one triplet per training query
+    batch_size: int = 256  # triplets per step (also the pool hard negatives are mined from)
+    validation_fraction: float = 0.1  # held out per class when no eval set is given
+    restore_best: bool = True  # keep the epoch with the best held-out triplet accuracy
+    seed: int = 0  # seeds sampling, initialisation and the validation split
+
+
+@dataclass
+class InputSpec:
+    """What a fitted head reads; saved with it and checked against new features."""
+
+    image_encoder: str | None  # "name@version" of the image tower
+    text_encoder: str | None  # "name@version" of the text tower (None unless use_text)
+    image_dim: int  # width of the image embedding
+    text_dim: int  # width of the text embedding (0 unless use_text)
+    classes: list[str] = field(default_factory=list)  # class names, when given to fit
+
+
+class RankingHead:
+    """Triplet-loss ranking embedding over cached pretrained embeddings.
+
+    Example:
+        >>> import numpy as np
+        >>> from pictext.store.features import Features
+        >>> rng = np.random.default_rng(0)
+        >>> y = np.repeat(np.arange(3), 20)
+        >>> x = (np.eye(3)[y] + 0.3 * rng.normal(size=(60, 3))).astype(np.float32)
+        >>> f = Features([str(i) for i in range(60)], x, np.ones(60, bool), image_encoder="toy@1")
+        >>> head = RankingHead(embed_dim=8, epochs=3, progress=False).fit(f, y)
+        >>> head.transform(f).shape
+        (60, 8)
+    """
+
+    def __init__(self, *, progress: bool = True, **config: Any) -> None:
+        self.config = RankingConfig(**config)
+        self.progress = progress  # show a progress bar while fitting
+        self.spec: InputSpec | None = None
+        self.history: list[dict[str, float]] = []  # per epoch: loss, held-out triplet acc
+        self.best_epoch: int | None = None  # epoch whose weights were kept (restore_best)
+        self._params: dict[str, np.ndarray] = {}
+
+    # ---- inputs -------------------------------------------------------------------------
+    def _inputs(self, feats: Features) -> tuple[np.ndarray, np.ndarray]:
+        """``(x float32 [N, Din], usable bool [N])`` for ``feats``, checked against the spec."""
+        spec = self.spec
+        if spec is None:
+            raise RuntimeError("the ranking head is not fitted; call fit() or load() first")
+        if feats.image is not None and feats.image_encoder != spec.image_encoder:
+            raise EncoderMismatchError(
+                f"ranking head trained on image encoder {spec.image_encoder!r}, "
+                f"features come from {feats.image_encoder!r}"
+            )
+        img, img_mask = input_array(feats, "image", spec.image_dim)
+        if not self.config.use_text:
+            return img * img_mask[:, None], img_mask
+        if feats.text and feats.text_encoder != spec.text_encoder:
+            raise EncoderMismatchError(
+                f"ranking head trained on text encoder {spec.text_encoder!r}, "
+                f"features come from {feats.text_encoder!r}"
+            )
+        txt, txt_mask = input_array(feats, "text", spec.text_dim)
+        flags = np.stack([img_mask, txt_mask], axis=1).astype(np.float32)
+        x = np.concatenate([img * img_mask[:, None], txt * txt_mask[:, None], flags], axis=1)
+        return x, img_mask | txt_mask
+
+    # ---- fitting ------------------------------------------------------------------------
+    def fit(
+        self,
+        features: Features,
+        labels: np.ndarray,
+        *,
+        fine_labels: np.ndarray | None = None,
+        classes: list[str] | None = None,
+        eval_features: Features | None = None,
+        eval_labels: np.ndarray | None = None,
+    ) -> RankingHead:
+        """Train on labelled rows (label ``-1`` and rows without input are skipped).
+
+        Args:
+            features: embeddings of the training items.
+            labels: class index per row.
+            fine_labels: fine class index per row (``-1`` = none); enables in-class negatives.
+            classes: class names, saved with the model.
+            eval_features: held-out features for the per-epoch triplet accuracy; default a
+                stratified ``validation_fraction`` of ``features``, removed from training.
+            eval_labels: class per row of ``eval_features``.
+        """
+        import torch
+
+        cfg = self.config
+        self.spec = _spec(features, cfg.use_text, classes)
+        labels = np.asarray(labels, np.int64).copy()
+        x, usable = self._inputs(features)
+        labels[~usable] = -1
+        if eval_features is None:
+            held = _stratified_holdout(labels, cfg.validation_fraction, cfg.seed)
+            x_val, y_val = x[held], labels[held]
+            labels[held] = -1
+        else:
+            x_val, usable_val = self._inputs(eval_features)
+            y_val = np.where(usable_val, np.asarray(eval_labels, np.int64), -1)
+        self._init_params(x[labels >= 0])
+        torch.manual_seed(cfg.seed)
+        net = _Net(self._params, cfg.normalize)
+        self._train(net, x, labels, fine_labels, x_val, y_val)
+        self._params = net.export()
+        return self
+
+    def _init_params(self, x: np.ndarray) -> None:
+        mean = x.mean(axis=0)
+        std = x.std(axis=0)
+        self._params = {
+            "mean": mean.astype(np.float32),
+            "std": np.where(std > 1e-6, std, 1.0).astype(np.float32),
+            "embed_dim": np.array(self.config.embed_dim),
+        }
+
+    def _train(
+        self,
+        net: _Net,
+        x: np.ndarray,
+        labels: np.ndarray,
+        fine: np.ndarray | None,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+    ) -> None:
+        import torch
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        val = _validation_triplets(y_val, cfg.seed)
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        yt = torch.from_numpy(labels)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        raw_acc = _triplet_acc(x_val, val) if len(val) else float("nan")
+        self.history = []
+        best = (-1.0, net.export())
+        bar = tqdm(range(cfg.epochs), desc="ranking head", disable=not self.progress)
+        for epoch in bar:
+            trip, kind = sample_triplets(
+                labels,
+                rng,
+                fine_labels=fine,
+                out_of_class_frac=cfg.out_of_class_frac,
+                hard_negatives=cfg.hard_negatives,
+            )
+            net.train()
+            losses = [
+                _step(
+                    net,
+                    opt,
+                    xt,
+                    yt,
+                    trip[s : s + cfg.batch_size],
+                    kind[s : s + cfg.batch_size],
+                    cfg,
+                )
+                for s in range(0, len(trip), cfg.batch_size)
+            ]
+            net.eval()
+            acc = _triplet_acc(net.embed_numpy(x_val), val) if len(val) else float("nan")
+            row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_triplet_acc": acc}
+            row["raw_val_triplet_acc"] = raw_acc
+            row["hard_frac"] = float(np.mean(kind == HARD))
+            self.history.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", val_acc=f"{acc:.4f}")
+            if cfg.restore_best and acc > best[0]:
+                best = (acc, net.export())
+        if cfg.restore_best and best[0] >= 0:
+            net.load(best[1])
+            self.best_epoch = 1 + max(
+                range(len(self.history)), key=lambda i: self.history[i]["val_triplet_acc"]
+            )
+
+    # ---- inference ----------------------------------------------------------------------
+    def transform(self, features: Features, batch_size: int = 4096) -> np.ndarray:
+        """Embed rows: float32 ``[N, embed_dim]``; rows without any input are all zero."""
+        x, usable = self._inputs(features)
+        out = self.transform_array(x, batch_size)
+        out[~usable] = 0.0
+        return out
+
+    def usable(self, features: Features) -> np.ndarray:
+        """Bool ``[N]``: rows that have the inputs this head reads."""
+        return self._inputs(features)[1]
+
+    def transform_array(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Embed already-assembled input rows (``[N, Din]``, as built for this head)."""
+        if not self._params:
+            raise RuntimeError("the ranking head is not fitted; call fit() or load() first")
+        w, b = self._params["weight"], self._params["bias"]
+        mean, std = self._params["mean"], self._params["std"]
+        out = np.empty((len(x), w.shape[0]), np.float32)
+        for s in range(0, len(x), batch_size):
+            z = ((x[s : s + batch_size] - mean) / std) @ w.T + b
+            if self.config.normalize:
+                z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+            out[s : s + batch_size] = z
+        return out
+
+    # ---- persistence --------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+        from safetensors.numpy import save_file
+
+        if self.spec is None:
+            raise RuntimeError("cannot save an unfitted ranking head")
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT,
+            "config": asdict(self.config),
+            "inputs": asdict(self.spec),
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+        }
+        tensors = {k: np.ascontiguousarray(v) for k, v in self._params.items() if k != "embed_dim"}
+        _atomic(path / "model.safetensors", lambda tmp: save_file(tensors, tmp))
+        _atomic(path / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RankingHead:
+        """Read a head written by :meth:`save`."""
+        from safetensors.numpy import load_file
+
+        path = Path(directory)
+        try:
+            meta = json.loads((path / "config.json").read_text())
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{path}: no ranking head here (config.json missing)") from err
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a ranking head (format {meta.get('format')!r})")
+        head = cls(progress=False, **meta["config"])
+        head.spec = InputSpec(**meta["inputs"])
+        head.history = meta.get("history", [])
+        head.best_epoch = meta.get("best_epoch")
+        head._params = dict(load_file(str(path / "model.safetensors")))
+        return head
+
+
+class _Net:
+    """The trainable part: standardise -> linear -> (L2-normalise)."""
+
+    def __init__(self, params: dict[str, np.ndarray], normalize: bool) -> None:
+        import torch
+
+        din, dout = len(params["mean"]), int(params["embed_dim"])
+        self.linear = torch.nn.Linear(din, dout)
+        self.mean = torch.from_numpy(params["mean"])
+        self.std = torch.from_numpy(params["std"])
+        self.normalize = normalize
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.linear.parameters())
+
+    def train(self) -> None:
+        self.linear.train()
+
+    def eval(self) -> None:
+        self.linear.eval()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        z = self.linear((x - self.mean) / self.std)
+        return torch.nn.functional.normalize(z, dim=1) if self.normalize else z
+
+    def embed_numpy(self, x: np.ndarray, batch: int = 4096) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            parts = [
+                self(torch.from_numpy(x[s : s + batch])).numpy() for s in range(0, len(x), batch)
+            ]
+        return (
+            np.concatenate(parts) if parts else np.zeros((0, self.linear.out_features), np.float32)
+        )
+
+    def load(self, params: dict[str, np.ndarray]) -> None:
+        import torch
+
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.from_numpy(params["weight"]))
+            self.linear.bias.copy_(torch.from_numpy(params["bias"]))
+
+    def export(self) -> dict[str, np.ndarray]:
+        return {
+            "weight": self.linear.weight.detach().numpy().copy(),
+            "bias": self.linear.bias.detach().numpy().copy(),
+            "mean": self.mean.numpy().copy(),
+            "std": self.std.numpy().copy(),
+            "embed_dim": np.array(self.linear.out_features),
+        }
+
+
+def _step(
+    net: _Net,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    trip: np.ndarray,
+    kind: np.ndarray,
+    cfg: RankingConfig,
+) -> float:
+    """One optimiser step on a batch of triplets; HARD negatives are mined in the batch."""
+    import torch
+
+    t = torch.from_numpy(trip)
+    zq, zp, zn = net(x[t[:, 0]]), net(x[t[:, 1]]), net(x[t[:, 2]])
+    hard = torch.from_numpy(kind == HARD)
+    if bool(hard.any()):
+        pool = torch.cat([zq, zp, zn])
+        pool_y = torch.cat([y[t[:, 0]], y[t[:, 1]], y[t[:, 2]]])
+        d_qc = torch.cdist(zq, pool)
+        d_qp = (zq - zp).norm(dim=1)
+        idx, found = semi_hard_negatives(
+            d_qp.detach(), d_qc.detach(), y[t[:, 0]][:, None] != pool_y[None]
+        )
+        use = hard & found
+        zn = torch.where(use[:, None], pool[idx], zn)
+    loss = torch.nn.functional.triplet_margin_loss(zq, zp, zn, margin=cfg.margin, p=2)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+def _spec(features: Features, use_text: bool, classes: list[str] | None) -> InputSpec:
+    if features.image is None:
+        raise ValueError("the ranking head needs image embeddings; these features have none")
+    if use_text and features.text.get("text") is None:
+        raise ValueError("use_text=True needs the 'text' embedding; these features have none")
+    return InputSpec(
+        image_encoder=features.image_encoder,
+        text_encoder=features.text_encoder if use_text else None,
+        image_dim=features.image_dim,
+        text_dim=int(features.text["text"].shape[1]) if use_text else 0,
+        classes=list(classes or []),
+    )
+
+
+def _stratified_holdout(labels: np.ndarray, frac: float, seed: int) -> np.ndarray:
+    """Indices of a per-class ``frac`` of the labelled rows (at least 2 per class of >= 5)."""
+    rng = np.random.default_rng(seed + 7919)
+    held = []
+    for c in np.unique(labels[labels >= 0]):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        take = round(frac * len(rows))
+        if len(rows) >= 5:
+            take = max(take, 2)
+        held.append(rows[:take])
+    return np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+
+
+def _validation_triplets(y: np.ndarray, seed: int, n: int = 5000) -> np.ndarray:
+    """Fixed held-out triplets: same-class positive, uniform out-of-class negative."""
+    try:
+        trip, _ = sample_triplets(
+            y, np.random.default_rng(seed + 1), n=n, out_of_class_frac=1.0, hard_negatives=False
+        )
+    except ValueError:
+        return np.zeros((0, 3), np.int64)
+    return trip
+
+
+def _triplet_acc(z: np.ndarray, trip: np.ndarray) -> float:
+    from pictext.rank.metrics import triplet_accuracy
+
+    return triplet_accuracy(z, trip)

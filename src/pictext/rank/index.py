@@ -1,0 +1,425 @@
+"""A searchable collection: similar, divergent and diverse recommendations over one space.
+
+The index holds one vector per item in the *ranking space*: the output of a fitted
+:class:`~pictext.rank.head.RankingHead`, or the raw pretrained image embedding when no
+head is given. It is saved as a directory::
+
+    manifest.json   format, dataset, space, metric, backend, encoders, head summary, sizes
+    items.json      ids and labels, row order
+    vectors.npy     float32 [N, D] ranking-space vectors (head space: exact compact basis)
+    text.npy        float32 [N, Dt] unit "text" embeddings + text_mask.npy (optional)
+    head/           the ranking head (config.json + model.safetensors), when space = "head"
+    basis.npy       orthonormal basis of the head's output span (see below), when used
+    ann.faiss       the FAISS index, when backend is "hnsw" or "ivf"
+    rim.npy         rows of the rim pool that divergent queries scan, with a FAISS backend
+
+A linear head maps ``Din``-d inputs into a subspace of rank at most ``Din + 1`` of its
+``embed_dim`` outputs (4096 by default); the index stores coordinates in an orthonormal
+basis of that subspace, which keeps every distance and norm exactly and the file 3x smaller.
+
+Text queries are matched against the items' text embeddings (the image and text towers do
+not share a space), so text search needs an index built with text features.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pictext.rank import diversity
+from pictext.rank.ann import (
+    AnnParams,
+    augment_queries,
+    augment_rows,
+    build_ann,
+    normalize_rows,
+    read_ann,
+    rim_pool,
+    search_ann,
+    top_k_inner,
+    write_ann,
+)
+
+if TYPE_CHECKING:
+    from pictext.rank.head import RankingHead
+    from pictext.store.features import Features
+
+FORMAT = "pictext-index/1"
+
+
+@dataclass
+class Hit:
+    """One result of a search."""
+
+    id: str  # item id
+    label: str | None  # item class, when known
+    distance: float  # Euclidean distance to the query in the searched space
+    row: int  # row in the index
+
+
+@dataclass
+class Manifest:
+    """What an index directory holds (``manifest.json``)."""
+
+    format: str  # FORMAT
+    dataset: str  # dataset name or path the items came from
+    space: str  # "head" or "raw"
+    metric: str  # "cosine" or "l2"
+    backend: str  # "exact", "hnsw" or "ivf"
+    image_encoder: str | None  # "name@version" of the image tower
+    text_encoder: str | None  # "name@version" of the text tower, when text.npy exists
+    n: int  # items
+    dim: int  # stored vector width
+    has_text: bool  # text.npy present
+    head: dict[str, Any] | None  # the head's config, when space = "head"
+    ann: dict[str, Any]  # AnnParams
+    created: str  # UTC time of the build
+
+
+class SearchIndex:
+    """Similar / divergent search and diverse recommendation over a collection.
+
+    Example:
+        >>> import numpy as np
+        >>> from pictext.store.features import Features
+        >>> x = np.eye(4, dtype=np.float32)
+        >>> f = Features(["a", "b", "c", "d"], x, np.ones(4, bool), image_encoder="toy@1")
+        >>> ix = SearchIndex.build(f, labels=["p", "p", "q", "q"])
+        >>> [h.id for h in ix.similar("a", k=1)]
+        ['b']
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        ids: list[str],
+        labels: list[str | None],
+        vectors: np.ndarray,
+        *,
+        head: RankingHead | None = None,
+        basis: np.ndarray | None = None,
+        text: np.ndarray | None = None,
+        text_mask: np.ndarray | None = None,
+        ann: Any = None,
+        rim: np.ndarray | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.ids = ids
+        self.labels = labels
+        self.vectors = vectors
+        self.head = head
+        self.basis = basis
+        self.text = text
+        self.text_mask = text_mask
+        self.ann = ann
+        self.rim = rim  # rows divergent queries scan when ann is used (see search.rim_pool)
+        self._rows = augment_rows(vectors, manifest.metric)
+        self._rim_rows = None if rim is None else self._rows[rim]
+        self._row_of = {item_id: i for i, item_id in enumerate(ids)}
+
+    # ---- building -----------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        features: Features,
+        *,
+        head: RankingHead | None = None,
+        labels: list[str | None] | None = None,
+        dataset: str = "",
+        metric: str = "cosine",
+        backend: str = "exact",
+        ann_params: AnnParams | None = None,
+        with_text: bool = True,
+    ) -> SearchIndex:
+        """Index every item of ``features`` that has the inputs the space needs.
+
+        Args:
+            features: embeddings of the collection.
+            head: a fitted ranking head; None indexes the raw image embedding.
+            labels: class name per row of ``features`` (shown in results, used in reports).
+            dataset: where the items came from (recorded in the manifest).
+            metric: ``cosine`` or ``l2``.
+            backend: ``exact``, ``hnsw`` or ``ivf``.
+            ann_params: FAISS settings.
+            with_text: keep the "text" embeddings for text queries when present.
+        """
+        params = ann_params or AnnParams()
+        if head is not None:
+            keep = head.usable(features)
+            vectors = head.transform(features.subset(np.flatnonzero(keep)))
+            basis = _span_basis(head)
+            vectors = vectors @ basis if basis is not None else vectors
+        else:
+            if features.image is None:
+                raise ValueError("features have no image embeddings to index")
+            keep = np.ones(features.n, bool) if features.image_mask is None else features.image_mask
+            vectors, basis = np.asarray(features.image[keep], np.float32), None
+        rows = np.flatnonzero(keep)
+        text, text_mask = _text_part(features, rows, with_text)
+        manifest = Manifest(
+            format=FORMAT,
+            dataset=dataset,
+            space="raw" if head is None else "head",
+            metric=metric,
+            backend=backend,
+            image_encoder=features.image_encoder,
+            text_encoder=features.text_encoder if text is not None else None,
+            n=len(rows),
+            dim=int(vectors.shape[1]),
+            has_text=text is not None,
+            head=None if head is None else asdict(head.config),
+            ann=asdict(params),
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        ids = [features.ids[i] for i in rows]
+        labs = [None] * len(rows) if labels is None else [labels[i] for i in rows]
+        index = cls(
+            manifest,
+            ids,
+            labs,
+            np.ascontiguousarray(vectors, np.float32),
+            head=head,
+            basis=basis,
+            text=text,
+            text_mask=text_mask,
+        )
+        if backend != "exact":
+            index.ann = build_ann(index._rows, backend, params)
+            index.rim = rim_pool(index.vectors, metric, params.rim_dirs, params.rim_m)
+            index._rim_rows = index._rows[index.rim]
+        return index
+
+    # ---- persistence --------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the index directory (a fresh copy replaces an old one at the end)."""
+        final = Path(directory)
+        tmp = final.with_name(f".{final.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        (tmp / "items.json").write_text(json.dumps({"ids": self.ids, "labels": self.labels}))
+        np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
+        if self.text is not None and self.text_mask is not None:
+            np.save(tmp / "text.npy", self.text, allow_pickle=False)
+            np.save(tmp / "text_mask.npy", self.text_mask, allow_pickle=False)
+        if self.head is not None:
+            self.head.save(tmp / "head")
+        if self.basis is not None:
+            np.save(tmp / "basis.npy", self.basis, allow_pickle=False)
+        if self.ann is not None:
+            write_ann(self.ann, tmp / "ann.faiss")
+        if self.rim is not None:
+            np.save(tmp / "rim.npy", self.rim, allow_pickle=False)
+        (tmp / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        return final
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SearchIndex:
+        """Read an index directory written by :meth:`save`."""
+        path = Path(directory)
+        try:
+            manifest = Manifest(**json.loads((path / "manifest.json").read_text()))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{path}: no index here (manifest.json missing)") from err
+        if manifest.format != FORMAT:
+            raise ValueError(f"{path}: unsupported index format {manifest.format!r}")
+        items = json.loads((path / "items.json").read_text())
+        head = None
+        if manifest.space == "head":
+            from pictext.rank.head import RankingHead
+
+            head = RankingHead.load(path / "head")
+
+        def opt(name: str) -> np.ndarray | None:
+            f = path / name
+            return np.load(f, allow_pickle=False) if f.exists() else None
+
+        params = AnnParams(**manifest.ann)
+        ann = read_ann(path / "ann.faiss", params) if manifest.backend != "exact" else None
+        return cls(
+            manifest,
+            items["ids"],
+            items["labels"],
+            np.load(path / "vectors.npy"),
+            head=head,
+            basis=opt("basis.npy"),
+            text=opt("text.npy"),
+            text_mask=opt("text_mask.npy"),
+            ann=ann,
+            rim=opt("rim.npy"),
+        )
+
+    # ---- searching ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row(self, item_id: str) -> int:
+        """Row of an item id; KeyError naming it when absent."""
+        try:
+            return self._row_of[item_id]
+        except KeyError:
+            raise KeyError(f"item {item_id!r} is not in this index ({len(self)} items)") from None
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        farthest: bool = False,
+        exact: bool | None = None,
+        exclude: list[set[int]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and distances of the ``k`` nearest (or farthest) items per query vector.
+
+        Args:
+            queries: ``[B, dim]`` vectors in the index space.
+            k: results per query.
+            farthest: divergent search instead of similar.
+            exact: force exact (True) or the FAISS index (False); default: the index's backend.
+                Approximate divergent queries scan the rim pool.
+            exclude: per query, rows never to return (e.g. the query item itself).
+
+        Returns:
+            ``(rows [B, k], distances [B, k])``; ``-1`` / ``nan`` where fewer were found.
+        """
+        q = np.atleast_2d(np.asarray(queries, np.float32))
+        extra = max((len(e) for e in exclude), default=0) if exclude else 0
+        want = min(k + extra, len(self))
+        aq = augment_queries(q, self.manifest.metric, farthest)
+        use_exact = self.ann is None if exact is None else exact
+        if use_exact:
+            rows, _ = top_k_inner(self._rows, aq, want)
+        elif farthest and self._rim_rows is not None and self.rim is not None:
+            got, _ = top_k_inner(self._rim_rows, aq, want)
+            rows = self.rim[got]
+        else:
+            rows, _ = search_ann(self.ann, aq, want)
+        out = np.full((len(q), k), -1, np.int64)
+        for b in range(len(q)):
+            skip = exclude[b] if exclude else set()
+            got = [r for r in rows[b] if r >= 0 and r not in skip][:k]
+            out[b, : len(got)] = got
+        dist = np.full(out.shape, np.nan, np.float32)
+        ok = out >= 0
+        space = self._space_vectors()
+        qs = self._space_queries(q)
+        dist[ok] = np.linalg.norm(space[out[ok]] - np.repeat(qs, k, axis=0)[ok.ravel()], axis=1)
+        return out, dist
+
+    def _space_vectors(self) -> np.ndarray:
+        return self._rows if self.manifest.metric == "cosine" else self.vectors
+
+    def _space_queries(self, q: np.ndarray) -> np.ndarray:
+        return normalize_rows(q) if self.manifest.metric == "cosine" else q
+
+    def similar(self, query: str, k: int = 5) -> list[Hit]:
+        """The ``k`` items most similar to a query (item id, image file or text)."""
+        return self._query(query, k, farthest=False)
+
+    def divergent(self, query: str, k: int = 5) -> list[Hit]:
+        """The ``k`` items most divergent from (farthest from) a query."""
+        return self._query(query, k, farthest=True)
+
+    def _query(self, query: str, k: int, farthest: bool) -> list[Hit]:
+        from pictext.rank.queries import resolve_query
+
+        resolved = resolve_query(self, query)
+        if resolved.kind == "text":
+            return self._text_search(resolved.vector, k, farthest)
+        exclude = [{resolved.row}] if resolved.row is not None else None
+        rows, dist = self.search(resolved.vector, k, farthest=farthest, exclude=exclude)
+        return self._hits(rows[0], dist[0])
+
+    def _text_search(self, vector: np.ndarray, k: int, farthest: bool) -> list[Hit]:
+        if self.text is None or self.text_mask is None:
+            raise ValueError("this index has no text features; rebuild it with text embeddings")
+        usable = np.flatnonzero(self.text_mask)
+        q = normalize_rows(vector)
+        sign = -1.0 if farthest else 1.0
+        rows, _ = top_k_inner(self.text[usable], sign * q, k)
+        found = usable[rows[0]]
+        dist = np.linalg.norm(self.text[found] - q, axis=1)
+        return self._hits(found, dist)
+
+    def _hits(self, rows: np.ndarray, dist: np.ndarray) -> list[Hit]:
+        return [
+            Hit(self.ids[r], self.labels[r], float(d), int(r))
+            for r, d in zip(rows, dist, strict=True)
+            if r >= 0
+        ]
+
+    # ---- recommending -------------------------------------------------------------------
+    def recommend(
+        self,
+        history: list[str],
+        k: int = 10,
+        *,
+        lambda_: float = 0.5,
+        method: str = "mmr",
+        pool: int = 200,
+        avoid_seen: bool = True,
+    ) -> list[Hit]:
+        """Items relevant to a user's history yet diverse (see :mod:`pictext.rank.diversity`).
+
+        Relevance is the mean cosine similarity to the seen items; the ``pool`` most relevant
+        unseen items are the candidates a selector picks ``k`` from.
+
+        Args:
+            history: ids of the items the user has seen.
+            k: list length.
+            lambda_: 1 = plain nearest neighbours of the history, lower = more diverse.
+            method: ``knn``, ``mmr``, ``kcenter`` or ``dpp``.
+            pool: candidates considered.
+            avoid_seen: also keep away from the seen items, not only from each other.
+        """
+        if not history:
+            raise ValueError("recommend needs at least one history item")
+        seen_rows = [self.row(h) for h in history]
+        cand, rel = self.candidates(seen_rows, pool)
+        unit = self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
+        seen = unit[seen_rows] if avoid_seen else None
+        pick = diversity.select(method, unit[cand], rel, k, lambda_, seen)
+        profile = normalize_rows(unit[seen_rows].mean(axis=0, keepdims=True))[0]
+        dist = np.linalg.norm(unit[cand[pick]] - profile, axis=1)
+        return self._hits(cand[pick], dist)
+
+    def candidates(self, seen_rows: list[int], pool: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``pool`` unseen rows most relevant to the history, with their relevance."""
+        unit = self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
+        profile = unit[seen_rows].mean(axis=0, keepdims=True)
+        if self.manifest.metric == "l2":
+            cand, _ = top_k_inner(unit, profile, pool + len(seen_rows))
+        else:
+            cand, _ = self.search(profile, pool, exclude=[set(seen_rows)])
+        cand = np.array([c for c in cand[0] if c >= 0 and c not in set(seen_rows)][:pool])
+        return cand, unit[cand] @ profile[0]
+
+
+def _span_basis(head: RankingHead) -> np.ndarray | None:
+    """Orthonormal basis of span([W, b]) when it is narrower than the output, else None."""
+    w, b = head._params["weight"], head._params["bias"]
+    if w.shape[0] <= w.shape[1] + 1:
+        return None
+    q, _ = np.linalg.qr(np.concatenate([w, b[:, None]], axis=1).astype(np.float64))
+    return q.astype(np.float32)
+
+
+def _text_part(
+    features: Features, rows: np.ndarray, with_text: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    text = features.text.get("text")
+    if not with_text or text is None:
+        return None, None
+    mask = features.text_mask.get("text")
+    mask = np.ones(features.n, bool) if mask is None else np.asarray(mask, bool)
+    if not mask[rows].any():  # e.g. fashion-mnist: no item has text
+        return None, None
+    return normalize_rows(text[rows]), mask[rows]

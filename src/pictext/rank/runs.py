@@ -1,0 +1,178 @@
+"""End-to-end steps the ``pictext rank`` / ``index`` commands run: load a dataset with its
+cached embeddings, split it, train and evaluate a ranking head, write the pictures."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pictext.core.atomic import atomic_write_json as _write_json
+
+if TYPE_CHECKING:
+    from pictext.data.dataset import Dataset
+    from pictext.rank.head import RankingHead
+    from pictext.store.features import Features
+
+
+@dataclass
+class RunSpec:
+    """What a training run used; saved as ``run.json`` so evaluation reuses the same split."""
+
+    dataset: str  # dataset name or path
+    holdout: float  # share of each class held out (halved into val and test)
+    seed: int  # split seed
+    image_encoder: str = "efficientnet-lite0"  # registry name of the image tower
+    text_encoder: str | None = None  # registry name of the text tower, when the head reads text
+    in_class: str = "auto"  # in-class negatives: "auto"/"fine" use fine labels if any, "hard" never
+
+
+@dataclass
+class Loaded:
+    """A dataset with its features, integer labels and split."""
+
+    dataset: Dataset
+    features: Features
+    labels: np.ndarray  # class index per item
+    fine: np.ndarray | None  # fine class index per item (-1 none), None when no item has one
+    train: np.ndarray  # row indices
+    val: np.ndarray
+    test: np.ndarray
+
+
+def load(spec: RunSpec, *, progress: bool = True) -> Loaded:
+    """Load, embed (cached) and split the dataset of ``spec``."""
+    from pictext.data import load_dataset
+    from pictext.data.split import duplicate_groups, stratified_split
+    from pictext.store import embed_dataset
+
+    dataset = load_dataset(spec.dataset)
+    feats = embed_dataset(dataset, spec.image_encoder, spec.text_encoder, progress=progress)
+    labels = dataset.labels()
+    groups = duplicate_groups(dataset)
+    split = stratified_split(labels, holdout=spec.holdout, seed=spec.seed, groups=groups)
+    return Loaded(dataset, feats, labels, fine_codes(dataset), split.train, split.val, split.test)
+
+
+def fine_codes(dataset: Dataset) -> np.ndarray | None:
+    """Fine label per item as an integer (-1 = none); None when no item has one."""
+    names = [it.fine_label for it in dataset.items]
+    if not any(names):
+        return None
+    index = {n: i for i, n in enumerate(sorted({n for n in names if n}))}
+    return np.array([index[n] if n else -1 for n in names], np.int64)
+
+
+def train(
+    run_dir: Path, spec: RunSpec, head_params: dict[str, Any], progress: bool = True
+) -> RankingHead:
+    """Fit a ranking head on the train split; write ``head/`` and ``run.json``."""
+    from pictext.rank.head import RankingHead
+
+    if spec.in_class not in ("auto", "fine", "hard"):
+        raise ValueError(f"in_class must be auto, fine or hard, got {spec.in_class!r}")
+    data = load(spec, progress=progress)
+    if spec.in_class == "fine" and data.fine is None:
+        raise ValueError(f"{spec.dataset} has no fine labels; use in_class='hard' or 'auto'")
+    head = RankingHead(progress=progress, **head_params)
+    start = time.perf_counter()
+    head.fit(
+        data.features.subset(data.train),
+        data.labels[data.train],
+        fine_labels=None if data.fine is None or spec.in_class == "hard" else data.fine[data.train],
+        classes=data.dataset.classes,
+        eval_features=data.features.subset(data.val),
+        eval_labels=data.labels[data.val],
+    )
+    seconds = time.perf_counter() - start
+    run_dir.mkdir(parents=True, exist_ok=True)
+    head.save(run_dir / "head")
+    info = {
+        "spec": asdict(spec),
+        "fit_seconds": seconds,
+        "n_train": len(data.train),
+        "n_val": len(data.val),
+        "n_test": len(data.test),
+        "history": head.history,
+    }
+    _write_json(run_dir / "run.json", info)
+    return head
+
+
+def evaluate(
+    run_dir: Path, *, grid_queries: int = 4, map_method: str = "tsne", progress: bool = True
+) -> dict[str, Any]:
+    """Ranking metrics of the head vs the raw embedding on the test split, plus pictures."""
+    from pictext.rank.evaluate import ranking_table
+    from pictext.rank.head import RankingHead
+
+    info = json.loads((run_dir / "run.json").read_text())
+    spec = RunSpec(**info["spec"])
+    head = RankingHead.load(run_dir / "head")
+    data = load(spec, progress=progress)
+    test = data.features.subset(data.test)
+    keep = head.usable(test) & (data.labels[data.test] >= 0)
+    rows = data.test[keep]
+    spaces = {
+        "raw": np.asarray(data.features.image[rows], np.float32),
+        "head": head.transform(data.features.subset(rows)),
+    }
+    spaces["raw-unit"] = spaces["raw"] / np.linalg.norm(spaces["raw"], axis=1, keepdims=True)
+    fine = None if data.fine is None else data.fine[rows]
+    table = ranking_table(spaces, data.labels[rows], fine=fine, seed=spec.seed)
+    report = {"dataset": spec.dataset, "n_test": len(rows), "table": table}
+    _write_json(run_dir / "report.json", report)
+    _pictures(run_dir, data, rows, spaces, grid_queries, map_method, spec.seed)
+    return report
+
+
+def _pictures(
+    run_dir: Path,
+    data: Loaded,
+    rows: np.ndarray,
+    spaces: dict[str, np.ndarray],
+    n_queries: int,
+    map_method: str,
+    seed: int,
+) -> None:
+    from pictext.data.images import load_image
+    from pictext.rank.ann import top_k_inner
+    from pictext.rank.plot_grid import GridRow, retrieval_grid
+    from pictext.rank.plot_map import ranking_map
+
+    ranking_map(
+        {k: spaces[k] for k in ("raw", "head")},
+        data.labels[rows],
+        data.dataset.classes,
+        run_dir / "ranking_map.png",
+        method=map_method,
+        seed=seed,
+    )
+    rng = np.random.default_rng(seed)
+    queries = rng.choice(len(rows), size=min(n_queries, len(rows)), replace=False)
+    grid = []
+    for q in queries:
+        for name in ("raw", "head"):
+            z = spaces[name] / np.linalg.norm(spaces[name], axis=1, keepdims=True)
+            near, _ = top_k_inner(z, z[q : q + 1], 6)
+            far, _ = top_k_inner(z, -z[q : q + 1], 5)
+            d = lambda j, z=z, q=q: float(np.linalg.norm(z[j] - z[q]))  # noqa: E731
+            grid.append(
+                GridRow(
+                    name,
+                    data.features.ids[rows[q]],
+                    [(data.features.ids[rows[j]], d(j)) for j in near[0] if j != q][:5],
+                    [(data.features.ids[rows[j]], d(j)) for j in far[0]],
+                )
+            )
+    by_id = {it.id: it for it in data.dataset.items}
+    retrieval_grid(
+        grid,
+        lambda i: load_image(by_id[i]),
+        lambda i: str(by_id[i].label),
+        run_dir / "retrieval_grid.png",
+    )

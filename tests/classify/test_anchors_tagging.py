@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from heads_synth import make_features
+
+from pictext.classify.anchors import LogRegConcat, ProbAverage
+from pictext.classify.fusion import FusionClassifier
+from pictext.classify.metrics import topk_accuracy
+from pictext.classify.tagging import UnknownLabelError, tag, verify
+from pictext.store.inputs import EncoderMismatchError
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    feats, y = make_features(120, 4, seed=0)
+    tr, te = np.arange(80), np.arange(80, 120)
+    clf = FusionClassifier(
+        epochs=20, patience=20, hidden=32, tune_dim=16, image_tune_dim=16, lr=3e-3, batch_size=16
+    )
+    clf.fit(feats.subset(tr), y[tr], classes=["cat", "dog", "fish", "bird"])
+    return clf, feats.subset(te), y[te]
+
+
+def test_logreg_concat_learns_and_checks_encoders() -> None:
+    feats, y = make_features(120, 4, seed=0)
+    lr = LogRegConcat().fit(feats.subset(np.arange(80)), y[:80])
+    p = lr.predict_proba(feats.subset(np.arange(80, 120)))
+    assert p.shape == (40, 4)
+    assert np.allclose(p.sum(1), 1)
+    assert topk_accuracy(p, y[80:]) > 0.8
+    other, _ = make_features(5, 4, image_encoder="x@1")
+    with pytest.raises(EncoderMismatchError):
+        lr.predict(other)
+
+
+def test_prob_average_is_the_weighted_mean() -> None:
+    class Fixed:
+        def __init__(self, p):
+            self.p = np.array(p, float)
+
+        def predict_proba(self, feats):
+            return self.p
+
+    avg = ProbAverage([Fixed([[1, 0]]), Fixed([[0, 1]])], weights=[3, 1])
+    np.testing.assert_allclose(avg.predict_proba(None), [[0.75, 0.25]])
+    with pytest.raises(ValueError, match="weights"):
+        ProbAverage([Fixed([[1]])], weights=[-1])
+
+
+def test_tag_gives_top5_sorted(fitted) -> None:
+    clf, feats, _ = fitted
+    tops = tag(clf, feats, k=5)
+    assert len(tops) == feats.n
+    for top in tops:
+        assert len(top) == 4  # only 4 classes
+        probs = [p for _, p in top]
+        assert probs == sorted(probs, reverse=True)
+        assert {lab for lab, _ in top} == {"cat", "dog", "fish", "bird"}
+        assert sum(probs) == pytest.approx(1)
+
+
+def test_verify_agrees_with_truth_and_refuses_unknown_labels(fitted) -> None:
+    clf, feats, y = fitted
+    truth = [clf.classes_[i] for i in y]
+    wrong = [clf.classes_[(i + 1) % 4] for i in y]
+    right = verify(clf, feats, truth)
+    assert np.mean([v.agree for v in right]) > 0.8
+    assert np.mean([v.agree for v in verify(clf, feats, wrong)]) < 0.2
+    v = right[0]
+    assert v.confidence == pytest.approx(dict(v.top)[v.claimed])
+    assert v.to_dict()["verdict"] in ("agree", "disagree")
+    with pytest.raises(UnknownLabelError, match="the model knows: cat, dog, fish, bird"):
+        verify(clf, feats, ["unicorn"] * feats.n)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from heads_synth import make_features
+
+from pictext.classify.fusion import FusionConfig
+from pictext.classify.table3 import CONDITIONS, Table3Config, run_table3
+from pictext.classify.tables import summary, write_outputs
+from pictext.data.dataset import Dataset
+from pictext.data.item import Item
+
+N = 160
+
+
+def _split(labels, *, holdout, seed):
+    p = np.random.default_rng(seed).permutation(len(labels))
+    k = int(len(labels) * holdout / 2)
+    return SimpleNamespace(train=p[2 * k :], val=p[:k], test=p[k : 2 * k])
+
+
+@pytest.fixture(scope="module")
+def result():
+    _, y = make_features(N, 4)
+    ds = Dataset("toy", [Item(f"item{i}", label="abcd"[y[i]]) for i in range(N)])
+    calls = []
+
+    def features(ie, te):
+        calls.append((ie, te))
+        return make_features(N, 4, image_encoder=ie, text_encoder=te)[0]
+
+    cfg = Table3Config(
+        image_encoders=("imgA", "imgB"),
+        text_encoders=("txtA",),
+        seeds=(0, 1),
+        head=FusionConfig(
+            epochs=10, patience=5, hidden=32, tune_dim=16, image_tune_dim=16, lr=3e-3
+        ),
+    )
+    groups = np.arange(N) % 50  # items i and i+50 ... are duplicates
+    res = run_table3(ds, features, cfg, split_fn=_split, dup_groups=groups)
+    return res, calls
+
+
+def test_every_row_for_every_seed(result) -> None:
+    res, calls = result
+    assert sorted(set(calls)) == [("imgA", "txtA"), ("imgB", "txtA")]  # features cached per pair
+    rows = {r["row"] for r in res.scores}
+    assert rows == {
+        "image-only imgA", "image-only imgB", "text-only txtA",
+        "fusion imgA + txtA", "fusion imgB + txtA",
+        "LogReg concat imgA + txtA", "LogReg concat imgB + txtA",
+        "average probs imgA + txtA", "average probs imgB + txtA",
+    }  # fmt: skip
+    assert len(res.scores) == 2 * len(rows)
+    assert all(0 <= r["top1"] <= r["top5"] <= 1 for r in res.scores)
+    assert all("novel_top1" in r for r in res.scores)
+    assert res.sizes["test"] == 32
+    assert 0 < res.sizes["novel"] < 32
+    assert len(res.robustness) == 2 * 2 * len(CONDITIONS)
+
+
+def test_summary_and_files(result, tmp_path) -> None:
+    res, _ = result
+    s = summary(res)
+    fusion = next(r for r in s["table"] if r["row"] == "fusion imgA + txtA")
+    vals = [100 * r["top1"] for r in res.scores if r["row"] == "fusion imgA + txtA"]
+    assert fusion["top1"] == pytest.approx(np.mean(vals))
+    assert fusion["top1_std"] == pytest.approx(np.std(vals))
+    assert set(s["gains"]) >= {"vs_best_single", "vs_best_anchor-logreg", "vs_best_anchor-average"}
+    files = write_outputs(res, tmp_path)
+    assert json.loads(files["json"].read_text())["summary"]["dataset"] == "toy"
+    md = files["table"].read_text()
+    assert "| fusion imgA + txtA |" in md
+    assert "novel top-1" in md
+    assert "no text" in files["robustness"].read_text()
