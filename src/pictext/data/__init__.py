@@ -1,4 +1,4 @@
-"""data stage of the pictext pipeline (see docs/ARCHITECTURE.md): items, readers, hygiene, splits."""
+"""Items, readers, hygiene and splits: the first stage (see docs/ARCHITECTURE.md)."""
 
 from pictext.data.dataset import Dataset
 from pictext.data.errors import DatasetNotFoundError, ItemError

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from heads_synth import make_features
 
-from pictext.classify.finetune import FinetuneConfig, FinetunedClassifier
+from finetune_image_tower import FinetuneConfig, FinetunedClassifier
 from pictext.classify.fusion import FusionConfig
 from pictext.classify.metrics import topk_accuracy
 
