@@ -83,7 +83,9 @@ def test_load_refuses_other_encoders(tmp_path, data) -> None:
     other, _ = make_features(10, 4, seed=1, text_encoder="toy-text@9")
     with pytest.raises(EncoderMismatchError, match="toy-text@1"):
         model.predict(other)
-    with pytest.raises(FileNotFoundError, match="not a saved fusion model"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no config\.json, so not a saved fusion classifier"
+    ):
         FusionClassifier.load(tmp_path)
 
 

@@ -107,5 +107,7 @@ def test_recorded_encoder_refuses_another_version() -> None:
 
     assert create_recorded_encoder("toy@v2", factory=factory, threads=1).options == {"threads": 1}
     assert create_recorded_encoder("toy", factory=factory).version == "v2"  # bare name: no check
-    with pytest.raises(EncoderVersionError, match=r"toy@v1 embeddings but toy@v2 is installed"):
+    with pytest.raises(
+        EncoderVersionError, match=r"built with encoder toy@v1 but the installed one is toy@v2"
+    ):
         create_recorded_encoder("toy@v1", factory=factory)

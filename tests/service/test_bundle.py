@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 from service_toys import ToyImageEncoder, picture, png_bytes, toy_config, toy_factory
 
-from pictext.service.bundle import BundleError, find_bundle
+from pictext.core import artifacts
+from pictext.service import bundle as bundle_module
+from pictext.service.bundle import PARTS, BundleError, find_bundle, write_bundle_info
 from pictext.service.errors import ServiceError
 from pictext.service.timing import Gate, Timing
 
@@ -65,6 +69,77 @@ def test_empty_or_wrong_bundles_are_refused(tmp_path: Path) -> None:
     (tmp_path / "classifier").mkdir()
     (tmp_path / "classifier" / "config.json").write_text('{"format": "something-else"}')
     with pytest.raises(BundleError, match="not a saved classifier"):
+        find_bundle(tmp_path)
+
+
+def _code_strings(path: Path) -> list[str]:
+    """String literals of a module, docstrings left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+
+
+def test_parts_are_recognised_through_the_artifact_registry(tmp_path: Path) -> None:
+    kinds = bundle_module.PART_KINDS
+    assert kinds == {
+        "classifier": artifacts.CLASSIFIER,
+        "index": artifacts.INDEX,
+        "captioner": artifacts.CAPTIONER,
+    }
+    literals = _code_strings(Path(bundle_module.__file__))
+    assert "config.json" not in " ".join(literals)  # the header file is the registry's too
+    for kind in artifacts.KINDS.values():  # no format name re-typed in the service
+        assert not [s for s in literals if kind.name in s], kind.name
+        assert not kind.legacy or not [s for s in literals if kind.legacy in s], kind.legacy
+    for part, kind in kinds.items():
+        root = tmp_path / part
+        artifacts.write_config(root / part, kind, {"dataset": "somewhere"})
+        found = find_bundle(root)
+        assert found.part(part) == root / part
+        assert found.missing() == [p for p in PARTS if p != part]
+        assert find_bundle(root / part).part(part) == root / part  # a part is a bundle
+
+
+def test_old_or_unknown_versions_of_parts_are_refused(tmp_path: Path) -> None:
+    artifacts.write_config(tmp_path / "b" / "index", artifacts.INDEX, {})
+    meta = {"format": artifacts.CLASSIFIER.name, "version": 0}
+    (tmp_path / "b" / "classifier").mkdir()
+    (tmp_path / "b" / "classifier" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"not a saved classifier \(pictext-classifier version 0"):
+        find_bundle(tmp_path / "b")
+    old = tmp_path / "old_index"
+    old.mkdir()
+    (old / "manifest.json").write_text('{"format": "pictext-index/1", "dataset": "x"}')
+    with pytest.raises(BundleError, match=r"in the old 'pictext-index/1' layout.*index build"):
+        find_bundle(old)
+
+
+def test_bundle_json_written_by_the_library_is_read_and_checked(
+    toy_root: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(toy_root / "bundle" / "index", tmp_path / "index")
+    write_bundle_info(tmp_path, dataset="pictures", title="Toys")
+    meta = json.loads((tmp_path / "bundle.json").read_text())
+    assert (meta["format"], meta["version"]) == ("pictext-bundle", artifacts.BUNDLE.version)
+    b = find_bundle(tmp_path)
+    assert b.info == {"dataset": "pictures", "title": "Toys"}
+    assert b.dataset == "pictures"
+    (tmp_path / "bundle.json").write_text('{"format": "pictext-bundle", "version": 7}')
+    with pytest.raises(BundleError, match=r"pictext-bundle version 7 \(newer pictext\)"):
+        find_bundle(tmp_path)
+    (tmp_path / "bundle.json").write_text('{"format": "pictext-index", "version": 1}')
+    with pytest.raises(BundleError, match="holds a search index"):
         find_bundle(tmp_path)
 
 

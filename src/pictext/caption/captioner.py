@@ -27,8 +27,13 @@ from pictext.caption.decode import Hypothesis, beam_decode, greedy_decode
 from pictext.caption.models import ARCHS, DecoderConfig, build_decoder
 from pictext.caption.text import Vocabulary, clean_caption
 from pictext.caption.train import TrainHistory, train_decoder
-
-FORMAT = "pictext.captioner/1"
+from pictext.core.artifacts import (
+    CAPTIONER,
+    load_artifact,
+    load_module_arrays,
+    module_arrays,
+    save_artifact,
+)
 
 
 @dataclass
@@ -187,14 +192,9 @@ class Captioner:
         return h.hexdigest()
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
-        from safetensors.torch import save_file
-
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
         module, vocab = self._fitted()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": FORMAT,
+        config = {
             "config": asdict(self.config),
             "decoder": self.decoder_config.to_dict(),  # type: ignore[union-attr]
             "vocabulary": vocab.words,
@@ -202,26 +202,16 @@ class Captioner:
             "text_prep": "lower case; punctuation, words with digits, one-letter words removed",
             "history": None if self.history is None else asdict(self.history),
         }
-        state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-        tmp_w, tmp_c = out / "model.safetensors.tmp", out / "config.json.tmp"
-        save_file(state, str(tmp_w))
-        tmp_c.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp_w, out / "model.safetensors")
-        os.replace(tmp_c, out / "config.json")
-        return out
+        return save_artifact(directory, CAPTIONER, config, module_arrays(module))
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Captioner:
-        """A captioner written by :meth:`save`."""
-        from safetensors.torch import load_file
+        """A captioner written by :meth:`save`.
 
-        src = Path(directory)
-        for name in ("config.json", "model.safetensors"):
-            if not (src / name).is_file():
-                raise FileNotFoundError(f"{src}: no {name}; is this a saved captioner?")
-        meta = json.loads((src / "config.json").read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{src}/config.json: format {meta.get('format')!r}, expected {FORMAT}")
+        Raises:
+            ArtifactError: not a saved captioner of this version (the message says why).
+        """
+        meta, arrays = load_artifact(directory, CAPTIONER)
         model = cls(CaptionerConfig(**meta["config"]))
         model.vocab = Vocabulary(meta["vocabulary"])
         model.image_encoder = meta.get("image_encoder")
@@ -229,7 +219,7 @@ class Captioner:
             model.history = TrainHistory(**meta["history"])
         model.decoder_config = DecoderConfig(**meta["decoder"])
         model.module = build_decoder(model.decoder_config)
-        model.module.load_state_dict(load_file(str(src / "model.safetensors")))
+        load_module_arrays(model.module, arrays, directory, CAPTIONER)
         model.module.eval()
         return model
 

@@ -7,7 +7,6 @@ text-only (``("title", "description", "tags")``) and fusion (all of them).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.classify.calibration import fit_temperature, softmax
-from pictext.core.atomic import atomic_write as _atomic
+from pictext.core.artifacts import (
+    CLASSIFIER,
+    load_artifact,
+    load_module_arrays,
+    module_arrays,
+    save_artifact,
+)
 from pictext.store.inputs import FUSION, check_encoders, input_array, validate_inputs
 
 if TYPE_CHECKING:
@@ -25,8 +30,6 @@ if TYPE_CHECKING:
     from pictext.classify.net import FusionNet
     from pictext.core.train import History
     from pictext.store.features import Features
-
-FORMAT = "pictext.fusion/1"
 
 
 @dataclass
@@ -208,13 +211,8 @@ class FusionClassifier:
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
-        from safetensors.torch import save_file
-
         net = self._fitted()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": FORMAT,
+        config = {
             "config": dataclasses.asdict(self.config),
             "classes": self.classes_,
             "input_dims": self.input_dims_,
@@ -223,34 +221,25 @@ class FusionClassifier:
             "temperature": self.temperature_,
             "history": self.history_.to_dict() if self.history_ else None,
         }
-        state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-        _atomic(out / "model.safetensors", lambda p: save_file(state, str(p)))
-        _atomic(out / "config.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
-        return out
+        return save_artifact(directory, CLASSIFIER, config, module_arrays(net))
 
     @classmethod
     def load(cls, directory: str | Path) -> FusionClassifier:
-        """Read a model written by :meth:`save`."""
-        from safetensors.torch import load_file
+        """Read a model written by :meth:`save`.
 
-        d = Path(directory)
-        if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
-            raise FileNotFoundError(
-                f"{d}: not a saved fusion model (needs config.json and model.safetensors)"
-            )
-        meta = json.loads((d / "config.json").read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{d}: format {meta.get('format')!r} is not {FORMAT!r}")
+        Raises:
+            ArtifactError: not a saved classifier of this version (the message says why).
+        """
+        meta, arrays = load_artifact(directory, CLASSIFIER)
         cfg = meta["config"]
         cfg["inputs"] = tuple(cfg["inputs"])
-        cfg.setdefault("combine", "fused")  # models saved before `combine` existed
         self = cls(FusionConfig(**cfg))
         self.classes_ = list(meta["classes"])
         self.input_dims_ = {k: int(v) for k, v in meta["input_dims"].items()}
         self.image_encoder_, self.text_encoder_ = meta["image_encoder"], meta["text_encoder"]
         self.temperature_ = float(meta["temperature"])
         self.net_ = self._build_net(len(self.classes_))
-        self.net_.load_state_dict(load_file(str(d / "model.safetensors")))
+        load_module_arrays(self.net_, arrays, directory, CLASSIFIER)
         self.net_.eval()
         return self
 

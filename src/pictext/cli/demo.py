@@ -56,12 +56,10 @@ def demo(
 ) -> None:
     """Train, evaluate, tag an example and write the report, end to end."""
     from pictext.cli import caption, classify, embed, rank
-    from pictext.core.atomic import atomic_write_json
     from pictext.report import write_report
+    from pictext.service.bundle import write_bundle_info
 
-    out.mkdir(parents=True, exist_ok=True)
-    bundle_note = {"dataset": dataset, "title": f"pictext demo on {dataset}"}
-    atomic_write_json(out / "bundle.json", bundle_note)
+    write_bundle_info(out, dataset=dataset, title=f"pictext demo on {dataset}")
 
     t = _step(f"1/7 embeddings of {dataset} (efficientnet-lite0 + use; cached after the first run)")
     embed.embed(dataset, progress=True)

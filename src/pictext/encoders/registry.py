@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pictext.core.artifacts import EncoderMismatchError, check_encoder
 from pictext.encoders._deps import MissingPackageError, missing_packages
 
 KINDS = ("image", "text")
@@ -155,13 +156,9 @@ def check_packages(entry: EncoderEntry) -> None:
         )
 
 
-class EncoderVersionError(ValueError):
-    """A saved model or index was built with another encoder version than the installed one."""
-
-    def __init__(self, recorded: str, installed: str) -> None:
-        super().__init__(f"built with {recorded} embeddings but {installed} is installed")
-        self.recorded = recorded
-        self.installed = installed
+# A saved model or index was built with another encoder version than the installed one:
+# the same error, and the same check, as features that do not match a model.
+EncoderVersionError = EncoderMismatchError
 
 
 def create_recorded_encoder(
@@ -175,12 +172,12 @@ def create_recorded_encoder(
         **options: passed to the factory.
 
     Raises:
-        EncoderVersionError: If the installed encoder has another version.
+        EncoderVersionError: If the installed encoder has another version (the message
+            reads "built with encoder a@1 but the installed one is a@2").
     """
-    name, _, version = spec.partition("@")
+    name = spec.partition("@")[0]
     encoder = (factory or create_encoder)(name, **options)
-    if version and encoder.version != version:
-        raise EncoderVersionError(spec, f"{encoder.name}@{encoder.version}")
+    check_encoder(spec, f"{name}@{encoder.version}", found_as="the installed one is")
     return encoder
 
 

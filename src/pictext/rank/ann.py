@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from pictext.core.atomic import atomic_write
+
 METRICS: tuple[str, ...] = ("cosine", "l2")
 BACKENDS: tuple[str, ...] = ("exact", "hnsw", "ivf")
 _BLOCK = 1 << 25  # floats per score block (128 MiB)
@@ -168,14 +170,13 @@ def search_ann(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 
 def write_ann(index: Any, path: Path) -> None:
-    """Save a FAISS index through a temporary file and a rename."""
+    """Save a FAISS index atomically (its own file format: no pickles)."""
     faiss = _faiss()
-    tmp = path.with_name(f".{path.name}.tmp")
-    faiss.write_index(index, str(tmp))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: faiss.write_index(index, tmp))
 
 
 def read_ann(path: Path, params: AnnParams) -> Any:
+    """Read a FAISS index written by :func:`write_ann` and apply the query-time knobs."""
     index = _faiss().read_index(str(path))
     set_search_params(index, params)
     return index

@@ -13,23 +13,20 @@ neighbours of ``-q`` (:mod:`pictext.index`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pictext.core.atomic import atomic_write as _atomic
+from pictext.core.artifacts import RANKING_HEAD, load_artifact, save_artifact
 from pictext.rank.triplets import HARD, sample_triplets, semi_hard_negatives
-from pictext.store.inputs import EncoderMismatchError, input_array
+from pictext.store.inputs import check_encoders, input_array
 
 if TYPE_CHECKING:
     import torch
 
     from pictext.store.features import Features
-
-FORMAT = "pictext-ranking-head/1"
 
 
 @dataclass
@@ -91,19 +88,13 @@ class RankingHead:
         spec = self.spec
         if spec is None:
             raise RuntimeError("the ranking head is not fitted; call fit() or load() first")
-        if feats.image is not None and feats.image_encoder != spec.image_encoder:
-            raise EncoderMismatchError(
-                f"ranking head trained on image encoder {spec.image_encoder!r}, "
-                f"features come from {feats.image_encoder!r}"
-            )
+        inputs = ("image", "text") if self.config.use_text else ("image",)
+        check_encoders(
+            feats, inputs, spec.image_encoder, spec.text_encoder, model="the ranking head"
+        )
         img, img_mask = input_array(feats, "image", spec.image_dim)
         if not self.config.use_text:
             return img * img_mask[:, None], img_mask
-        if feats.text and feats.text_encoder != spec.text_encoder:
-            raise EncoderMismatchError(
-                f"ranking head trained on text encoder {spec.text_encoder!r}, "
-                f"features come from {feats.text_encoder!r}"
-            )
         txt, txt_mask = input_array(feats, "text", spec.text_dim)
         flags = np.stack([img_mask, txt_mask], axis=1).astype(np.float32)
         x = np.concatenate([img * img_mask[:, None], txt * txt_mask[:, None], flags], axis=1)
@@ -247,42 +238,31 @@ class RankingHead:
 
     # ---- persistence --------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
-        from safetensors.numpy import save_file
-
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
         if self.spec is None:
             raise RuntimeError("cannot save an unfitted ranking head")
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": FORMAT,
+        config = {
             "config": asdict(self.config),
             "inputs": asdict(self.spec),
             "history": self.history,
             "best_epoch": self.best_epoch,
         }
-        tensors = {k: np.ascontiguousarray(v) for k, v in self._params.items() if k != "embed_dim"}
-        _atomic(path / "model.safetensors", lambda tmp: save_file(tensors, tmp))
-        _atomic(path / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
-        return path
+        arrays = {k: v for k, v in self._params.items() if k != "embed_dim"}
+        return save_artifact(directory, RANKING_HEAD, config, arrays)
 
     @classmethod
     def load(cls, directory: str | Path) -> RankingHead:
-        """Read a head written by :meth:`save`."""
-        from safetensors.numpy import load_file
+        """Read a head written by :meth:`save`.
 
-        path = Path(directory)
-        try:
-            meta = json.loads((path / "config.json").read_text())
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f"{path}: no ranking head here (config.json missing)") from err
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a ranking head (format {meta.get('format')!r})")
+        Raises:
+            ArtifactError: not a saved ranking head of this version (the message says why).
+        """
+        meta, arrays = load_artifact(directory, RANKING_HEAD)
         head = cls(progress=False, **meta["config"])
         head.spec = InputSpec(**meta["inputs"])
         head.history = meta.get("history", [])
         head.best_epoch = meta.get("best_epoch")
-        head._params = dict(load_file(str(path / "model.safetensors")))
+        head._params = dict(arrays)
         return head
 
 

@@ -2,16 +2,18 @@
 
 The index holds one vector per item in the *ranking space*: the output of a fitted
 :class:`~pictext.rank.head.RankingHead`, or the raw pretrained image embedding when no
-head is given. It is saved as a directory::
+head is given. It is saved as an artifact folder (:mod:`pictext.core.artifacts`)::
 
-    manifest.json   format, dataset, space, metric, backend, encoders, head summary, sizes
-    items.json      ids and labels, row order
-    vectors.npy     float32 [N, D] ranking-space vectors (head space: exact compact basis)
-    text.npy        float32 [N, Dt] unit "text" embeddings + text_mask.npy (optional)
-    head/           the ranking head (config.json + model.safetensors), when space = "head"
-    basis.npy       orthonormal basis of the head's output span (see below), when used
-    ann.faiss       the FAISS index, when backend is "hnsw" or "ivf"
-    rim.npy         rows of the rim pool that divergent queries scan, with a FAISS backend
+    config.json        format and version, then the Manifest: dataset, space, metric,
+                       backend, encoders, head summary, sizes
+    model.safetensors  the arrays: "vectors" float32 [N, D] ranking-space vectors (head
+                       space: exact compact basis); "text" float32 [N, Dt] unit "text"
+                       embeddings and "text_mask" (optional); "basis", the orthonormal basis
+                       of the head's output span (see below), when used; "rim", rows of the
+                       rim pool that divergent queries scan, with a FAISS backend
+    items.json         ids and labels, row order
+    head/              the ranking head (its own artifact folder), when space = "head"
+    ann.faiss          the FAISS index, when backend is "hnsw" or "ivf"
 
 A linear head maps ``Din``-d inputs into a subspace of rank at most ``Din + 1`` of its
 ``embed_dim`` outputs (4096 by default); the index stores coordinates in an orthonormal
@@ -24,7 +26,6 @@ not share a space), so text search needs an index built with text features.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core.artifacts import (
+    INDEX,
+    ArtifactFormatError,
+    artifact_file,
+    load_artifact,
+    save_artifact,
+)
 from pictext.rank import diversity
 from pictext.rank.ann import (
     AnnParams,
@@ -50,8 +58,6 @@ if TYPE_CHECKING:
     from pictext.rank.head import RankingHead
     from pictext.store.features import Features
 
-FORMAT = "pictext-index/1"
-
 
 @dataclass
 class Hit:
@@ -65,9 +71,8 @@ class Hit:
 
 @dataclass
 class Manifest:
-    """What an index directory holds (``manifest.json``)."""
+    """What an index folder holds (its ``config.json``, after the format and version)."""
 
-    format: str  # FORMAT
     dataset: str  # dataset name or path the items came from
     space: str  # "head" or "raw"
     metric: str  # "cosine" or "l2"
@@ -163,7 +168,6 @@ class SearchIndex:
         rows = np.flatnonzero(keep)
         text, text_mask = _text_part(features, rows, with_text)
         manifest = Manifest(
-            format=FORMAT,
             dataset=dataset,
             space="raw" if head is None else "head",
             metric=metric,
@@ -197,64 +201,58 @@ class SearchIndex:
 
     # ---- persistence --------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write the index directory (a fresh copy replaces an old one at the end)."""
-        final = Path(directory)
-        tmp = final.with_name(f".{final.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        (tmp / "items.json").write_text(json.dumps({"ids": self.ids, "labels": self.labels}))
-        np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
+        """Write the index folder atomically: a crash leaves the old index or the new one."""
+        arrays = {"vectors": self.vectors}
         if self.text is not None and self.text_mask is not None:
-            np.save(tmp / "text.npy", self.text, allow_pickle=False)
-            np.save(tmp / "text_mask.npy", self.text_mask, allow_pickle=False)
-        if self.head is not None:
-            self.head.save(tmp / "head")
+            arrays |= {"text": self.text, "text_mask": self.text_mask}
         if self.basis is not None:
-            np.save(tmp / "basis.npy", self.basis, allow_pickle=False)
-        if self.ann is not None:
-            write_ann(self.ann, tmp / "ann.faiss")
+            arrays["basis"] = self.basis
         if self.rim is not None:
-            np.save(tmp / "rim.npy", self.rim, allow_pickle=False)
-        (tmp / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-        return final
+            arrays["rim"] = self.rim
+        items = json.dumps({"ids": self.ids, "labels": self.labels})
+        extra = {"items.json": lambda p: p.write_text(items, encoding="utf-8")}
+        if self.head is not None:
+            extra["head"] = self.head.save
+        if self.ann is not None:
+            extra["ann.faiss"] = lambda p: write_ann(self.ann, p)
+        config = asdict(self.manifest)
+        return save_artifact(directory, INDEX, config, arrays, extra_files=extra)
 
     @classmethod
     def load(cls, directory: str | Path) -> SearchIndex:
-        """Read an index directory written by :meth:`save`."""
+        """Read an index folder written by :meth:`save`.
+
+        Raises:
+            ArtifactError: not a saved index of this version (the message says why).
+        """
         path = Path(directory)
+        config, arrays = load_artifact(path, INDEX)
         try:
-            manifest = Manifest(**json.loads((path / "manifest.json").read_text()))
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f"{path}: no index here (manifest.json missing)") from err
-        if manifest.format != FORMAT:
-            raise ValueError(f"{path}: unsupported index format {manifest.format!r}")
-        items = json.loads((path / "items.json").read_text())
+            manifest = Manifest(**config)
+        except TypeError as err:
+            raise ArtifactFormatError(
+                path, f"config.json is not an index's ({err})", INDEX
+            ) from None
+        items = json.loads(artifact_file(path, INDEX, "items.json").read_text(encoding="utf-8"))
         head = None
         if manifest.space == "head":
             from pictext.rank.head import RankingHead
 
             head = RankingHead.load(path / "head")
-
-        def opt(name: str) -> np.ndarray | None:
-            f = path / name
-            return np.load(f, allow_pickle=False) if f.exists() else None
-
-        params = AnnParams(**manifest.ann)
-        ann = read_ann(path / "ann.faiss", params) if manifest.backend != "exact" else None
+        ann = None
+        if manifest.backend != "exact":
+            ann = read_ann(artifact_file(path, INDEX, "ann.faiss"), AnnParams(**manifest.ann))
         return cls(
             manifest,
             items["ids"],
             items["labels"],
-            np.load(path / "vectors.npy"),
+            arrays["vectors"],
             head=head,
-            basis=opt("basis.npy"),
-            text=opt("text.npy"),
-            text_mask=opt("text_mask.npy"),
+            basis=arrays.get("basis"),
+            text=arrays.get("text"),
+            text_mask=arrays.get("text_mask"),
             ann=ann,
-            rim=opt("rim.npy"),
+            rim=arrays.get("rim"),
         )
 
     # ---- searching ----------------------------------------------------------------------

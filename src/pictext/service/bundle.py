@@ -4,7 +4,8 @@ Layout (every part optional; the routes of a missing part answer 503 naming the 
 that trains it)::
 
     MODEL_DIR/
-      bundle.json     {"dataset": "tuxpaint", "title": "..."}   (optional)
+      bundle.json     {"format": "pictext-bundle", "version": 1, "dataset": "tuxpaint",
+                       "title": "..."}   (optional; a hand-written {"dataset": ...} is read too)
       classifier/     pictext train DATASET --out MODEL_DIR/classifier       -> /tag, /verify
       index/          pictext index build DATASET --head RUN/head --out MODEL_DIR/index
                                                      -> /similar, /divergent, /recommend, /map
@@ -13,8 +14,9 @@ that trains it)::
       map.json        2-D map of the index, written by the service on first start
 
 The collection (items, their text and images, for ``/items`` and thumbnails) is the
-dataset named by ``bundle.json``, else the one recorded in the index manifest. MODEL_DIR
-may also be a single part's folder (a saved classifier or an index).
+dataset named by ``bundle.json``, else the one recorded in the index's config. MODEL_DIR
+may also be a single part's folder (a saved classifier or an index). Parts are recognised by
+the format names of :mod:`pictext.core.artifacts`, read without importing torch.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pictext.core import artifacts
+from pictext.core.artifacts import ArtifactError, ArtifactKind
+
 PARTS: tuple[str, ...] = ("classifier", "index", "captioner")
-# Folder names looked for, per part, and the file that marks a saved part.
-_FOLDERS = {"classifier": ("classifier",), "index": ("index",), "captioner": ("captioner",)}
-_MARKER = {"classifier": "config.json", "index": "manifest.json", "captioner": "config.json"}
-_FORMAT_PREFIX = {  # the "format" field each part writes (read without importing torch)
-    "classifier": "pictext.fusion/",
-    "index": "pictext-index/",
-    "captioner": "pictext.captioner/",
+# The artifact kind of each part; a part lives in the folder of its name.
+PART_KINDS: dict[str, ArtifactKind] = {
+    "classifier": artifacts.CLASSIFIER,
+    "index": artifacts.INDEX,
+    "captioner": artifacts.CAPTIONER,
 }
 TRAIN_COMMANDS = {
     "classifier": "pictext train DATASET --out {root}/classifier",
@@ -80,43 +83,67 @@ class Bundle:
         return self.root / "map.json"
 
 
-def _format(path: Path) -> str:
+def _check_part(folder: Path, part: str, root: Path) -> Path:
+    """``folder`` once it holds a loadable ``part``; else a :class:`BundleError` saying why."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return str(meta.get("format", "")) if isinstance(meta, dict) else ""
-
-
-def _is_part(folder: Path, part: str) -> bool:
-    return _format(folder / _MARKER[part]).startswith(_FORMAT_PREFIX[part])
+        artifacts.read_config(folder, PART_KINDS[part])
+    except ArtifactError as err:
+        raise BundleError(
+            f"{folder}: not a saved {part} ({err.problem}); rebuild it with: "
+            f"{TRAIN_COMMANDS[part].format(root=root)}"
+        ) from None
+    return folder
 
 
 def _find_part(root: Path, part: str) -> Path | None:
-    if _is_part(root, part):
-        return root
-    for name in _FOLDERS[part]:
-        folder = root / name
-        if folder.is_dir():
-            if not _is_part(folder, part):
-                raise BundleError(
-                    f"{folder}: not a saved {part} ({_MARKER[part]} missing or of another "
-                    f"format); rebuild it with: {TRAIN_COMMANDS[part].format(root=root)}"
-                )
-            return folder
-    return None
+    if artifacts.kind_of(root) is PART_KINDS[part]:  # MODEL_DIR is this part itself
+        return _check_part(root, part, root)
+    folder = root / part
+    return _check_part(folder, part, root) if folder.is_dir() else None
+
+
+def _read_info(root: Path) -> dict[str, Any]:
+    """``bundle.json``: a saved header (checked) or a hand-written ``{"dataset": ...}``."""
+    file = root / artifacts.BUNDLE.config_file
+    if not file.is_file():
+        return {}
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise BundleError(f"{file}: not valid JSON: {err}") from None
+    if not isinstance(info, dict):
+        raise BundleError(f"{file}: must hold a JSON object")
+    if "format" not in info and "version" not in info:
+        return info
+    try:
+        return artifacts.check_header(info, artifacts.BUNDLE, root)
+    except ArtifactError as err:
+        raise BundleError(str(err)) from None
 
 
 def _dataset(root: Path, info: dict[str, Any], index: Path | None) -> str | None:
     name = info.get("dataset")
     if name is None and index is not None:
-        manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-        name = manifest.get("dataset") or None
+        name = artifacts.read_config(index, artifacts.INDEX).get("dataset") or None
     if name is None:
         return None
     # A relative path in bundle.json is relative to the bundle.
     local = root / str(name)
     return str(local) if "dataset" in info and local.exists() else str(name)
+
+
+def write_bundle_info(root: str | Path, *, dataset: str, title: str = "") -> Path:
+    """Write ``bundle.json`` (format, version, dataset and title) atomically.
+
+    Args:
+        root: the bundle folder (MODEL_DIR).
+        dataset: the collection's dataset name or path (relative paths: to the bundle).
+        title: shown by the web page.
+
+    Returns:
+        The file written.
+    """
+    return artifacts.write_config(root, artifacts.BUNDLE, {"dataset": dataset, "title": title})
 
 
 def find_bundle(model_dir: str | Path, *, dataset: str | None = None) -> Bundle:
@@ -128,21 +155,14 @@ def find_bundle(model_dir: str | Path, *, dataset: str | None = None) -> Bundle:
 
     Raises:
         BundleError: not a folder, a malformed ``bundle.json``, a part folder holding
-            something else, or no part at all.
+            something else or an old version of it, or no part at all.
     """
     root = Path(model_dir)
     if not root.is_dir():
         raise BundleError(
             f"{root}: no such folder; build a bundle first (see `pictext serve --help`)"
         )
-    info: dict[str, Any] = {}
-    if (root / "bundle.json").is_file():
-        try:
-            info = json.loads((root / "bundle.json").read_text(encoding="utf-8"))
-        except ValueError as err:
-            raise BundleError(f"{root / 'bundle.json'}: not valid JSON: {err}") from None
-        if not isinstance(info, dict):
-            raise BundleError(f"{root / 'bundle.json'}: must hold a JSON object")
+    info = _read_info(root)
     found = {p: _find_part(root, p) for p in PARTS}
     bundle = Bundle(root, **found, info=info)
     if not any(found.values()):

@@ -1,8 +1,8 @@
 """Reading a head's inputs out of :class:`~pictext.store.features.Features`.
 
-Shared by the fusion head, the anchors and the applications: which inputs exist, how a
-missing one is represented, and the check that features come from the encoders a model
-was trained with.
+Shared by the fusion head, the ranking head, the anchors and the applications: which inputs
+exist, how a missing one is represented, and the check that features come from the encoders
+a model was trained with (the rule itself is :func:`pictext.core.artifacts.check_encoder`).
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pictext.core.artifacts import EncoderMismatchError, check_encoder
 from pictext.store.features import TEXT_INPUTS, Features
 
 INPUTS: tuple[str, ...] = ("image", *TEXT_INPUTS)
 IMAGE_ONLY: tuple[str, ...] = ("image",)
 TEXT_ONLY: tuple[str, ...] = ("title", "description", "tags")
 FUSION: tuple[str, ...] = ("image", "title", "description", "tags")
-
-
-class EncoderMismatchError(ValueError):
-    """Features computed with other encoders than the ones a model was trained on."""
 
 
 def validate_inputs(inputs: Sequence[str]) -> tuple[str, ...]:
@@ -41,23 +38,30 @@ def check_encoders(
     inputs: Sequence[str],
     image_encoder: str | None,
     text_encoder: str | None,
+    *,
+    model: str = "the model",
 ) -> None:
     """Raise :class:`EncoderMismatchError` when ``feats`` come from other encoders.
 
     Only the towers the model reads are compared; an input absent from ``feats``
     altogether (e.g. no image array) is treated as missing, not as a mismatch.
+
+    Args:
+        feats: the features to check.
+        inputs: the inputs the model reads.
+        image_encoder: ``name@version`` of the image tower the model was trained on.
+        text_encoder: ``name@version`` of its text tower.
+        model: what was trained, for the message (e.g. ``"the ranking head"``).
     """
-    if "image" in inputs and feats.image is not None and feats.image_encoder != image_encoder:
-        raise EncoderMismatchError(
-            f"the model was trained on image encoder {image_encoder!r} but these features come "
-            f"from {feats.image_encoder!r}; embed the data with {image_encoder!r}"
+    if "image" in inputs and feats.image is not None:
+        remedy = f"embed the data with {image_encoder}"
+        check_encoder(
+            image_encoder, feats.image_encoder, role="image", subject=model, remedy=remedy
         )
     has_text = any(i in feats.text for i in inputs if i != "image")
-    if uses_text(inputs) and has_text and feats.text_encoder != text_encoder:
-        raise EncoderMismatchError(
-            f"the model was trained on text encoder {text_encoder!r} but these features come "
-            f"from {feats.text_encoder!r}; embed the data with {text_encoder!r}"
-        )
+    if uses_text(inputs) and has_text:
+        remedy = f"embed the data with {text_encoder}"
+        check_encoder(text_encoder, feats.text_encoder, role="text", subject=model, remedy=remedy)
 
 
 def input_array(
