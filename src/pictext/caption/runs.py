@@ -127,7 +127,6 @@ def run_captions(
         test captions), ``train`` / ``test`` indices, ``split`` (the
         :class:`~pictext.data.split.DatasetSplit` to save), ``references`` and ``config``.
     """
-    from pictext.caption.captioner import Captioner
     from pictext.data.split import split_dataset
 
     if feats.image is None or feats.image_mask is None:
@@ -145,22 +144,10 @@ def run_captions(
     )
     rows, models, captions = [], {}, {}
     for arch in cfg.archs:
-        model: Captioner = Captioner(
-            arch=arch,
-            epochs=cfg.epochs,
-            max_len=cfg.max_len,
-            min_count=cfg.min_count,
-            seed=cfg.seed,
-            threads=cfg.threads,
-        ).fit(x[train], tr_refs, image_encoder=feats.image_encoder, clean=False)
-        models[arch] = model
-        log(
-            f"  {arch}: {len(model.vocab)} words, best epoch {model.history.best_epoch + 1}, "
-            f"{model.history.seconds:.0f}s"
-        )
+        models[arch] = _fit_decoder(arch, x[train], tr_refs, feats.image_encoder, cfg, log)
         for beam in sorted({1, cfg.beam_size}):
             t0 = time.perf_counter()
-            hyps = model.predict(x[test], beam_size=beam)
+            hyps = models[arch].predict(x[test], beam_size=beam)
             decoding = "greedy" if beam == 1 else f"beam {beam}"
             rows.append(bleu_row(arch, decoding, hyps, te_refs, tr_refs, time.perf_counter() - t0))
             captions[f"{arch} {decoding}"] = hyps
@@ -181,6 +168,31 @@ def run_captions(
         "references": refs,
         "config": asdict(cfg),
     }
+
+
+def _fit_decoder(
+    arch: str,
+    image: np.ndarray,
+    refs: list[str],
+    image_encoder: str | None,
+    cfg: CaptionRunConfig,
+    log: Callable[[str], None],
+) -> Captioner:
+    from pictext.caption.captioner import Captioner
+
+    model = Captioner(
+        arch=arch,
+        epochs=cfg.epochs,
+        max_len=cfg.max_len,
+        min_count=cfg.min_count,
+        seed=cfg.seed,
+        threads=cfg.threads,
+    ).fit(image, refs, image_encoder=image_encoder, clean=False)
+    log(
+        f"  {arch}: {len(model.vocab)} words, best epoch {model.history.best_epoch + 1}, "
+        f"{model.history.seconds:.0f}s"
+    )
+    return model
 
 
 def format_bleu_table(rows: list[dict[str, Any]]) -> str:

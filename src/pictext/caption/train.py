@@ -10,10 +10,14 @@ not import :mod:`pictext.caption.captioner` (which imports it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from pictext.core.train import LoopConfig
 
 SELECT: tuple[str, ...] = ("overlap", "loss")  # what picks the best epoch on held-back pairs
 _MIN_PAIRS_TO_HOLD_BACK = 10  # fewer pairs than this: nothing is held back
@@ -79,7 +83,7 @@ def train_decoder(
         cfg: epochs, optimiser, held-back share and selection.
         groups: duplicate-group id per pair; a group is held back whole or not at all.
     """
-    from pictext.core.train import LoopConfig, train_loop
+    from pictext.core.train import train_loop
 
     if cfg.select not in SELECT:
         raise ValueError(f"select must be one of {SELECT}, got {cfg.select!r}")
@@ -102,28 +106,33 @@ def train_decoder(
         hist.val_overlap.append(overlap)
         return overlap if cfg.select == "overlap" else -loss
 
-    loop = LoopConfig(
-        optimizer="adamw",
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        epochs=cfg.epochs,
-        patience=cfg.patience or None,
-        clip_grad_norm=cfg.clip_grad_norm,
-        loss_mean="example",
-        progress=False,
-        desc="captioner",
-    )
     run = train_loop(
         module,
         batches,
         lambda idx: token_loss(module, x[idx], y[idx]),
-        loop,
+        _loop_config(cfg),
         val_score if len(val_idx) else None,
     )
     if hasattr(module, "exclude_identical"):
         module.exclude_identical = False
     hist.train_loss, hist.best_epoch, hist.seconds = run.loss, run.best_epoch, run.seconds
     return hist
+
+
+def _loop_config(cfg: DecoderTraining) -> LoopConfig:
+    from pictext.core.train import LoopConfig
+
+    return LoopConfig(
+        optimizer="adamw",
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        epochs=cfg.epochs,
+        patience=cfg.patience or None,  # 0: never stop early
+        clip_grad_norm=cfg.clip_grad_norm,
+        loss_mean="example",  # a pair counts once, whatever its batch
+        progress=False,
+        desc="captioner",
+    )
 
 
 def _validate(

@@ -214,19 +214,13 @@ class RankingHead:
             progress=self.progress,
             desc="ranking head",
         )
-        hist = train_loop(
-            net, batches, lambda b: _triplet_loss(net, xt, yt, *b, cfg.margin), loop, val_score
-        )
+        loss = lambda b: _triplet_loss(net, xt, yt, *b, cfg.margin)  # noqa: E731
+        hist = train_loop(net, batches, loss, loop, val_score)
         self.history = [
-            {
-                "epoch": epoch + 1,
-                "loss": hist.loss[epoch],
-                "val_triplet_acc": hist.val_score[epoch],
-                "raw_val_triplet_acc": raw_acc,
-                "hard_frac": hard_frac[epoch],
-            }
-            for epoch in range(len(hist.loss))
-        ]
+            {"epoch": e + 1, "loss": hist.loss[e], "val_triplet_acc": hist.val_score[e],
+             "raw_val_triplet_acc": raw_acc, "hard_frac": hard_frac[e]}
+            for e in range(len(hist.loss))
+        ]  # fmt: skip
         kept = cfg.restore_best and hist.best_epoch >= 0
         self.best_epoch = hist.best_epoch + 1 if kept else None
 
