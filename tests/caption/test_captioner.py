@@ -110,3 +110,44 @@ def test_errors_name_the_problem(fitted, tmp_path) -> None:
         Captioner().fit(np.zeros((2, 3), np.float32), ["red car"])
     with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         Captioner.load(tmp_path)
+
+
+def test_training_does_not_import_the_captioner() -> None:
+    """``caption/train.py`` is below ``caption/captioner.py``: no import cycle between them."""
+    import ast
+    import inspect
+
+    import pictext.caption.train as train_module
+
+    tree = ast.parse(inspect.getsource(train_module))
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "pictext.caption.captioner" not in imported
+    assert "pictext.caption" not in imported
+
+
+def test_held_back_pairs_keep_duplicate_groups_together(make_toy, monkeypatch) -> None:
+    import pictext.caption.train as train_module
+
+    x, caps, _ = make_toy(n=60, seed=3)
+    groups = np.arange(60) // 3
+    seen = []
+    real = train_module._holdout
+
+    def spy(n, fraction, rng, groups):
+        out = real(n, fraction, rng, groups)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(train_module, "_holdout", spy)
+    model = Captioner(epochs=2, hidden=16, min_count=1, threads=1, val_fraction=0.2)
+    model.fit(x, caps, groups=groups)
+    [(train, held)] = seen
+    assert len(held) == 12
+    assert sorted([*train.tolist(), *held.tolist()]) == list(range(60))
+    assert {int(g) for g in groups[held]}.isdisjoint({int(g) for g in groups[train]})
+    assert len(model.history.val_loss) == 2

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,14 +11,16 @@ from pictext.classify.table3 import CONDITIONS, Table3Config, run_table3
 from pictext.classify.tables import summary, write_outputs
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
+from pictext.data.split import STUDY, DatasetSplit
 
 N = 160
 
 
-def _split(labels, *, holdout, seed):
-    p = np.random.default_rng(seed).permutation(len(labels))
-    k = int(len(labels) * holdout / 2)
-    return SimpleNamespace(train=p[2 * k :], val=p[:k], test=p[k : 2 * k])
+def _split(ds, *, holdout, seed) -> DatasetSplit:
+    p = np.random.default_rng(seed).permutation(len(ds))
+    k = int(len(ds) * holdout / 2)
+    ids = lambda rows: tuple(ds.items[int(i)].id for i in rows)  # noqa: E731
+    return DatasetSplit(ids(p[2 * k :]), ids(p[:k]), ids(p[k : 2 * k]), STUDY, holdout, seed)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,8 @@ def result():
         ),
     )
     groups = np.arange(N) % 50  # items i and i+50 ... are duplicates
-    res = run_table3(ds, features, cfg, split_fn=_split, dup_groups=groups)
+    splits = [_split(ds, holdout=cfg.holdout, seed=s) for s in cfg.seeds]
+    res = run_table3(ds, features, cfg, splits=splits, dup_groups=groups)
     return res, calls
 
 
@@ -77,3 +79,14 @@ def test_summary_and_files(result, tmp_path) -> None:
     assert "| fusion imgA + txtA |" in md
     assert "novel top-1" in md
     assert "no text" in files["robustness"].read_text()
+    # the split of each seed is recorded beside the tables, as it was used
+    for seed, split in zip((0, 1), res.splits, strict=True):
+        assert DatasetSplit.load(tmp_path / f"split-seed{seed}.json") == split
+    assert res.splits[0].test != res.splits[1].test
+
+
+def test_splits_must_match_the_seeds(result) -> None:
+    res, _ = result
+    ds = Dataset("toy", [Item(f"item{i}", label="abcd"[i % 4]) for i in range(N)])
+    with pytest.raises(ValueError, match="1 splits for 2 seeds"):
+        run_table3(ds, lambda ie, te: None, Table3Config(seeds=(0, 1)), splits=res.splits[:1])

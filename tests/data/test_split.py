@@ -5,7 +5,15 @@ import pytest
 
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
-from pictext.data.split import duplicate_groups, novel_mask, stratified_split
+from pictext.data.split import (
+    GROUPED,
+    STUDY,
+    DatasetSplit,
+    duplicate_groups,
+    holdout_rows,
+    split_dataset,
+    stratified_split,
+)
 
 
 def _labels() -> np.ndarray:
@@ -83,11 +91,75 @@ def test_duplicate_groups_by_text_or_image(make, tmp_path, gray_pixels) -> None:
     ds = Dataset("d", items)
     assert duplicate_groups(ds).tolist() == [0, 0, 0, 0, 4, 5, 0]
     assert duplicate_groups(ds, use_images=False).tolist() == [0, 1, 0, 3, 4, 5, 1]
-    assert novel_mask(ds, [0], [1, 2, 3, 4, 5, 6]).tolist() == [
-        False,
-        False,
-        True,
-        True,
-        True,
-        True,
-    ]  # direct duplicates only (3 matches 2, not 0)
+
+
+def _dup_dataset(n_per: int = 40) -> tuple[Dataset, np.ndarray]:
+    """Two classes; items 2k and 2k+1 share their text (a duplicate pair)."""
+    items = [
+        Item(f"id{i}", title=f"text {i // 2}", label="ab"[(i // 2) % 2]) for i in range(4 * n_per)
+    ]
+    return Dataset("dups", items), np.arange(4 * n_per) // 2
+
+
+def test_split_dataset_keeps_duplicates_together_and_records_ids(tmp_path) -> None:
+    ds, pairs = _dup_dataset()
+    split = split_dataset(ds, holdout=0.3, seed=4)
+    assert split.policy == GROUPED
+    assert split.dataset == "dups"
+    rows = split.rows([it.id for it in ds.items])
+    side = np.full(len(ds), -1)
+    for s, idx in enumerate((rows.train, rows.val, rows.test)):
+        side[idx] = s
+    assert (side >= 0).all()
+    assert all(side[2 * k] == side[2 * k + 1] for k in range(len(ds) // 2))
+    assert len(rows.val) > 0
+    assert len(rows.test) > 0
+    # the recorded ids are the rows' ids
+    assert list(split.test) == [ds.items[int(i)].id for i in rows.test]
+    # the study's policy is the plain stratified split of the labels
+    study = split_dataset(ds, holdout=0.3, seed=4, policy=STUDY)
+    plain = stratified_split(ds.labels(), holdout=0.3, seed=4)
+    got = study.rows([it.id for it in ds.items])
+    assert np.array_equal(got.train, plain.train)
+    assert np.array_equal(got.test, plain.test)
+    assert any(side_of != side_pair for side_of, side_pair in _pair_sides(got, pairs))
+
+
+def _pair_sides(rows, pairs):
+    side = np.full(len(pairs), -1)
+    for s, idx in enumerate((rows.train, rows.val, rows.test)):
+        side[idx] = s
+    return [(side[2 * k], side[2 * k + 1]) for k in range(len(pairs) // 2)]
+
+
+def test_split_record_round_trip_and_mismatch(tmp_path) -> None:
+    ds, _ = _dup_dataset(10)
+    split = split_dataset(ds, holdout=0.4, seed=1)
+    path = split.save(tmp_path / "split.json")
+    back = DatasetSplit.load(path)
+    assert back == split
+    ids = [it.id for it in ds.items]
+    shuffled = ids[::-1]  # another order of the same items: the same items per side
+    rows = back.rows(shuffled)
+    assert sorted(shuffled[int(i)] for i in rows.val) == sorted(split.val)
+    with pytest.raises(KeyError, match="not in this data"):
+        back.rows(ids[1:])
+    with pytest.raises(FileNotFoundError, match="no recorded split"):
+        DatasetSplit.load(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="unknown split policy"):
+        split_dataset(ds, holdout=0.4, policy="random")
+
+
+def test_holdout_rows_are_the_policys_held_out_sides() -> None:
+    labels = np.repeat(np.arange(3), 50)
+    held = holdout_rows(labels, 0.2, 9)
+    split = stratified_split(labels, holdout=0.2, seed=9)
+    assert held.tolist() == sorted([*split.val.tolist(), *split.test.tolist()])
+    assert all((labels[held] == c).sum() == 10 for c in range(3))
+    groups = np.arange(150) // 3  # triples
+    held = set(holdout_rows(labels, 0.2, 9, groups=groups).tolist())
+    assert all(len({g in held for g in range(3 * k, 3 * k + 3)}) == 1 for k in range(50))
+    # a generator is drawn from, and advanced
+    rng = np.random.default_rng(9)
+    assert holdout_rows(labels, 0.2, rng).tolist() == holdout_rows(labels, 0.2, 9).tolist()
+    assert rng.random() != np.random.default_rng(9).random()

@@ -98,3 +98,44 @@ def test_unfitted_head_says_so() -> None:
     f, _ = _data()
     with pytest.raises(RuntimeError, match="not fitted"):
         RankingHead().transform(f)
+
+
+def test_default_validation_rows_follow_the_split_policy(monkeypatch) -> None:
+    import pictext.rank.head as head_module
+    from pictext.data.split import holdout_rows
+
+    f, y = _data(n_per=20)
+    groups = np.arange(len(y)) // 2  # duplicate pairs
+    calls = []
+
+    def spy(labels, fraction, seed, *, groups=None):
+        held = holdout_rows(labels, fraction, seed, groups=groups)
+        calls.append((fraction, seed, groups, held))
+        return held
+
+    monkeypatch.setattr(head_module, "holdout_rows", spy)
+    head = RankingHead(embed_dim=8, epochs=2, seed=3, progress=False)
+    head.fit(f, y, groups=groups)
+    [(fraction, seed, got_groups, held)] = calls
+    assert fraction == head.config.validation_fraction
+    assert seed == 3 + 7919
+    assert got_groups is groups
+    held_set = set(held.tolist())
+    assert held_set
+    assert all((2 * k in held_set) == (2 * k + 1 in held_set) for k in range(len(y) // 2))
+    for c in range(4):  # per class: 10% of 20 rows, at least two groups (here: pairs)
+        assert (y[held] == c).sum() == 4
+    assert all(np.isfinite(r["val_triplet_acc"]) for r in head.history)
+
+
+def test_best_epoch_is_the_best_validation_epoch() -> None:
+    f, y = _data(seed=2)
+    head = RankingHead(embed_dim=16, epochs=6, lr=3e-3, progress=False).fit(f, y)
+    accs = [r["val_triplet_acc"] for r in head.history]
+    assert head.best_epoch == 1 + int(np.argmax(accs))
+    last = RankingHead(embed_dim=16, epochs=6, lr=3e-3, restore_best=False, progress=False)
+    last.fit(f, y)
+    assert last.best_epoch is None
+    assert [r["val_triplet_acc"] for r in last.history] == accs  # same run, other weights kept
+    if head.best_epoch != 6:
+        assert not np.array_equal(head.transform(f), last.transform(f))

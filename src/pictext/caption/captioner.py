@@ -26,7 +26,8 @@ import torch
 from pictext.caption.decode import Hypothesis, beam_decode, greedy_decode
 from pictext.caption.models import ARCHS, DecoderConfig, build_decoder
 from pictext.caption.text import Vocabulary, clean_caption
-from pictext.caption.train import TrainHistory, train_decoder
+from pictext.caption.train import SELECT, DecoderTraining, TrainHistory, train_decoder
+from pictext.core import defaults
 from pictext.core.artifacts import (
     CAPTIONER,
     load_artifact,
@@ -53,9 +54,9 @@ class CaptionerConfig:
     batch_size: int = 64  # pairs per optimiser step
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay
-    val_fraction: float = 0.1  # training pairs held back to pick the best epoch (0: last epoch)
+    val_fraction: float = defaults.CAPTION_VAL_FRACTION  # pairs held back to pick the best epoch
     select: str = "overlap"  # best epoch by held-back "overlap" (greedy word F1) or "loss"
-    patience: int = 8  # stop after this many epochs without a better held-back score (0: never)
+    patience: int = defaults.CAPTION_PATIENCE  # epochs without a better held-back score (0: never)
     seed: int = 0  # initialisation, shuffling and validation split
     threads: int | None = None  # torch CPU threads while fitting/decoding (None: torch default)
 
@@ -84,8 +85,8 @@ class Captioner:
         self.config = CaptionerConfig(**{**base, **kwargs})
         if self.config.arch not in ARCHS:
             raise ValueError(f"unknown caption decoder {self.config.arch!r}; use one of {ARCHS}")
-        if self.config.select not in ("overlap", "loss"):
-            raise ValueError(f"select must be 'overlap' or 'loss', got {self.config.select!r}")
+        if self.config.select not in SELECT:
+            raise ValueError(f"select must be one of {SELECT}, got {self.config.select!r}")
         self.vocab: Vocabulary | None = None
         self.decoder_config: DecoderConfig | None = None
         self.image_encoder: str | None = None
@@ -105,6 +106,7 @@ class Captioner:
         *,
         image_encoder: str | None = None,
         clean: bool = True,
+        groups: np.ndarray | None = None,
     ) -> Captioner:
         """Train on image embeddings ``[N, Di]`` and their captions (one per row).
 
@@ -114,6 +116,9 @@ class Captioner:
             image_encoder: ``name@version`` of the encoder that made ``image``; saved with
                 the model so that predictions are only made on matching embeddings.
             clean: Apply :func:`clean_caption` first.
+            groups: Duplicate-group id per row
+                (:func:`pictext.data.split.duplicate_groups`); the pairs held back to pick
+                the best epoch then hold whole groups.
 
         Returns:
             self
@@ -132,8 +137,24 @@ class Captioner:
         with _Threads(cfg.threads):
             torch.manual_seed(cfg.seed)
             self.module = build_decoder(self.decoder_config)
-            self.history = train_decoder(self.module, image, tokens, cfg)
+            self.history = train_decoder(
+                self.module, image, tokens, self._training(), groups=groups
+            )
         return self
+
+    def _training(self) -> DecoderTraining:
+        c = self.config
+        return DecoderTraining(
+            epochs=c.epochs,
+            batch_size=c.batch_size,
+            lr=c.lr,
+            weight_decay=c.weight_decay,
+            val_fraction=c.val_fraction,
+            select=c.select,
+            patience=c.patience,
+            max_len=c.max_len,
+            seed=c.seed,
+        )
 
     def generate(
         self,

@@ -39,8 +39,9 @@ def write_caption_report(
     cache_dir: Path | None,
     log: Callable[[str], None],
 ) -> list[Path]:
-    """Write models, ``bleu.md/json``, ``retrieval.md/json``, ``captions.json`` (held-out
-    captions of every system) and ``examples.png`` to ``out``."""
+    """Write models, ``split.json`` (the split used), ``bleu.md/json``,
+    ``retrieval.md/json``, ``captions.json`` (held-out captions of every system) and
+    ``examples.png`` to ``out``."""
     from pictext.caption.retrieval_eval import (
         caption_retrieval_rows,
         format_retrieval_table,
@@ -51,6 +52,7 @@ def write_caption_report(
     from pictext.encoders import create_encoder
 
     out.mkdir(parents=True, exist_ok=True)
+    result["split"].save(out / "split.json")
     for arch, model in result["models"].items():
         model.save(out / "models" / arch)
     bleu = format_bleu_table(result["rows"])
@@ -104,7 +106,14 @@ def write_caption_report(
         ),
     )
     png = _examples(ds, result, out / "examples.png")
-    return [out / "bleu.md", out / "retrieval.md", out / "captions.json", png, out / "models"]
+    return [
+        out / "bleu.md",
+        out / "retrieval.md",
+        out / "captions.json",
+        png,
+        out / "models",
+        out / "split.json",
+    ]
 
 
 def _examples(ds: Dataset, result: dict[str, Any], path: Path) -> Path:

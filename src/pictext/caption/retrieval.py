@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pictext.core import defaults
+
 if TYPE_CHECKING:
     from pictext.caption.captioner import Captioner
     from pictext.encoders.base import TextEncoder
@@ -37,9 +39,9 @@ if TYPE_CHECKING:
 class CaptionThresholds:
     """Cosine bands of caption similarity (the report's values by default)."""
 
-    similar: float = 0.90  # at or above: similar
-    divergent_low: float = 0.50  # divergent band, lower end (inclusive)
-    divergent_high: float = 0.60  # divergent band, upper end (inclusive)
+    similar: float = defaults.CAPTION_SIMILAR  # at or above: similar
+    divergent_low: float = defaults.CAPTION_DIVERGENT_LOW  # divergent band, lower end (incl.)
+    divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH  # divergent band, upper end (incl.)
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.divergent_low <= self.divergent_high <= 1.0:

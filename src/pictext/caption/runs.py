@@ -22,10 +22,12 @@ from pictext.caption.bleu import (
     nearest_caption,
 )
 from pictext.caption.text import clean_caption
+from pictext.core import defaults
 
 if TYPE_CHECKING:
     from pictext.caption.captioner import Captioner
     from pictext.data.dataset import Dataset
+    from pictext.data.split import DatasetSplit, Split
     from pictext.store.features import Features
 
 FIELDS: tuple[str, ...] = ("auto", "description", "title", "title+description")
@@ -37,9 +39,9 @@ class CaptionRunConfig:
 
     archs: tuple[str, ...] = ("merge", "transformer", "retrieval")  # decoders to compare
     field: str = "auto"  # reference text: see reference_captions
-    holdout: float = 0.3  # share of each class held out (val + test sides of the split)
-    seed: int = 0  # split, initialisation and shuffling seed
-    epochs: int = 40  # most training passes (best epoch on 10% held-back pairs kept; patience 8)
+    holdout: float = defaults.CAPTION_HOLDOUT  # share of each class held out (val + test)
+    seed: int = defaults.SPLIT_SEED  # split, initialisation and shuffling seed
+    epochs: int = defaults.CAPTION_EPOCHS  # most passes (best epoch on held-back pairs kept)
     max_len: int = 16  # most words per caption
     min_count: int = 2  # vocabulary minimum count
     beam_size: int = 3  # beam width for the beam-search rows
@@ -71,20 +73,12 @@ def reference_captions(dataset: Dataset, field: str = "auto") -> list[str]:
     return out
 
 
-def caption_split(
-    dataset: Dataset, usable: np.ndarray, *, holdout: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices, stratified by class, exact duplicates kept on one side.
+def caption_sides(split: Split, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test rows of a split: its val and test sides together are the test set.
 
-    Items sharing an image file's bytes or a normalised text form one group
-    (:func:`pictext.data.split.duplicate_groups`); the split's val and test sides together
-    are the test set here. Only ``usable`` items are returned.
+    The split is drawn by :func:`pictext.data.split.split_dataset` (stratified by class,
+    duplicate groups on one side). Only ``usable`` rows are returned.
     """
-    from pictext.data.split import duplicate_groups, stratified_split
-
-    split = stratified_split(
-        dataset.labels(), holdout=holdout, seed=seed, groups=duplicate_groups(dataset)
-    )
     test = np.sort(np.concatenate([split.val, split.test]))
     return split.train[usable[split.train]], test[usable[test]]
 
@@ -115,20 +109,33 @@ def run_captions(
     feats: Features,
     cfg: CaptionRunConfig,
     log: Callable[[str], None] = print,
+    *,
+    split: DatasetSplit | None = None,
 ) -> dict[str, Any]:
     """Train each decoder on the train side and score all systems on the test side.
 
+    Args:
+        dataset: the items (their order matches ``feats``).
+        feats: their image embeddings.
+        cfg: decoders, reference field, holdout, seed and decoding.
+        log: called with progress lines.
+        split: the split to use; default drawn by
+            :func:`pictext.data.split.split_dataset` from ``cfg.holdout`` and ``cfg.seed``.
+
     Returns:
         ``rows`` (the BLEU table), ``models`` (fitted captioners), ``captions`` (system ->
-        test captions), ``train`` / ``test`` indices, ``references`` and ``config``.
+        test captions), ``train`` / ``test`` indices, ``split`` (the
+        :class:`~pictext.data.split.DatasetSplit` to save), ``references`` and ``config``.
     """
-    from pictext.caption.captioner import Captioner
+    from pictext.data.split import split_dataset
 
     if feats.image is None or feats.image_mask is None:
         raise ValueError(f"{dataset.name}: features have no image embeddings")
     refs = reference_captions(dataset, cfg.field)
     usable = feats.image_mask & np.array([bool(r) for r in refs])
-    train, test = caption_split(dataset, usable, holdout=cfg.holdout, seed=cfg.seed)
+    if split is None:
+        split = split_dataset(dataset, holdout=cfg.holdout, seed=cfg.seed)
+    train, test = caption_sides(split.rows([it.id for it in dataset.items]), usable)
     x, r = feats.image, np.array(refs, dtype=object)
     tr_refs, te_refs = list(r[train]), list(r[test])
     log(
@@ -137,22 +144,10 @@ def run_captions(
     )
     rows, models, captions = [], {}, {}
     for arch in cfg.archs:
-        model: Captioner = Captioner(
-            arch=arch,
-            epochs=cfg.epochs,
-            max_len=cfg.max_len,
-            min_count=cfg.min_count,
-            seed=cfg.seed,
-            threads=cfg.threads,
-        ).fit(x[train], tr_refs, image_encoder=feats.image_encoder, clean=False)
-        models[arch] = model
-        log(
-            f"  {arch}: {len(model.vocab)} words, best epoch {model.history.best_epoch + 1}, "
-            f"{model.history.seconds:.0f}s"
-        )
+        models[arch] = _fit_decoder(arch, x[train], tr_refs, feats.image_encoder, cfg, log)
         for beam in sorted({1, cfg.beam_size}):
             t0 = time.perf_counter()
-            hyps = model.predict(x[test], beam_size=beam)
+            hyps = models[arch].predict(x[test], beam_size=beam)
             decoding = "greedy" if beam == 1 else f"beam {beam}"
             rows.append(bleu_row(arch, decoding, hyps, te_refs, tr_refs, time.perf_counter() - t0))
             captions[f"{arch} {decoding}"] = hyps
@@ -169,9 +164,35 @@ def run_captions(
         "captions": captions,
         "train": train,
         "test": test,
+        "split": split,
         "references": refs,
         "config": asdict(cfg),
     }
+
+
+def _fit_decoder(
+    arch: str,
+    image: np.ndarray,
+    refs: list[str],
+    image_encoder: str | None,
+    cfg: CaptionRunConfig,
+    log: Callable[[str], None],
+) -> Captioner:
+    from pictext.caption.captioner import Captioner
+
+    model = Captioner(
+        arch=arch,
+        epochs=cfg.epochs,
+        max_len=cfg.max_len,
+        min_count=cfg.min_count,
+        seed=cfg.seed,
+        threads=cfg.threads,
+    ).fit(image, refs, image_encoder=image_encoder, clean=False)
+    log(
+        f"  {arch}: {len(model.vocab)} words, best epoch {model.history.best_epoch + 1}, "
+        f"{model.history.seconds:.0f}s"
+    )
+    return model
 
 
 def format_bleu_table(rows: list[dict[str, Any]]) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.classify.calibration import fit_temperature, softmax
+from pictext.core import defaults
 from pictext.core.artifacts import (
     CLASSIFIER,
     load_artifact,
@@ -50,8 +51,8 @@ class FusionConfig:
     optimizer: str = "adamw"  # adamw | nadam | adamax | adagrad
     lr: float = 1e-3  # learning rate
     weight_decay: float = 1e-2  # weight decay
-    epochs: int = 200  # maximum epochs
-    patience: int = 20  # early-stopping patience on validation top-1
+    epochs: int = defaults.FUSION_EPOCHS  # maximum epochs
+    patience: int = defaults.FUSION_PATIENCE  # early-stopping patience on validation top-1
     batch_size: int = 64  # training batch size
     seed: int = 0  # seeds weights, shuffling and modality dropout
     progress: bool = False  # show a progress bar while fitting
@@ -157,13 +158,13 @@ class FusionClassifier:
             yv = torch.from_numpy(np.asarray(y_val, dtype=np.int64))
             val_score = lambda: float((self.net_(xv, mv).argmax(1) == yv).float().mean())  # noqa: E731
         loop = LoopConfig(
-            cfg.optimizer,
-            cfg.lr,
-            cfg.weight_decay,
-            cfg.epochs,
-            cfg.patience,
-            cfg.progress,
-            "fusion",
+            optimizer=cfg.optimizer,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            epochs=cfg.epochs,
+            patience=cfg.patience,
+            progress=cfg.progress,
+            desc="fusion",
         )
         self.history_ = train_loop(self.net_, batches, batch_loss, loop, val_score=val_score)
         self.temperature_ = 1.0

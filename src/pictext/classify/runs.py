@@ -15,6 +15,7 @@ from pictext.classify.metrics import expected_calibration_error, topk_accuracy
 if TYPE_CHECKING:
     from pictext.classify.table3 import Table3Config, Table3Result
     from pictext.data.dataset import Dataset
+    from pictext.data.split import DatasetSplit
     from pictext.store.features import Features
 
 
@@ -48,18 +49,23 @@ def train_fusion(
     feats: Features,
     config: FusionConfig,
     *,
-    holdout: float = 0.4,
-    split_seed: int = 0,
+    split: DatasetSplit,
 ) -> tuple[FusionClassifier, dict[str, Any]]:
-    """Split, train with early stopping on val, calibrate on val, score val and test.
+    """Train with early stopping on val, calibrate on val, score val and test.
+
+    Args:
+        dataset: labelled items (their order matches ``feats``).
+        feats: their embeddings.
+        config: the head's hyperparameters.
+        split: the split to train, calibrate and score on (e.g.
+            :func:`~pictext.classify.table3.classify_split`);
+            save it with the model (:meth:`~pictext.data.split.DatasetSplit.save`).
 
     Returns:
         The calibrated model and its metrics (percent; ECE before and after calibration).
     """
-    from pictext.data.split import stratified_split
-
     y = dataset.labels()
-    s = stratified_split(y, holdout=holdout, seed=split_seed)
+    s = split.rows([it.id for it in dataset.items])
     clf = FusionClassifier(config).fit(
         feats.subset(s.train), y[s.train], feats.subset(s.val), y[s.val], classes=dataset.classes
     )
@@ -79,7 +85,7 @@ def train_fusion(
     metrics["test"]["ece_uncalibrated"] = 100 * ece_before
     metrics["temperature"] = clf.temperature_
     metrics["config"] = dataclasses.asdict(config)
-    metrics["split"] = {"holdout": holdout, "seed": split_seed}
+    metrics["split"] = {"policy": split.policy, "holdout": split.holdout, "seed": split.seed}
     return clf, metrics
 
 
@@ -89,20 +95,19 @@ def model_figures(
     model: FusionClassifier,
     out_dir: Path,
     *,
-    holdout: float,
-    split_seed: int,
+    split: DatasetSplit,
 ) -> list[Path]:
     """Learning curve, embedding maps (10 largest classes, test + val items, thumbnails) and
-    the most-confused pairs on test, for a model trained by :func:`train_fusion`."""
+    the most-confused pairs on test, for a model trained by :func:`train_fusion` on
+    ``split`` (the run's recorded split)."""
     from pictext.classify.plot_confusion import plot_confused_pairs
     from pictext.classify.plot_maps import model_maps
     from pictext.core.curves import plot_learning_curves
     from pictext.data.errors import ItemError
     from pictext.data.images import load_image
-    from pictext.data.split import stratified_split
 
     y = dataset.labels()
-    s = stratified_split(y, holdout=holdout, seed=split_seed)
+    s = split.rows([it.id for it in dataset.items])
     held = np.concatenate([s.val, s.test])
 
     def thumb(i: int) -> Any:

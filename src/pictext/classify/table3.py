@@ -2,14 +2,16 @@
 
 For each seed the dataset is split (stratified per class; the split changes with the seed,
 and every row of one seed shares it), each model is trained on train, early-stopped on
-validation, calibrated on validation, and scored on test (and on its novel subset).
+validation, calibrated on validation, and scored on test (and on its novel subset). The
+splits are drawn once (:func:`draw_splits`), handed to the runner and recorded with the
+result (``split-seed<N>.json`` beside the tables).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +19,15 @@ import numpy as np
 
 from pictext.classify.fusion import FusionClassifier, FusionConfig
 from pictext.classify.metrics import expected_calibration_error, topk_accuracy
+from pictext.core import defaults
 from pictext.store.inputs import IMAGE_ONLY, TEXT_ONLY, drop_inputs
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
+    from pictext.data.split import DatasetSplit
     from pictext.store.features import Features
 
 FeaturesFn = Callable[[str, str], "Features"]  # (image encoder, text encoder) -> Features
-SplitFn = Callable[
-    ..., Any
-]  # stratified_split(labels, *, holdout, seed) -> Split(train, val, test)
 
 # the missing-input table: condition -> inputs removed at test time
 CONDITIONS: dict[str, tuple[str, ...]] = {
@@ -43,10 +44,10 @@ CONDITIONS: dict[str, tuple[str, ...]] = {
 class Table3Config:
     """What the Table-3 runner trains and how it splits."""
 
-    image_encoders: tuple[str, ...] = ("efficientnet-lite0", "efficientnet-lite2")  # image towers
-    text_encoders: tuple[str, ...] = ("use", "minilm")  # text towers
-    seeds: tuple[int, ...] = (0, 1, 2)  # one split + one training per seed
-    holdout: float = 0.4  # share of each class held out, halved into val and test (study: 0.04)
+    image_encoders: tuple[str, ...] = defaults.TABLE3_IMAGE_ENCODERS  # image towers
+    text_encoders: tuple[str, ...] = defaults.TABLE3_TEXT_ENCODERS  # text towers
+    seeds: tuple[int, ...] = defaults.TABLE3_SEEDS  # one split + one training per seed
+    holdout: float = defaults.CLASSIFY_HOLDOUT  # share of each class held out (study: 0.04)
     text_inputs: tuple[str, ...] = (*TEXT_ONLY, "text")  # text inputs of text-only and fusion
     # heads: the three fields, each tuned on its own, plus their concatenation (chosen on val)
     head: FusionConfig = field(default_factory=FusionConfig)  # hyperparameters of every head
@@ -68,6 +69,26 @@ class Table3Result:
     sizes: dict[str, int] = field(default_factory=dict)  # train/val/test/novel sizes (first seed)
     predictions: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # first seed: row ->
     # {"y_true", "y_pred"} on test, for confusion plots
+    splits: list[DatasetSplit] = field(default_factory=list)  # the split of each seed, in order
+
+
+def classify_split(
+    dataset: Dataset, *, holdout: float = defaults.CLASSIFY_HOLDOUT, seed: int = 0
+) -> DatasetSplit:
+    """The split ``pictext train`` and Table 3 use: the study's (items drawn singly).
+
+    Duplicates may straddle it; Table 3 reports accuracy on the novel subset beside the
+    overall figure (see :mod:`pictext.data.split`).
+    """
+    from pictext.data.split import STUDY, split_dataset
+
+    return split_dataset(dataset, holdout=holdout, seed=seed, policy=STUDY)
+
+
+def draw_splits(dataset: Dataset, cfg: Table3Config) -> list[DatasetSplit]:
+    """One split per seed of ``cfg``, by :func:`classify_split`."""
+
+    return [classify_split(dataset, holdout=cfg.holdout, seed=seed) for seed in cfg.seeds]
 
 
 def run_table3(
@@ -75,7 +96,7 @@ def run_table3(
     features_fn: FeaturesFn,
     cfg: Table3Config | None = None,
     *,
-    split_fn: SplitFn | None = None,
+    splits: Sequence[DatasetSplit] | None = None,
     dup_groups: np.ndarray | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Table3Result:
@@ -85,7 +106,7 @@ def run_table3(
         dataset: labelled items (their order matches the features).
         features_fn: returns the (cached) features of ``dataset`` for an encoder pair.
         cfg: encoders, seeds, holdout and head hyperparameters.
-        split_fn: split function (default :func:`pictext.data.split.stratified_split`).
+        splits: one split per seed of ``cfg.seeds`` (default :func:`draw_splits`).
         dup_groups: duplicate-group id per item
             (:func:`pictext.data.split.duplicate_groups`); when given, test accuracy is also
             reported on the *novel* subset (no training item shares its image or text).
@@ -95,14 +116,16 @@ def run_table3(
         The per-seed scores and the missing-input table.
     """
     cfg = cfg or Table3Config()
-    if split_fn is None:
-        from pictext.data.split import stratified_split as split_fn
+    splits = list(splits) if splits is not None else draw_splits(dataset, cfg)
+    if len(splits) != len(cfg.seeds):
+        raise ValueError(f"{len(splits)} splits for {len(cfg.seeds)} seeds; give one per seed")
     y = dataset.labels()
     if (y < 0).any():
         raise ValueError(
             f"{dataset.name}: {(y < 0).sum()} items have no label; Table 3 needs labels"
         )
-    result = Table3Result(dataset.name, _config_dict(cfg), classes=dataset.classes)
+    result = Table3Result(dataset.name, _config_dict(cfg), classes=dataset.classes, splits=splits)
+    ids = [it.id for it in dataset.items]
     cache: dict[tuple[str, str], Features] = {}
 
     def feats(ie: str, te: str) -> Features:
@@ -110,8 +133,8 @@ def run_table3(
             cache[(ie, te)] = features_fn(ie, te)
         return cache[(ie, te)]
 
-    for seed in cfg.seeds:
-        split = split_fn(y, holdout=cfg.holdout, seed=seed)
+    for seed, recorded in zip(cfg.seeds, splits, strict=True):
+        split = recorded.rows(ids)
         novel = None
         if dup_groups is not None:
             seen = set(np.asarray(dup_groups)[split.train].tolist())

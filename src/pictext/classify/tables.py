@@ -107,7 +107,8 @@ def robustness_markdown(s: dict[str, Any]) -> str:
 
 
 def write_outputs(result: Table3Result, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``table3.json`` (raw + summary), ``table3.md`` and ``robustness.md``."""
+    """Write ``table3.json`` (raw + summary), ``table3.md``, ``robustness.md`` and the
+    split of each seed (``split-seed<N>.json``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     s = summary(result)
@@ -131,6 +132,9 @@ def write_outputs(result: Table3Result, out_dir: str | Path) -> dict[str, Path]:
             f"# Missing inputs: {result.dataset}\n\n" + robustness_markdown(s),
         ),
     }
+    if result.splits:
+        for seed, split in zip(result.config["seeds"], result.splits, strict=True):
+            files[f"split-seed{seed}"] = split.save(out / f"split-seed{seed}.json")
     return files
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pictext.core import defaults
 from pictext.core.atomic import atomic_write_json as _write_json
 
 if TYPE_CHECKING:
@@ -72,13 +73,13 @@ def caption_train(
     arch: Annotated[
         str, typer.Option(help="merge (the report's CNN-LSTM), transformer or retrieval")
     ] = "merge",
-    image_encoder: str = "efficientnet-lite0",
+    image_encoder: str = defaults.IMAGE_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
     holdout: Annotated[float, typer.Option(help="held-out share per class; 0 trains on all")] = (
-        0.3
+        defaults.CAPTION_HOLDOUT
     ),
-    epochs: int = 40,
-    seed: int = 0,
+    epochs: int = defaults.CAPTION_EPOCHS,
+    seed: int = defaults.SPLIT_SEED,
     cache_dir: Annotated[Path | None, _CACHE] = None,
 ) -> None:
     """Train a captioner on a dataset's images and captions and save it (with its BLEU)."""
@@ -94,6 +95,7 @@ def caption_train(
         return
     result = run_captions(ds, feats, cfg, log=typer.echo)
     result["models"][arch].save(out)
+    result["split"].save(out / "split.json")
     _write_json(out / "bleu.json", {"config": result["config"], "rows": result["rows"]})
     typer.echo(format_bleu_table(result["rows"]))
     typer.echo(f"saved {out}")
@@ -118,16 +120,20 @@ def caption_eval(
     archs: Annotated[str, typer.Option(help="comma-separated decoders")] = (
         "merge,transformer,retrieval"
     ),
-    image_encoder: str = "efficientnet-lite0",
-    text_encoder: Annotated[str, typer.Option(help="encoder of captions for retrieval")] = "use",
+    image_encoder: str = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[
+        str, typer.Option(help="encoder of captions for retrieval")
+    ] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
-    holdout: float = 0.3,
-    epochs: int = 40,
+    holdout: float = defaults.CAPTION_HOLDOUT,
+    epochs: int = defaults.CAPTION_EPOCHS,
     beam: int = 3,
-    seed: int = 0,
-    similar: Annotated[float, typer.Option(help="cosine at or above: similar")] = 0.90,
-    divergent_low: float = 0.50,
-    divergent_high: float = 0.60,
+    seed: int = defaults.SPLIT_SEED,
+    similar: Annotated[
+        float, typer.Option(help="cosine at or above: similar")
+    ] = defaults.CAPTION_SIMILAR,
+    divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
+    divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
     k: int = 10,
     cache_dir: Annotated[Path | None, _CACHE] = None,
 ) -> None:
@@ -166,10 +172,10 @@ def search_by_caption(
     *,
     mode: str = "similar",
     k: int = 10,
-    similar: float = 0.90,
-    divergent_low: float = 0.50,
-    divergent_high: float = 0.60,
-    text_encoder: str = "use",
+    similar: float = defaults.CAPTION_SIMILAR,
+    divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
+    divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
+    text_encoder: str = defaults.CAPTION_TEXT_ENCODER,
     beam: int = 1,
     cache_dir: Path | None = None,
 ) -> list[tuple[str, list[CaptionMatch]]]:
@@ -228,9 +234,9 @@ def run_caption_search(
     k: int,
     model: Path | None,
     dataset: str | None,
-    similar: float = 0.90,
-    divergent_low: float = 0.50,
-    divergent_high: float = 0.60,
+    similar: float = defaults.CAPTION_SIMILAR,
+    divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
+    divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
 ) -> None:
     """Body of ``pictext similar|divergent QUERY --by caption``: search and print."""
     if model is None or dataset is None:

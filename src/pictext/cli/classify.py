@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pictext.core import defaults
 from pictext.data.item import Item
 
 _DATASET = typer.Argument(help="dataset name (openclipart, tuxpaint, ...) or folder/manifest")
@@ -22,22 +23,31 @@ def _csv(value: str) -> tuple[str, ...]:
 def train(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the model")],
-    image_encoder: str = "efficientnet-lite0",
-    text_encoder: str = "use",
+    image_encoder: str = defaults.IMAGE_ENCODER,
+    text_encoder: str = defaults.TEXT_ENCODER,
     inputs: Annotated[
         str, typer.Option(help="comma-separated inputs")
     ] = "image,title,description,tags",
-    holdout: Annotated[float, typer.Option(help="held-out share, halved into val/test")] = 0.4,
-    seed: int = 0,
+    holdout: Annotated[
+        float, typer.Option(help="held-out share, halved into val/test")
+    ] = defaults.CLASSIFY_HOLDOUT,
+    seed: int = defaults.SPLIT_SEED,
     optimizer: str = "adamw",
-    epochs: int = 200,
+    epochs: int = defaults.FUSION_EPOCHS,
     strip_label_words: Annotated[bool, _STRIP] = False,
     cache_dir: Annotated[Path | None, _CACHE] = None,
     figures: Annotated[bool, typer.Option(help="learning curve, t-SNE maps, confusions")] = True,
 ) -> None:
-    """Train one fusion (or single-input) head, calibrate it, save it with its learning curve."""
+    """Train one fusion (or single-input) head, calibrate it, save it with its learning curve
+    and the split it used (``split.json``)."""
     from pictext.classify.fusion import FusionConfig
-    from pictext.classify.runs import features_for, load_labelled, model_figures, train_fusion
+    from pictext.classify.runs import (
+        features_for,
+        load_labelled,
+        model_figures,
+        train_fusion,
+    )
+    from pictext.classify.table3 import classify_split
     from pictext.core.atomic import atomic_write_json
 
     ds = load_labelled(dataset, strip_label_words=strip_label_words)
@@ -45,11 +55,13 @@ def train(
     cfg = FusionConfig(
         inputs=_csv(inputs), seed=seed, optimizer=optimizer, epochs=epochs, progress=True
     )
-    model, metrics = train_fusion(ds, feats, cfg, holdout=holdout, split_seed=seed)
+    split = classify_split(ds, holdout=holdout, seed=seed)
+    model, metrics = train_fusion(ds, feats, cfg, split=split)
     model.save(out)
+    split.save(out / "split.json")
     atomic_write_json(out / "metrics.json", metrics)
     if figures:
-        model_figures(ds, feats, model, out, holdout=holdout, split_seed=seed)
+        model_figures(ds, feats, model, out, split=split)
     t = metrics["test"]
     typer.echo(
         f"{ds.name}: test top-1 {t['top1']:.1f}  top-5 {t['top5']:.1f}  "
@@ -60,10 +72,12 @@ def train(
 def evaluate(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the tables")],
-    image_encoders: str = "efficientnet-lite0,efficientnet-lite2",
-    text_encoders: str = "use,minilm",
-    seeds: str = "0,1,2",
-    holdout: Annotated[float, typer.Option(help="held-out share per class (study: 0.04)")] = 0.4,
+    image_encoders: str = ",".join(defaults.TABLE3_IMAGE_ENCODERS),
+    text_encoders: str = ",".join(defaults.TABLE3_TEXT_ENCODERS),
+    seeds: str = ",".join(map(str, defaults.TABLE3_SEEDS)),
+    holdout: Annotated[
+        float, typer.Option(help="held-out share per class (study: 0.04)")
+    ] = defaults.CLASSIFY_HOLDOUT,
     members: Annotated[int, typer.Option(help="seed-ensemble size per head")] = 1,
     strip_label_words: Annotated[bool, _STRIP] = False,
     cache_dir: Annotated[Path | None, _CACHE] = None,

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from pictext.core import defaults
+
 # An image from another collection (openclipart) to tag and search with, as an upload would be.
 EXAMPLE_DATASET = "openclipart"
 EXAMPLE_LABEL = "animals"
@@ -50,9 +52,15 @@ def demo(
     out: Annotated[
         Path, typer.Option(help="Output folder (also a `pictext serve` bundle).")
     ] = Path("runs/demo"),
-    seeds: Annotated[str, typer.Option(help="Seeds of the classification table.")] = "0,1,2",
-    rank_epochs: Annotated[int, typer.Option(min=1, help="Ranking head epochs.")] = 10,
-    caption_epochs: Annotated[int, typer.Option(min=1, help="Captioner epochs.")] = 40,
+    seeds: Annotated[str, typer.Option(help="Seeds of the classification table.")] = ",".join(
+        map(str, defaults.TABLE3_SEEDS)
+    ),
+    rank_epochs: Annotated[
+        int, typer.Option(min=1, help="Ranking head epochs.")
+    ] = defaults.RANK_EPOCHS,
+    caption_epochs: Annotated[
+        int, typer.Option(min=1, help="Captioner epochs.")
+    ] = defaults.CAPTION_EPOCHS,
 ) -> None:
     """Train, evaluate, tag an example and write the report, end to end."""
     from pictext.cli import caption, classify, embed, rank

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from pictext.core import defaults
 from pictext.core.atomic import atomic_write_text
 
 rank_app = typer.Typer(
@@ -77,11 +78,11 @@ def rank_train(
         ),
     ] = "auto",
     use_text: bool = False,
-    epochs: int = 10,
+    epochs: int = defaults.RANK_EPOCHS,
     lr: float = 1e-4,
     batch_size: int = 256,
-    seed: int = 0,
-    holdout: float = 0.2,
+    seed: int = defaults.SPLIT_SEED,
+    holdout: float = defaults.RANK_HOLDOUT,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
 ) -> None:
     """Train a ranking head on the train split of DATASET."""
@@ -223,7 +224,9 @@ def similar(
     by: ByOpt = "image",
     model: CaptionerOpt = None,
     dataset: CollectionOpt = None,
-    min_cosine: Annotated[float, typer.Option(help="--by caption: similar at or above.")] = 0.90,
+    min_cosine: Annotated[
+        float, typer.Option(help="--by caption: similar at or above.")
+    ] = defaults.CAPTION_SIMILAR,
 ) -> None:
     """The K items most similar to QUERY (by the index, or by caption similarity)."""
     if _by(by) == "caption":
@@ -245,8 +248,12 @@ def divergent(
     by: ByOpt = "image",
     model: CaptionerOpt = None,
     dataset: CollectionOpt = None,
-    low: Annotated[float, typer.Option(help="--by caption: divergent from this cosine.")] = 0.50,
-    high: Annotated[float, typer.Option(help="--by caption: divergent up to this cosine.")] = 0.60,
+    low: Annotated[
+        float, typer.Option(help="--by caption: divergent from this cosine.")
+    ] = defaults.CAPTION_DIVERGENT_LOW,
+    high: Annotated[
+        float, typer.Option(help="--by caption: divergent up to this cosine.")
+    ] = defaults.CAPTION_DIVERGENT_HIGH,
 ) -> None:
     """The K items most divergent from (farthest from) QUERY."""
     if _by(by) == "caption":

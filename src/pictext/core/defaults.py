@@ -10,10 +10,25 @@ from __future__ import annotations
 IMAGE_ENCODER = "efficientnet-lite0"  # default image tower (registry name)
 TEXT_ENCODER = "use"  # default text tower (registry name)
 CAPTION_TEXT_ENCODER = "use"  # text tower of caption-similarity search
+TABLE3_IMAGE_ENCODERS = ("efficientnet-lite0", "efficientnet-lite2")  # Table 3's image towers
+TABLE3_TEXT_ENCODERS = ("use", "minilm")  # Table 3's text towers
 
-# ---- splits -----------------------------------------------------------------------------
-STUDY_HOLDOUT = 0.04  # the classification study's share of each class held out (val + test)
+# ---- splits (share of each class held out, halved into validation and test) --------------
+STUDY_HOLDOUT = 0.04  # the classification study's share (WebVision: large classes)
+CLASSIFY_HOLDOUT = 0.4  # pictext train and Table 3: small classes need a larger test side
+RANK_HOLDOUT = 0.2  # pictext rank train
+CAPTION_HOLDOUT = 0.3  # caption-train / caption-eval (val + test together are the test set)
 SPLIT_SEED = 0  # seed of the default split
+TABLE3_SEEDS = (0, 1, 2)  # Table 3: one split and one training per seed
+
+# ---- training -----------------------------------------------------------------------------
+FUSION_EPOCHS = 200  # fusion head: most epochs (early stopping on validation top-1)
+FUSION_PATIENCE = 20  # fusion head: epochs without a better validation top-1 before stopping
+RANK_EPOCHS = 10  # ranking head: epochs (all run; the best on validation triplets is kept)
+RANK_VALIDATION_FRACTION = 0.1  # ranking head: rows held back when no validation set is given
+CAPTION_EPOCHS = 40  # captioner in caption-train / caption-eval / demo: most epochs
+CAPTION_PATIENCE = 8  # captioner: epochs without a better held-back score before stopping
+CAPTION_VAL_FRACTION = 0.1  # captioner: training pairs held back to pick the best epoch
 
 # ---- captions ---------------------------------------------------------------------------
 CAPTION_SIMILAR = 0.90  # caption cosine at or above: similar (the report's value)

@@ -1,7 +1,10 @@
-"""A small, generic training loop for the heads: optimizers, early stopping, history.
+"""The one training loop of every head: optimizer, early stopping, best weights, history.
 
-The loop knows nothing about what is trained: the caller gives a function that returns the
-loss of a batch and a function that scores the model on validation data (higher is better).
+The fusion classifier, the ranking head and the captioner all train through
+:func:`train_loop`. The loop knows nothing about what is trained: the task gives its batches
+(``epoch -> batches``, shuffled inside), the loss of one batch and, optionally, a validation
+score (higher is better) that picks the epoch whose weights are kept and stops the run
+after ``patience`` epochs without a better one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-OPTIMIZERS: tuple[str, ...] = ("adamw", "nadam", "adamax", "adagrad")
+OPTIMIZERS: tuple[str, ...] = ("adamw", "adam", "nadam", "adamax", "adagrad")
+LOSS_MEANS: tuple[str, ...] = ("batch", "example")
 
 
 @dataclass
@@ -24,11 +28,20 @@ class LoopConfig:
 
     optimizer: str = "adamw"  # one of OPTIMIZERS (the study used nadam, adamax, adagrad)
     lr: float = 1e-3  # learning rate
-    weight_decay: float = 1e-4  # L2 / decoupled weight decay
+    weight_decay: float = 1e-4  # L2 (adam, nadam, adamax, adagrad) or decoupled (adamw) decay
     epochs: int = 100  # maximum number of passes over the training data
-    patience: int = 10  # stop after this many epochs without a better validation score
+    patience: int | None = 10  # stop after this many epochs without a better score (None: never)
+    restore_best: bool = True  # keep the best-scoring epoch's weights (False: the last epoch's)
+    clip_grad_norm: float | None = None  # clip the gradients' global L2 norm to this (None: off)
+    loss_mean: str = "batch"  # epoch loss: mean over batches, or over examples (len(batch))
     progress: bool = True  # show a progress bar over epochs
     desc: str = "train"  # progress bar label
+
+    def __post_init__(self) -> None:
+        if self.loss_mean not in LOSS_MEANS:
+            raise ValueError(f"loss_mean must be one of {LOSS_MEANS}, got {self.loss_mean!r}")
+        if self.patience is not None and self.patience < 0:
+            raise ValueError(f"patience must be >= 0 or None, got {self.patience}")
 
 
 @dataclass
@@ -37,15 +50,14 @@ class History:
 
     loss: list[float] = field(default_factory=list)  # mean training loss per epoch
     val_score: list[float] = field(default_factory=list)  # validation score per epoch (if any)
-    train_score: list[float] = field(default_factory=list)  # training score per epoch (if any)
-    best_epoch: int = -1  # 0-based epoch whose weights were kept
+    best_epoch: int = -1  # 0-based epoch whose weights were kept (-1: none scored; last kept)
     seconds: float = 0.0  # wall time of the run
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON-ready values."""
         return {
             "loss": self.loss,
             "val_score": self.val_score,
-            "train_score": self.train_score,
             "best_epoch": self.best_epoch,
             "seconds": self.seconds,
         }
@@ -57,16 +69,17 @@ def make_optimizer(
     """Build one of :data:`OPTIMIZERS` by name."""
     import torch
 
+    classes = {
+        "adamw": torch.optim.AdamW,
+        "adam": torch.optim.Adam,
+        "nadam": torch.optim.NAdam,
+        "adamax": torch.optim.Adamax,
+        "adagrad": torch.optim.Adagrad,
+    }
     name = name.lower()
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if name == "nadam":
-        return torch.optim.NAdam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamax":
-        return torch.optim.Adamax(params, lr=lr, weight_decay=weight_decay)
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+    return classes[name](params, lr=lr, weight_decay=weight_decay)
 
 
 def train_loop(
@@ -75,19 +88,22 @@ def train_loop(
     batch_loss: Callable[[Any], torch.Tensor],
     cfg: LoopConfig,
     val_score: Callable[[], float] | None = None,
-    train_score: Callable[[], float] | None = None,
     params: Iterable[torch.nn.Parameter] | None = None,
 ) -> History:
-    """Train ``model`` with early stopping; the best weights (by validation) are restored.
+    """Train ``model``; with a validation score, keep the best epoch and stop early.
+
+    After every epoch ``val_score`` is called (model in eval mode, no gradients). An epoch
+    is better only when its score is strictly higher than every earlier one (ties keep the
+    earlier epoch; a NaN score is never better). Without ``val_score`` all epochs run and
+    the last weights are kept.
 
     Args:
         model: the module to train (its ``state_dict`` is snapshotted at the best epoch).
-        batches: ``epoch -> iterable of batches`` (shuffle inside, seeded by the epoch).
-        batch_loss: ``batch -> scalar loss`` in training mode.
-        cfg: optimizer, learning rate, epochs and patience.
-        val_score: scores the model on validation data, higher is better; without it the
-            loop runs all epochs and keeps the last weights.
-        train_score: optional training-set score per epoch, for learning curves.
+        batches: ``epoch -> iterable of batches``, called once at the start of each epoch
+            (shuffle inside, from the task's seeded generator).
+        batch_loss: ``batch -> scalar loss``, called in training mode.
+        cfg: optimizer, learning rate, epochs, patience and what to keep.
+        val_score: scores the model on validation data, higher is better.
         params: parameters to optimise (default: all of ``model``'s that require grad).
 
     Returns:
@@ -95,35 +111,34 @@ def train_loop(
     """
     from tqdm.auto import tqdm
 
-    opt = make_optimizer(
-        params if params is not None else (p for p in model.parameters() if p.requires_grad),
-        cfg.optimizer,
-        cfg.lr,
-        cfg.weight_decay,
+    params = list(
+        params if params is not None else (p for p in model.parameters() if p.requires_grad)
     )
+    opt = make_optimizer(params, cfg.optimizer, cfg.lr, cfg.weight_decay)
     hist = History()
     best, best_state, since_best = float("-inf"), None, 0
     start = time.perf_counter()
     bar = tqdm(range(cfg.epochs), desc=cfg.desc, disable=not cfg.progress, leave=False)
     for epoch in bar:
-        hist.loss.append(_run_epoch(model, opt, batches(epoch), batch_loss))
-        if train_score is not None:
-            hist.train_score.append(_scored(model, train_score))
+        hist.loss.append(_run_epoch(model, opt, params, batches(epoch), batch_loss, cfg))
         if val_score is None:
             hist.best_epoch = epoch
             continue
         score = _scored(model, val_score)
         hist.val_score.append(score)
-        bar.set_postfix(loss=f"{hist.loss[-1]:.3f}", val=f"{score:.3f}")
+        bar.set_postfix(loss=f"{hist.loss[-1]:.4f}", val=f"{score:.4f}")
         if score > best:
-            best, best_state, since_best = score, copy.deepcopy(model.state_dict()), 0
-            hist.best_epoch = epoch
+            best, since_best = score, 0
+            if cfg.restore_best:
+                best_state, hist.best_epoch = copy.deepcopy(model.state_dict()), epoch
         else:
             since_best += 1
-            if since_best >= cfg.patience:
+            if cfg.patience is not None and since_best >= cfg.patience:
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif not cfg.restore_best:
+        hist.best_epoch = len(hist.loss) - 1
     model.eval()
     hist.seconds = time.perf_counter() - start
     return hist
@@ -132,18 +147,26 @@ def train_loop(
 def _run_epoch(
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
     batches: Iterable[Any],
     batch_loss: Callable[[Any], torch.Tensor],
+    cfg: LoopConfig,
 ) -> float:
+    """One pass; returns the mean batch loss (per batch or per example, ``cfg.loss_mean``)."""
+    import torch
+
     model.train()
     total, n = 0.0, 0
     for batch in batches:
         opt.zero_grad(set_to_none=True)
         loss = batch_loss(batch)
         loss.backward()
+        if cfg.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
         opt.step()
-        total += float(loss.detach())
-        n += 1
+        weight = len(batch) if cfg.loss_mean == "example" else 1
+        total += float(loss.detach()) * weight
+        n += weight
     return total / max(n, 1)
 
 

@@ -1,23 +1,34 @@
-"""Deterministic stratified splits, and duplicate groups that must not straddle a split.
+"""The one split policy of every task, and the split record a run writes as ``split.json``.
 
-The study's split: per class, ``holdout`` (4%) of the items are sampled and halved into
-validation and test; the rest is training. Noise and imbalance are kept.
+The policy (:data:`GROUPED`): per class, ``holdout`` of the items is sampled and halved
+into validation and test; the rest is training. Noise and imbalance are kept. Exact
+duplicates leak answers across a random split (30% of openclipart test items have the same
+text as a training item), so :func:`duplicate_groups` links items that share an image or a
+normalised text, and each group lands on one side. :func:`split_dataset` applies it to a
+dataset and returns a :class:`DatasetSplit` (item ids per side, the policy, holdout and
+seed) that the run saves next to its outputs; evaluations and figures are handed that
+record instead of drawing the split again. :func:`holdout_rows` is the same policy for
+the validation rows a head holds back from its own training data (early stopping).
 
-Exact duplicates leak answers across a random split (30% of openclipart test items have
-the same text as a training item). :func:`duplicate_groups` links items that share an
-image or a normalised text; passing its result as ``groups`` keeps each group on one side,
-and :func:`novel_mask` marks the test items with no duplicate in training.
+:data:`STUDY` is the study's protocol (items drawn singly, duplicates may straddle): Table 3
+and ``pictext train`` keep it so their figures stay comparable, and Table 3 reports the
+novel subset (test items whose duplicate group has no training item) beside the overall
+figure.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pictext.core.defaults import SPLIT_SEED, STUDY_HOLDOUT
 from pictext.data.dataset import Dataset
 from pictext.data.errors import ItemError
 from pictext.data.item import Item
@@ -35,8 +46,8 @@ class Split:
 def stratified_split(
     labels: Sequence[int] | np.ndarray,
     *,
-    holdout: float = 0.04,
-    seed: int = 0,
+    holdout: float = STUDY_HOLDOUT,
+    seed: int | np.random.Generator = SPLIT_SEED,
     groups: Sequence[int] | np.ndarray | None = None,
 ) -> Split:
     """Split items per class into train / val / test, deterministically for a seed.
@@ -50,7 +61,7 @@ def stratified_split(
     Args:
         labels: class index per item.
         holdout: fraction of each class held out (split equally into val and test).
-        seed: random seed.
+        seed: random seed, or a generator to draw from (it is advanced).
         groups: group id per item (e.g. :func:`duplicate_groups`); None = every item alone.
     """
     labels = np.asarray(labels, dtype=np.int64)
@@ -172,19 +183,150 @@ def duplicate_groups(dataset: Dataset, *, use_images: bool = True) -> np.ndarray
     return np.array([uf.find(i) for i in range(len(dataset))], dtype=np.int64)
 
 
-def novel_mask(
-    dataset: Dataset,
-    train_idx: Sequence[int] | np.ndarray,
-    test_idx: Sequence[int] | np.ndarray,
+def holdout_rows(
+    labels: Sequence[int] | np.ndarray,
+    fraction: float,
+    seed: int | np.random.Generator,
     *,
-    use_images: bool = True,
+    groups: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Bool per test item: True when no training item has exactly its image or its text."""
-    seen = {k for i in train_idx for k in _item_keys(dataset.items[int(i)], use_images)}
-    return np.array(
-        [
-            not any(k in seen for k in _item_keys(dataset.items[int(i)], use_images))
-            for i in test_idx
-        ],
-        dtype=bool,
+    """Rows (sorted int64) a head holds back from its training data to pick its best epoch.
+
+    The policy of :func:`stratified_split` with ``holdout=fraction``; its validation and
+    test sides together are the held-back rows. Unlabelled rows (-1) are never held back.
+
+    Args:
+        labels: class index per row (all 0 when the task has no classes).
+        fraction: share of each class held back.
+        seed: random seed, or a generator to draw from (it is advanced).
+        groups: duplicate-group id per row; a group is held back whole or not at all.
+    """
+    split = stratified_split(labels, holdout=fraction, seed=seed, groups=groups)
+    return np.sort(np.concatenate([split.val, split.test]))
+
+
+GROUPED = "stratified-grouped"  # per class, duplicate groups (duplicate_groups) on one side
+STUDY = "stratified"  # per class, items drawn singly (the study's protocol)
+POLICIES: tuple[str, ...] = (GROUPED, STUDY)
+
+
+@dataclass(frozen=True)
+class DatasetSplit:
+    """The split a run used: item ids per side and how they were drawn (``split.json``).
+
+    Example:
+        >>> ds = Dataset("toy", [Item(str(i), label="ab"[i % 2]) for i in range(20)])
+        >>> split = split_dataset(ds, holdout=0.2, seed=0, policy=STUDY)
+        >>> len(split.train), len(split.val), len(split.test)
+        (16, 2, 2)
+        >>> split.rows([it.id for it in ds.items]).val.tolist() == sorted(
+        ...     int(i) for i in split.val)
+        True
+    """
+
+    train: tuple[str, ...]  # item ids of the training side
+    val: tuple[str, ...]  # item ids of the validation side
+    test: tuple[str, ...]  # item ids of the test side
+    policy: str  # how the sides were drawn: one of POLICIES
+    holdout: float  # share of each class held out (val + test)
+    seed: int  # seed of the draw
+    dataset: str = ""  # name of the dataset split
+
+    def rows(self, ids: Sequence[str]) -> Split:
+        """Row indices per side of ``ids`` (e.g. a dataset's or features' item order).
+
+        Raises:
+            KeyError: an id of the split is not among ``ids``.
+        """
+        index = {item_id: i for i, item_id in enumerate(ids)}
+        missing = [i for side in (self.train, self.val, self.test) for i in side if i not in index]
+        if missing:
+            raise KeyError(
+                f"{len(missing)} item(s) of the recorded split of {self.dataset!r} are not in "
+                f"this data (first: {missing[0]!r}); it is not the data the run used"
+            )
+        return Split(
+            *(
+                np.sort(np.array([index[i] for i in side], dtype=np.int64))
+                for side in (self.train, self.val, self.test)
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON-ready values."""
+        return {
+            "dataset": self.dataset,
+            "policy": self.policy,
+            "holdout": self.holdout,
+            "seed": self.seed,
+            "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            "train": list(self.train),
+            "val": list(self.val),
+            "test": list(self.test),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetSplit:
+        """The record written by :meth:`to_dict`."""
+        if d.get("policy") not in POLICIES:
+            raise ValueError(f"unknown split policy {d.get('policy')!r}; known: {POLICIES}")
+        return cls(
+            tuple(d["train"]),
+            tuple(d["val"]),
+            tuple(d["test"]),
+            d["policy"],
+            float(d["holdout"]),
+            int(d["seed"]),
+            d.get("dataset", ""),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the record as JSON (atomically) and return its path."""
+        from pictext.core.atomic import atomic_write_json
+
+        atomic_write_json(path, self.to_dict())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DatasetSplit:
+        """Read a record written by :meth:`save`."""
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(
+                f"{path}: no recorded split; the run that wrote this folder predates split "
+                "records, re-run it"
+            ) from err
+
+
+def split_dataset(
+    dataset: Dataset,
+    *,
+    holdout: float,
+    seed: int = SPLIT_SEED,
+    policy: str = GROUPED,
+    groups: Sequence[int] | np.ndarray | None = None,
+) -> DatasetSplit:
+    """Split a dataset by the policy (stratified per class, duplicate groups on one side).
+
+    Args:
+        dataset: the items (unlabelled ones are left out of every side).
+        holdout: share of each class held out, halved into val and test.
+        seed: random seed.
+        policy: :data:`GROUPED` (default) or :data:`STUDY` (duplicates not grouped).
+        groups: precomputed :func:`duplicate_groups` of ``dataset`` (GROUPED only); computed
+            here when None.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown split policy {policy!r}; use one of {POLICIES}")
+    if policy == GROUPED and groups is None:
+        groups = duplicate_groups(dataset)
+    split = stratified_split(
+        dataset.labels(), holdout=holdout, seed=seed, groups=groups if policy == GROUPED else None
     )
+    ids = [it.id for it in dataset.items]
+    train, val, test = (
+        tuple(ids[int(i)] for i in side) for side in (split.train, split.val, split.test)
+    )
+    return DatasetSplit(train, val, test, policy, float(holdout), int(seed), dataset.name)

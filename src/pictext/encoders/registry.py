@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pictext.core.artifacts import EncoderMismatchError, check_encoder
+from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
 from pictext.encoders._deps import MissingPackageError, missing_packages
 
 KINDS = ("image", "text")
-DEFAULTS = {"image": "efficientnet-lite0", "text": "use"}
+DEFAULTS = {"image": IMAGE_ENCODER, "text": TEXT_ENCODER}  # default encoder of each kind
 
 _ORT = ("onnxruntime", "onnxruntime")
 

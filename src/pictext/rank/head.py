@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.artifacts import RANKING_HEAD, load_artifact, save_artifact
+from pictext.data.split import holdout_rows
 from pictext.rank.triplets import HARD, sample_triplets, semi_hard_negatives
 from pictext.store.inputs import check_encoders, input_array
 
@@ -41,9 +43,9 @@ class RankingConfig:
     normalize: bool = True  # L2-normalise the output (margin on a fixed scale)
     lr: float = 1e-4  # Adam learning rate
     weight_decay: float = 1e-5  # Adam weight decay
-    epochs: int = 10  # passes; each draws one triplet per training query
+    epochs: int = defaults.RANK_EPOCHS  # passes; each draws one triplet per training query
     batch_size: int = 256  # triplets per step (also the pool hard negatives are mined from)
-    validation_fraction: float = 0.1  # held out per class when no eval set is given
+    validation_fraction: float = defaults.RANK_VALIDATION_FRACTION  # held out when no eval set
     restore_best: bool = True  # keep the epoch with the best held-out triplet accuracy
     seed: int = 0  # seeds sampling, initialisation and the validation split
 
@@ -110,6 +112,7 @@ class RankingHead:
         classes: list[str] | None = None,
         eval_features: Features | None = None,
         eval_labels: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> RankingHead:
         """Train on labelled rows (label ``-1`` and rows without input are skipped).
 
@@ -121,6 +124,9 @@ class RankingHead:
             eval_features: held-out features for the per-epoch triplet accuracy; default a
                 stratified ``validation_fraction`` of ``features``, removed from training.
             eval_labels: class per row of ``eval_features``.
+            groups: duplicate-group id per row (:func:`pictext.data.split.duplicate_groups`);
+                the default validation rows then hold whole groups, so no duplicate of a
+                validation item is trained on.
         """
         import torch
 
@@ -130,7 +136,7 @@ class RankingHead:
         x, usable = self._inputs(features)
         labels[~usable] = -1
         if eval_features is None:
-            held = _stratified_holdout(labels, cfg.validation_fraction, cfg.seed)
+            held = holdout_rows(labels, cfg.validation_fraction, cfg.seed + 7919, groups=groups)
             x_val, y_val = x[held], labels[held]
             labels[held] = -1
         else:
@@ -161,20 +167,20 @@ class RankingHead:
         x_val: np.ndarray,
         y_val: np.ndarray,
     ) -> None:
+        """Every epoch draws one triplet per training query, then scores held-out triplets."""
         import torch
-        from tqdm.auto import tqdm
+
+        from pictext.core.train import LoopConfig, train_loop
 
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         val = _validation_triplets(y_val, cfg.seed)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         yt = torch.from_numpy(labels)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         raw_acc = _triplet_acc(x_val, val) if len(val) else float("nan")
-        self.history = []
-        best = (-1.0, net.export())
-        bar = tqdm(range(cfg.epochs), desc="ranking head", disable=not self.progress)
-        for epoch in bar:
+        hard_frac: list[float] = []
+
+        def batches(epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
             trip, kind = sample_triplets(
                 labels,
                 rng,
@@ -182,33 +188,32 @@ class RankingHead:
                 out_of_class_frac=cfg.out_of_class_frac,
                 hard_negatives=cfg.hard_negatives,
             )
-            net.train()
-            losses = [
-                _step(
-                    net,
-                    opt,
-                    xt,
-                    yt,
-                    trip[s : s + cfg.batch_size],
-                    kind[s : s + cfg.batch_size],
-                    cfg,
-                )
-                for s in range(0, len(trip), cfg.batch_size)
-            ]
-            net.eval()
-            acc = _triplet_acc(net.embed_numpy(x_val), val) if len(val) else float("nan")
-            row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_triplet_acc": acc}
-            row["raw_val_triplet_acc"] = raw_acc
-            row["hard_frac"] = float(np.mean(kind == HARD))
-            self.history.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", val_acc=f"{acc:.4f}")
-            if cfg.restore_best and acc > best[0]:
-                best = (acc, net.export())
-        if cfg.restore_best and best[0] >= 0:
-            net.load(best[1])
-            self.best_epoch = 1 + max(
-                range(len(self.history)), key=lambda i: self.history[i]["val_triplet_acc"]
-            )
+            hard_frac.append(float(np.mean(kind == HARD)))
+            size = cfg.batch_size
+            return [(trip[s : s + size], kind[s : s + size]) for s in range(0, len(trip), size)]
+
+        def val_score() -> float:
+            return _triplet_acc(net.embed_numpy(x_val), val) if len(val) else float("nan")
+
+        loop = LoopConfig(
+            optimizer="adam",
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            epochs=cfg.epochs,
+            patience=None,  # every epoch runs; restore_best keeps the best one
+            restore_best=cfg.restore_best,
+            progress=self.progress,
+            desc="ranking head",
+        )
+        loss = lambda b: _triplet_loss(net, xt, yt, *b, cfg.margin)  # noqa: E731
+        hist = train_loop(net, batches, loss, loop, val_score)
+        self.history = [
+            {"epoch": e + 1, "loss": hist.loss[e], "val_triplet_acc": hist.val_score[e],
+             "raw_val_triplet_acc": raw_acc, "hard_frac": hard_frac[e]}
+            for e in range(len(hist.loss))
+        ]  # fmt: skip
+        kept = cfg.restore_best and hist.best_epoch >= 0
+        self.best_epoch = hist.best_epoch + 1 if kept else None
 
     # ---- inference ----------------------------------------------------------------------
     def transform(self, features: Features, batch_size: int = 4096) -> np.ndarray:
@@ -267,7 +272,12 @@ class RankingHead:
 
 
 class _Net:
-    """The trainable part: standardise -> linear -> (L2-normalise)."""
+    """The trainable part: standardise -> linear -> (L2-normalise).
+
+    It offers what :func:`pictext.core.train.train_loop` uses of a module (``parameters``,
+    ``train``, ``eval``, ``state_dict``, ``load_state_dict``) without subclassing
+    ``torch.nn.Module`` here, so that importing this file does not import torch.
+    """
 
     def __init__(self, params: dict[str, np.ndarray], normalize: bool) -> None:
         import torch
@@ -304,12 +314,11 @@ class _Net:
             np.concatenate(parts) if parts else np.zeros((0, self.linear.out_features), np.float32)
         )
 
-    def load(self, params: dict[str, np.ndarray]) -> None:
-        import torch
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.linear.state_dict()
 
-        with torch.no_grad():
-            self.linear.weight.copy_(torch.from_numpy(params["weight"]))
-            self.linear.bias.copy_(torch.from_numpy(params["bias"]))
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.linear.load_state_dict(state)
 
     def export(self) -> dict[str, np.ndarray]:
         return {
@@ -321,16 +330,15 @@ class _Net:
         }
 
 
-def _step(
+def _triplet_loss(
     net: _Net,
-    opt: torch.optim.Optimizer,
     x: torch.Tensor,
     y: torch.Tensor,
     trip: np.ndarray,
     kind: np.ndarray,
-    cfg: RankingConfig,
-) -> float:
-    """One optimiser step on a batch of triplets; HARD negatives are mined in the batch."""
+    margin: float,
+) -> torch.Tensor:
+    """Triplet loss of a batch; its HARD negatives are mined among the batch's embeddings."""
     import torch
 
     t = torch.from_numpy(trip)
@@ -346,11 +354,7 @@ def _step(
         )
         use = hard & found
         zn = torch.where(use[:, None], pool[idx], zn)
-    loss = torch.nn.functional.triplet_margin_loss(zq, zp, zn, margin=cfg.margin, p=2)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    return float(loss.detach())
+    return torch.nn.functional.triplet_margin_loss(zq, zp, zn, margin=margin, p=2)
 
 
 def _spec(features: Features, use_text: bool, classes: list[str] | None) -> InputSpec:
@@ -365,19 +369,6 @@ def _spec(features: Features, use_text: bool, classes: list[str] | None) -> Inpu
         text_dim=int(features.text["text"].shape[1]) if use_text else 0,
         classes=list(classes or []),
     )
-
-
-def _stratified_holdout(labels: np.ndarray, frac: float, seed: int) -> np.ndarray:
-    """Indices of a per-class ``frac`` of the labelled rows (at least 2 per class of >= 5)."""
-    rng = np.random.default_rng(seed + 7919)
-    held = []
-    for c in np.unique(labels[labels >= 0]):
-        rows = rng.permutation(np.flatnonzero(labels == c))
-        take = round(frac * len(rows))
-        if len(rows) >= 5:
-            take = max(take, 2)
-        held.append(rows[:take])
-    return np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
 
 
 def _validation_triplets(y: np.ndarray, seed: int, n: int = 5000) -> np.ndarray:

@@ -1,5 +1,10 @@
 """End-to-end steps the ``pictext rank`` / ``index`` commands run: load a dataset with its
-cached embeddings, split it, train and evaluate a ranking head, write the pictures."""
+cached embeddings, split it, train and evaluate a ranking head, write the pictures.
+
+A training run writes ``run.json`` (what it used) and ``split.json`` (the split, by item id:
+:class:`~pictext.data.split.DatasetSplit`); evaluation reads that split back instead of
+drawing it again.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.atomic import atomic_write_json as _write_json
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
+    from pictext.data.split import DatasetSplit
     from pictext.rank.head import RankingHead
     from pictext.store.features import Features
 
 
 @dataclass
 class RunSpec:
-    """What a training run used; saved as ``run.json`` so evaluation reuses the same split."""
+    """What a training run used; saved as ``run.json`` beside its ``split.json``."""
 
     dataset: str  # dataset name or path
     holdout: float  # share of each class held out (halved into val and test)
     seed: int  # split seed
-    image_encoder: str = "efficientnet-lite0"  # registry name of the image tower
+    image_encoder: str = defaults.IMAGE_ENCODER  # registry name of the image tower
     text_encoder: str | None = None  # registry name of the text tower, when the head reads text
     in_class: str = "auto"  # in-class negatives: "auto"/"fine" use fine labels if any, "hard" never
 
@@ -42,20 +49,37 @@ class Loaded:
     train: np.ndarray  # row indices
     val: np.ndarray
     test: np.ndarray
+    split: DatasetSplit  # the split those rows come from (saved as split.json)
 
 
-def load(spec: RunSpec, *, progress: bool = True) -> Loaded:
-    """Load, embed (cached) and split the dataset of ``spec``."""
+def load(spec: RunSpec, *, progress: bool = True, split: DatasetSplit | None = None) -> Loaded:
+    """Load and embed (cached) the dataset of ``spec``, split by ``split``.
+
+    Args:
+        spec: dataset, encoders, holdout and seed.
+        progress: show embedding progress.
+        split: the recorded split to use; default drawn by
+            :func:`pictext.data.split.split_dataset` from ``spec.holdout`` and ``spec.seed``.
+    """
     from pictext.data import load_dataset
-    from pictext.data.split import duplicate_groups, stratified_split
+    from pictext.data.split import split_dataset
     from pictext.store import embed_dataset
 
     dataset = load_dataset(spec.dataset)
     feats = embed_dataset(dataset, spec.image_encoder, spec.text_encoder, progress=progress)
-    labels = dataset.labels()
-    groups = duplicate_groups(dataset)
-    split = stratified_split(labels, holdout=spec.holdout, seed=spec.seed, groups=groups)
-    return Loaded(dataset, feats, labels, fine_codes(dataset), split.train, split.val, split.test)
+    if split is None:
+        split = split_dataset(dataset, holdout=spec.holdout, seed=spec.seed)
+    rows = split.rows([it.id for it in dataset.items])
+    return Loaded(
+        dataset,
+        feats,
+        dataset.labels(),
+        fine_codes(dataset),
+        rows.train,
+        rows.val,
+        rows.test,
+        split,
+    )
 
 
 def fine_codes(dataset: Dataset) -> np.ndarray | None:
@@ -70,7 +94,7 @@ def fine_codes(dataset: Dataset) -> np.ndarray | None:
 def train(
     run_dir: Path, spec: RunSpec, head_params: dict[str, Any], progress: bool = True
 ) -> RankingHead:
-    """Fit a ranking head on the train split; write ``head/`` and ``run.json``."""
+    """Fit a ranking head on the train split; write ``head/``, ``run.json`` and ``split.json``."""
     from pictext.rank.head import RankingHead
 
     if spec.in_class not in ("auto", "fine", "hard"):
@@ -91,6 +115,7 @@ def train(
     seconds = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     head.save(run_dir / "head")
+    data.split.save(run_dir / "split.json")
     info = {
         "spec": asdict(spec),
         "fit_seconds": seconds,
@@ -106,14 +131,18 @@ def train(
 def evaluate(
     run_dir: Path, *, grid_queries: int = 4, map_method: str = "tsne", progress: bool = True
 ) -> dict[str, Any]:
-    """Ranking metrics of the head vs the raw embedding on the test split, plus pictures."""
+    """Ranking metrics of the head vs the raw embedding on the run's test split, plus pictures.
+
+    The split is the one the training run recorded (``split.json``), not drawn again.
+    """
+    from pictext.data.split import DatasetSplit
     from pictext.rank.evaluate import ranking_table
     from pictext.rank.head import RankingHead
 
     info = json.loads((run_dir / "run.json").read_text())
     spec = RunSpec(**info["spec"])
     head = RankingHead.load(run_dir / "head")
-    data = load(spec, progress=progress)
+    data = load(spec, progress=progress, split=DatasetSplit.load(run_dir / "split.json"))
     test = data.features.subset(data.test)
     keep = head.usable(test) & (data.labels[data.test] >= 0)
     rows = data.test[keep]
