@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from pictext.data.errors import ItemError
-from pictext.data.images import MAX_PIXELS, image_content_key, load_image
+from pictext.data.images import (
+    MAX_PIXELS,
+    ImageDecodeError,
+    decode_image,
+    image_content_key,
+    image_pixels,
+    load_image,
+)
 from pictext.data.item import Item
 
 
@@ -146,3 +153,81 @@ def test_svg_percent_opacity_renders(make, tmp_path: Path) -> None:
     assert 120 <= r <= 135
     assert g == 0
     assert 120 <= b <= 135
+
+
+# ---- one decoder for files and uploads ------------------------------------------------------
+def test_the_pixel_limit_is_the_one_of_the_defaults() -> None:
+    from pictext.core import defaults
+
+    assert MAX_PIXELS == defaults.MAX_PIXELS
+
+
+def _rgba(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    arr = rng.integers(0, 255, (90, 120, 4), dtype=np.uint8)
+    arr[..., 3] = np.linspace(0, 255, 120, dtype=np.uint8)  # alpha ramps across
+    Image.fromarray(arr, "RGBA").save(tmp_path / "a.png")
+    return tmp_path / "a.png"
+
+
+@pytest.mark.parametrize("kind", ["rgba", "jpeg", "svg", "palette"])
+def test_bytes_decode_exactly_as_the_file(make, tmp_path: Path, kind: str) -> None:
+    if kind == "rgba":
+        path = _rgba(tmp_path)
+    elif kind == "jpeg":
+        path = tmp_path / "j.jpg"
+        Image.new("RGB", (640, 480), (10, 200, 90)).save(path, quality=80)
+    elif kind == "palette":
+        path = tmp_path / "p.gif"
+        Image.new("RGB", (100, 70), (250, 10, 10)).convert("P").save(path)
+    else:
+        path = make.svg(tmp_path / "s.svg")
+    for size in (None, 32):
+        from_file = load_image(Item("f", str(path)), size=size)
+        got = decode_image(path.read_bytes(), name=path.name, size=size)
+        assert got.image.size == from_file.size
+        np.testing.assert_array_equal(np.asarray(got.image), np.asarray(from_file))
+        np.testing.assert_array_equal(image_pixels(got.image), np.asarray(from_file))
+
+
+def test_decoded_bytes_describe_the_original(make, tmp_path: Path) -> None:
+    Image.new("RGB", (640, 480)).save(tmp_path / "big.png")
+    got = decode_image((tmp_path / "big.png").read_bytes(), name="big.png", size=64)
+    assert (got.format, got.width, got.height) == ("PNG", 640, 480)
+    assert min(got.image.size) < 480  # reduced for a 64-pixel model
+    svg = decode_image(make.svg(tmp_path / "s.svg").read_bytes(), name="s.svg")
+    assert (svg.format, svg.width, svg.height) == ("SVG", 20, 10)  # the intrinsic size
+    assert svg.image.size == (256, 128)
+
+
+def _reason(data: bytes, **kw) -> str:
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(data, name="up.bin", **kw)
+    assert info.value.item_id == "up.bin"
+    return info.value.reason
+
+
+def test_bytes_refusals_say_why(make, tmp_path: Path) -> None:
+    png = make.png(tmp_path / "a.png", size=(40, 30)).read_bytes()
+    assert _reason(b"hello, not an image") == "not_an_image"
+    assert _reason(png, max_pixels=1000) == "too_large"
+    assert _reason(png[: len(png) // 2]) == "corrupt"
+    assert _reason(png, formats={"JPEG", "GIF"}) == "unsupported_format"
+    assert _reason(png, formats={"SVG"}) == "not_an_image"  # declared SVG, is no SVG
+    svg = make.svg(tmp_path / "s.svg").read_bytes()
+    assert _reason(svg, formats={"PNG"}) == "not_an_image"  # declared raster, is no raster
+    assert _reason(b"<svg xmlns='http://www.w3.org/2000/svg'><broken") == "corrupt"
+    assert decode_image(png, name="ok", formats={"PNG"}, verify=True).format == "PNG"
+
+
+def test_bytes_are_decoded_without_touching_the_raster_cache(make, tmp_path: Path) -> None:
+    from pictext.core.paths import cache_dir
+
+    decode_image(make.svg(tmp_path / "s.svg").read_bytes(), name="s.svg")
+    assert not list(cache_dir("raster").rglob("*.png"))
+
+
+def test_a_lower_pixel_limit_applies_to_files_too(make, tmp_path: Path) -> None:
+    path = make.png(tmp_path / "a.png", size=(40, 30))
+    with pytest.raises(ItemError, match="limit 1000"):
+        load_image(Item("a", str(path)), max_pixels=1000)

@@ -32,11 +32,11 @@ def test_similar_and_divergent_by_id(metric: str) -> None:
     ix = SearchIndex.build(f, labels=labels, metric=metric)
     assert len(ix) == 39
     assert "it7" not in ix.ids
-    sim = ix.similar("it0", 5)
+    sim = ix.similar_to(ix.row("it0"), 5)
     assert "it0" not in [h.id for h in sim]
     assert [h.label for h in sim] == ["c0"] * 5
     assert all(a.distance <= b.distance for a, b in itertools.pairwise(sim))
-    div = ix.divergent("it0", 3)
+    div = ix.divergent_to(ix.row("it0"), 3)
     assert all(a.distance >= b.distance for a, b in itertools.pairwise(div))
     # the farthest really is the farthest in the searched space
     x = f.image[np.array([f.ids.index(i) for i in ix.ids])]
@@ -44,7 +44,7 @@ def test_similar_and_divergent_by_id(metric: str) -> None:
     d = np.linalg.norm(x - x[0], axis=1)
     assert div[0].row == int(np.argmax(d))
     with pytest.raises(KeyError, match="not in this index"):
-        ix.similar("id:nope", 3)
+        queries.similar(ix, "id:nope", 3)
 
 
 def test_save_load_round_trip_with_head(tmp_path) -> None:
@@ -66,8 +66,8 @@ def test_save_load_round_trip_with_head(tmp_path) -> None:
     back = SearchIndex.load(tmp_path / "ix")
     assert back.manifest.space == "head"
     assert back.manifest.image_encoder == "toy@1"
-    assert [h.id for h in back.similar("it1", 5)] == [h.id for h in ix.similar("it1", 5)]
-    assert [h.id for h in back.divergent("it1", 5)] == [h.id for h in ix.divergent("it1", 5)]
+    assert [h.id for h in back.similar_to(1, 5)] == [h.id for h in ix.similar_to(1, 5)]
+    assert [h.id for h in back.divergent_to(1, 5)] == [h.id for h in ix.divergent_to(1, 5)]
 
 
 def test_faiss_backend_round_trip(tmp_path) -> None:
@@ -78,18 +78,24 @@ def test_faiss_backend_round_trip(tmp_path) -> None:
     back = SearchIndex.load(tmp_path / "ix")
     assert (tmp_path / "ix" / "ann.faiss").exists()
     exact = SearchIndex.build(f, labels=labels)
-    got = {h.id for h in back.similar("it2", 10)}
-    want = {h.id for h in exact.similar("it2", 10)}
+    got = {h.id for h in queries.similar(back, "it2", 10)}
+    want = {h.id for h in queries.similar(exact, "it2", 10)}
     assert len(got & want) >= 9
 
 
 class _FakeImageEncoder:
     name, version, dim, image_size = "toy", "1", 4, 8
 
-    def encode(self, images: list[Image.Image]) -> np.ndarray:
+    def pixels(self, image: Image.Image) -> np.ndarray:
+        return np.asarray(image.convert("RGB").resize((8, 8)), np.uint8)
+
+    def normalize_batch(self, pixels: np.ndarray) -> np.ndarray:
+        return pixels.astype(np.float32) / 255.0
+
+    def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         # the mean of the red and green channels decides the class direction
-        a = np.asarray(images[0], np.float32).mean(axis=(0, 1)) / 255.0
-        return np.array([[a[0] * 3, a[1] * 3, 0.0, 0.0]], np.float32)
+        a = batch.mean(axis=(1, 2))
+        return np.stack([a[:, 0] * 3, a[:, 1] * 3, 0 * a[:, 0], 0 * a[:, 0]], 1)
 
 
 class _FakeTextEncoder:
@@ -99,19 +105,18 @@ class _FakeTextEncoder:
         return np.array([[1.0, 0, 0, 0, 0]], np.float32)
 
 
-def test_image_file_and_text_queries(tmp_path, monkeypatch) -> None:
+def test_image_file_and_text_queries(tmp_path) -> None:
     f, labels = _features()
     ix = SearchIndex.build(f, labels=labels)
-    encoders = {"toy@1": _FakeImageEncoder(), "txt@1": _FakeTextEncoder()}
-    monkeypatch.setattr(queries, "_encoder", lambda spec, what: encoders[spec])
+    encoders = {"toy@1": _FakeImageEncoder(), "txt@1": _FakeTextEncoder()}.__getitem__
     red = tmp_path / "red.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(red)
-    assert {h.label for h in ix.similar(str(red), 5)} == {"c0"}
-    hits = ix.similar("text:anything", 3)
+    assert {h.label for h in queries.similar(ix, str(red), 5, encoders=encoders)} == {"c0"}
+    hits = queries.similar(ix, "text:anything", 3, encoders=encoders)
     t = f.text["text"] / np.linalg.norm(f.text["text"], axis=1, keepdims=True)
     order = [f.ids[i] for i in np.argsort(-t[:, 0]) if f.ids[i] not in ("it3", "it7")]
     assert [h.id for h in hits] == order[:3]  # it3 has no text, it7 no image: never returned
-    far = ix.divergent("some words", 1)
+    far = queries.divergent(ix, "some words", 1, encoders=encoders)
     assert far[0].id == order[-1]
 
 
@@ -119,7 +124,7 @@ def test_text_query_needs_text_features() -> None:
     f, labels = _features()
     ix = SearchIndex.build(f, labels=labels, with_text=False)
     with pytest.raises(ValueError, match="no text features"):
-        ix.similar("text:hello", 3)
+        queries.similar(ix, "text:hello", 3)
 
 
 @pytest.mark.parametrize("method", ["knn", "mmr", "kcenter", "dpp"])
@@ -150,3 +155,134 @@ def test_query_resolution() -> None:
     assert r.row == ix.row("it5")
     with pytest.raises(ValueError, match="empty text"):
         queries.resolve_query(ix, "text: ")
+
+
+# ---- vectors, rows and new items --------------------------------------------------------------
+def test_vector_and_features_queries_agree_with_row_queries() -> None:
+    f, labels = _features()
+    ix = SearchIndex.build(f, labels=labels)
+    row = ix.row("it5")
+    by_row = [h.id for h in ix.similar_to(row, 6)]
+    by_vector = [h.id for h in ix.similar_to(ix.vectors[row], 7)]
+    assert by_vector[0] == "it5"  # a vector is not excluded: the item finds itself first
+    assert by_vector[1:] == by_row
+    one = f.subset(np.array([f.ids.index("it5")]))
+    assert [h.id for h in ix.similar_to(one, 7)] == by_vector
+    assert [h.id for h in ix.divergent_to(one, 3)] == [h.id for h in ix.divergent_to(row, 3)]
+    with pytest.raises(ValueError, match="one query at a time"):
+        ix.similar_to(f.subset(np.arange(2)), 3)
+
+
+def test_to_space_maps_new_features_where_the_build_put_them() -> None:
+    pytest.importorskip("torch")
+    from pictext.rank.head import RankingHead
+
+    f, labels = _features()
+    y = np.array([int(s[1]) for s in labels])
+    head = RankingHead(embed_dim=64, epochs=2, progress=False).fit(f, y)
+    ix = SearchIndex.build(f, head=head, labels=labels)
+    rows = np.array([f.ids.index(i) for i in ix.ids])
+    np.testing.assert_allclose(ix.to_space(f.subset(rows)), ix.vectors, atol=1e-6)
+    assert ix.usable(f).tolist() == [i != 7 for i in range(f.n)]
+
+
+def test_text_search_by_vector_never_returns_items_without_text() -> None:
+    f, labels = _features(12)
+    ix = SearchIndex.build(f, labels=labels)
+    hits = ix.text_search(np.ones(5, np.float32), k=50)
+    assert len(hits) == 10  # 12 items, it7 not indexed, it3 without text
+    assert {"it3", "it7"}.isdisjoint(h.id for h in hits)
+    assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+
+
+def _reference_recommend(ix, history, query, k, method, lambda_, pool):
+    """What the service computed for a history plus an upload before the index did it."""
+    from pictext.rank.ann import normalize_rows, top_k_inner
+    from pictext.rank.diversity import select
+
+    unit = normalize_rows(ix.vectors)
+    rows = [ix.row(h) for h in history]
+    seen = np.vstack([unit[rows], normalize_rows(query[None])])
+    profile = normalize_rows(seen.mean(axis=0, keepdims=True))
+    cand, _ = top_k_inner(unit, profile, pool + len(rows))
+    cand = np.array([c for c in cand[0] if c >= 0 and c not in set(rows)][:pool])
+    pick = select(method, unit[cand], unit[cand] @ profile[0], k, lambda_, seen)
+    return [ix.ids[r] for r in cand[pick]]
+
+
+@pytest.mark.parametrize("method", ["mmr", "dpp"])
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_recommend_from_history_is_the_mean_cosine_selection(method: str, metric: str) -> None:
+    from pictext.rank.ann import normalize_rows, top_k_inner
+    from pictext.rank.diversity import select
+
+    f, labels = _features(120)
+    ix = SearchIndex.build(f, labels=labels, metric=metric)
+    rows = [ix.row(h) for h in ("it0", "it4", "it9")]
+    unit = normalize_rows(ix.vectors)
+    mean = unit[rows].mean(axis=0, keepdims=True)  # relevance: the mean cosine to the history
+    cand, _ = top_k_inner(unit, mean, 60 + len(rows))
+    cand = np.array([c for c in cand[0] if c not in rows][:60])
+    pick = select(method, unit[cand], unit[cand] @ mean[0], 8, 0.4, unit[rows])
+    got = ix.recommend(["it0", "it4", "it9"], 8, method=method, lambda_=0.4, pool=60)
+    assert [h.id for h in got] == [ix.ids[r] for r in cand[pick]]
+
+
+@pytest.mark.parametrize("method", ["mmr", "dpp", "kcenter"])
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_recommend_with_query_vectors(method: str, metric: str) -> None:
+    f, labels = _features(120)
+    ix = SearchIndex.build(f, labels=labels, metric=metric)
+    query = np.array([0.0, 2.5, 0.3, 0.1], np.float32)
+    for history in (["it0", "it4"], []):
+        got = ix.recommend(history, 8, queries=query, method=method, lambda_=0.4, pool=60)
+        want = _reference_recommend(ix, history, query, 8, method, 0.4, 60)
+        assert [h.id for h in got] == want
+        assert not set(history) & {h.id for h in got}
+    with pytest.raises(ValueError, match="at least one history item"):
+        ix.recommend([], 5)
+
+
+def test_the_index_never_imports_the_query_module() -> None:
+    import ast
+    import inspect
+
+    from pictext.rank import index as index_module
+
+    tree = ast.parse(inspect.getsource(index_module))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "pictext.rank.queries" not in names
+    assert not any(isinstance(n, ast.alias) and n.name == "queries" for n in ast.walk(tree))
+
+
+def test_search_items_routes_images_and_texts() -> None:
+    f, labels = _features()
+    ix = SearchIndex.build(f, labels=labels)
+    encoders = {"toy@1": _FakeImageEncoder(), "txt@1": _FakeTextEncoder()}.__getitem__
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 255
+    items = [
+        queries.Item("up", pixels=red, title="ignored: the image decides"),
+        queries.Item("words", title="only text"),
+    ]
+    image_hits, text_hits = queries.search_items(ix, items, 4, encoders=encoders)
+    assert {h.label for h in image_hits} == {"c0"}
+    assert [h.id for h in text_hits] == [h.id for h in ix.text_search(np.eye(5)[0], 4)]
+    with pytest.raises(queries.QueryInputError, match="nothing: a search needs"):
+        queries.search_items(ix, [queries.Item("nothing")], 3, encoders=encoders)
+    bare = SearchIndex.build(f, labels=labels, with_text=False)
+    with pytest.raises(queries.QueryInputError, match="words: a search needs an image"):
+        queries.search_items(bare, items[1:], 3, encoders=encoders)
+
+
+def test_an_unreadable_query_file_is_refused(tmp_path) -> None:
+    from pictext.store import UnreadableItemsError
+
+    f, labels = _features()
+    ix = SearchIndex.build(f, labels=labels)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    encoders = {"toy@1": _FakeImageEncoder()}.__getitem__
+    with pytest.raises(UnreadableItemsError, match=f"cannot read {bad}"):
+        queries.similar(ix, f"file:{bad}", 3, encoders=encoders)

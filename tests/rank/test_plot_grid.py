@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pictext.core.projection import project_2d
 from pictext.rank.plot_grid import GridRow, retrieval_grid
-from pictext.rank.plot_map import project, ranking_map
+from pictext.rank.plot_map import ranking_map
 
 pytest.importorskip("matplotlib")
 
@@ -41,7 +42,7 @@ def test_ranking_map_png_and_projection(tmp_path) -> None:
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 20)
     z = np.eye(3)[y] + 0.1 * rng.normal(size=(60, 3))
-    xy = project(z, "pca")
+    xy = project_2d(z, "pca")
     assert xy.shape == (60, 2)
     # PCA keeps the three clusters apart
     centres = np.array([xy[y == c].mean(axis=0) for c in range(3)])
@@ -54,4 +55,4 @@ def test_ranking_map_png_and_projection(tmp_path) -> None:
     )
     assert Image.open(out).width > 800
     with pytest.raises(ValueError, match="unknown projection"):
-        project(z, "nope")
+        project_2d(z, "nope")

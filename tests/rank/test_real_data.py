@@ -35,5 +35,7 @@ def test_tuxpaint_head_beats_raw_and_index_round_trips(tmp_path) -> None:
     ix.save(tmp_path / "ix")
     back = SearchIndex.load(tmp_path / "ix")
     first = back.ids[0]
-    assert [h.id for h in back.similar(first, 5)] == [h.id for h in ix.similar(first, 5)]
+    assert [h.id for h in back.similar_to(back.row(first), 5)] == [
+        h.id for h in ix.similar_to(ix.row(first), 5)
+    ]
     assert len(back.recommend([first], 10, method="dpp")) == 10

@@ -8,7 +8,16 @@ from PIL import Image
 
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
-from pictext.store import EmbedReport, embed_dataset
+from pictext.store import (
+    EmbedReport,
+    EncoderPool,
+    Failure,
+    MemoryCache,
+    UnreadableItemsError,
+    embed_dataset,
+    embed_items,
+    require_read,
+)
 
 
 class CountingImageEncoder:
@@ -143,3 +152,103 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert image.seen == 8
     reference = run(items, tmp_path / "fresh", CountingImageEncoder())
     np.testing.assert_allclose(feats.image, reference.image, rtol=1e-6)
+
+
+# ---- the one path for new inputs ---------------------------------------------------------------
+def test_embed_items_returns_what_it_could_not_read(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    items = [
+        *make_items(2),
+        Item("broken", str(bad), title="has text"),
+        Item("gone", str(tmp_path / "missing.png"), title="t"),
+        Item("text only", title="no image at all"),
+    ]
+    feats, failures = embed_items(
+        items, CountingImageEncoder(), CountingTextEncoder(), cache_dir=tmp_path / "c"
+    )
+    problems = dict(failures)
+    assert sorted(problems) == ["broken", "gone"]
+    assert "not found" in problems["gone"]
+    assert feats.image_mask.tolist() == [True, True, False, False, False]
+    assert feats.text_mask["title"].all()  # their text was still read
+    with pytest.raises(UnreadableItemsError, match="cannot read 2 items: gone: ") as info:
+        require_read(failures)
+    assert info.value.failures == failures
+    assert "\n" not in str(info.value)
+    require_read([])  # nothing failed: no error
+
+
+def test_embed_items_matches_embed_dataset(tmp_path):
+    items = make_items(7)
+    feats, failures = embed_items(
+        items, CountingImageEncoder(), CountingTextEncoder(), cache_dir=tmp_path / "a"
+    )
+    want = run(items, tmp_path / "b")
+    assert failures == []
+    np.testing.assert_array_equal(feats.image, want.image)
+    for name in want.text:
+        np.testing.assert_array_equal(feats.text[name], want.text[name])
+    assert (feats.image_encoder, feats.text_encoder) == ("fake-image@1", "fake-text@1")
+
+
+def test_memory_cache_embeds_once_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    memory = MemoryCache(64)
+    items = make_items(4)
+    image, text = CountingImageEncoder(), CountingTextEncoder()
+    first, _ = embed_items(items, image, text, cache_dir=tmp_path / "disk", memory=memory)
+    seen_images, seen_texts = image.seen, len(text.seen)
+    again, _ = embed_items(items, image, text, cache_dir=tmp_path / "disk", memory=memory)
+    assert (image.seen, len(text.seen)) == (seen_images, seen_texts)  # all from memory
+    np.testing.assert_array_equal(first.image, again.image)
+    assert not list(tmp_path.rglob("*.npy"))
+    assert not (tmp_path / "disk").exists()
+
+
+def test_a_full_memory_cache_still_answers_every_item():
+    items = make_items(5)
+    feats, failures = embed_items(
+        items, CountingImageEncoder(), CountingTextEncoder(), memory=MemoryCache(1)
+    )
+    reference, _ = embed_items(
+        items, CountingImageEncoder(), CountingTextEncoder(), memory=MemoryCache(1000)
+    )
+    assert failures == []
+    assert feats.image_mask.all()
+    assert feats.text_mask["title"].all()
+    np.testing.assert_array_equal(feats.image, reference.image)
+    np.testing.assert_array_equal(feats.text["text"], reference.text["text"])
+    nothing, _ = embed_items(items, CountingImageEncoder(), None, memory=MemoryCache(0))
+    np.testing.assert_array_equal(nothing.image, reference.image)
+
+
+def test_text_inputs_choose_the_fields():
+    text = CountingTextEncoder()
+    feats, _ = embed_items(make_items(2), None, text, memory=MemoryCache(), text_inputs=("text",))
+    assert list(feats.text) == ["text"]
+    assert feats.image is None
+    assert sorted(text.seen) == sorted(it.text for it in make_items(2))
+
+
+def test_failure_reads_as_one_line():
+    assert str(Failure("a.png", "image file not found: a.png")) == (
+        "a.png: image file not found: a.png"
+    )
+
+
+def test_encoder_pool_builds_once_and_checks_versions():
+    built = []
+
+    def factory(name, **options):
+        built.append((name, options))
+        return CountingTextEncoder()
+
+    pool = EncoderPool(factory, threads=1)
+    assert pool("fake-text@1") is pool("fake-text@1")
+    assert built == [("fake-text", {"threads": 1})]
+    assert pool.specs == ["fake-text@1"]
+    from pictext.encoders.registry import EncoderVersionError
+
+    with pytest.raises(EncoderVersionError, match="fake-text@0"):
+        pool("fake-text@0")

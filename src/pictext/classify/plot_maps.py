@@ -10,29 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pictext.core.figures import figure, save_png
+from pictext.core.projection import project_2d
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from pictext.classify.fusion import FusionClassifier
     from pictext.store.features import Features
-
-
-def project_2d(vectors: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
-    """2-D coordinates of ``vectors`` by t-SNE (scikit-learn) or UMAP (``umap-learn``)."""
-    x = np.asarray(vectors, dtype=np.float32)
-    if method == "umap":
-        try:
-            import umap
-        except ImportError as err:
-            raise ImportError("method='umap' needs umap-learn: pip install umap-learn") from err
-        return umap.UMAP(random_state=seed).fit_transform(x)
-    if method != "tsne":
-        raise ValueError(f"unknown projection {method!r}; use 'tsne' or 'umap'")
-    from sklearn.manifold import TSNE
-
-    perplexity = float(min(30, max(2, (len(x) - 1) // 3)))
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
 
 def plot_embedding_map(
@@ -49,6 +33,8 @@ def plot_embedding_map(
 ) -> Path:
     """Scatter of a 2-D projection, one colour per class, thumbnails on some points.
 
+    The projection is :func:`pictext.core.projection.project_2d`, the one every map uses.
+
     Args:
         vectors: ``[N, D]`` embeddings.
         labels: class index per row.
@@ -56,7 +42,7 @@ def plot_embedding_map(
         path: PNG to write.
         thumbnail: row index -> small image (or None) drawn at that point.
         n_thumbnails: how many points get a thumbnail (spread over classes).
-        method: ``"tsne"`` or ``"umap"``.
+        method: ``"tsne"``, ``"pca"`` or ``"umap"``.
         seed: projection and thumbnail choice seed.
         title: axes title.
     """

@@ -1,9 +1,13 @@
 """The study's two applications: suggested tags for an upload, and machine-in-the-loop
-verification of a claimed label."""
+verification of a claimed label.
+
+:func:`tag_items` and :func:`verify_items` embed new items by the one path for new inputs
+(:func:`~pictext.store.embed.embed_items`) with the encoders the model recorded; the CLI and
+the service both call them.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.store.embed import embed_items
+from pictext.store.encoders import EncoderSource, encoder_for
+from pictext.store.failures import Failure, require_read
 from pictext.store.inputs import uses_text
 
 if TYPE_CHECKING:
     from pictext.classify.fusion import FusionClassifier
     from pictext.data.item import Item
     from pictext.store.features import Features
+    from pictext.store.memory import MemoryCache
 
 
 class UnknownLabelError(ValueError):
@@ -94,30 +102,44 @@ def verify(
     return out
 
 
-@dataclass
-class Timing:
-    """Where the time of an application call went."""
-
-    encode_s: float = 0.0  # embedding images and text
-    head_s: float = 0.0  # the classifier head
+def model_encoders(model: FusionClassifier) -> tuple[str | None, str | None]:
+    """The towers a saved model reads: ``(image, text)`` as ``name@version``, None if unread."""
+    inputs = model.config.inputs
+    image = model.image_encoder_ if "image" in inputs and model.image_encoder_ else None
+    text = model.text_encoder_ if uses_text(inputs) and model.text_encoder_ else None
+    return image, text
 
 
 def embed_for_model(
     model: FusionClassifier,
     items: Sequence[Item],
     *,
+    encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
     progress: bool = False,
-) -> Features:
-    """Embed new items with the encoders named in a saved model (only the towers it reads)."""
-    from pictext.data.dataset import Dataset
-    from pictext.store import embed_dataset
+) -> tuple[Features, list[Failure]]:
+    """Embed new items with the encoders a saved model recorded (only the towers it reads).
 
-    inputs = model.config.inputs
-    ie = model.image_encoder_.split("@")[0] if "image" in inputs and model.image_encoder_ else None
-    te = model.text_encoder_.split("@")[0] if uses_text(inputs) and model.text_encoder_ else None
-    return embed_dataset(
-        Dataset("query", list(items)), ie, te, cache_dir=cache_dir, progress=progress
+    Args:
+        model: the fitted classifier.
+        items: the items (image files or in-memory pixels, and their text).
+        encoders: builds the recorded encoders (default: the registry, versions checked).
+        cache_dir: disk cache root (default ``$PICTEXT_CACHE``).
+        memory: keep the embeddings in memory instead of on disk.
+        progress: show progress bars.
+
+    Returns:
+        ``(features, failures)``: see :func:`~pictext.store.embed.embed_items`.
+    """
+    image, text = model_encoders(model)
+    return embed_items(
+        items,
+        None if image is None else encoder_for(image, encoders),
+        None if text is None else encoder_for(text, encoders),
+        cache_dir=cache_dir,
+        memory=memory,
+        progress=progress,
     )
 
 
@@ -126,18 +148,22 @@ def tag_items(
     items: Sequence[Item],
     k: int = 5,
     *,
+    encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
-    timing: Timing | None = None,
+    memory: MemoryCache | None = None,
 ) -> list[list[tuple[str, float]]]:
-    """Embed ``items`` with the model's encoders and return their top-``k`` labels."""
-    t0 = time.perf_counter()
-    feats = embed_for_model(model, items, cache_dir=cache_dir)
-    t1 = time.perf_counter()
-    out = tag(model, feats, k)
-    if timing is not None:
-        timing.encode_s += t1 - t0
-        timing.head_s += time.perf_counter() - t1
-    return out
+    """Embed ``items`` with the model's encoders and return their top-``k`` labels.
+
+    Embedding options as in :func:`embed_for_model`.
+
+    Raises:
+        UnreadableItemsError: an item could not be read; no labels are given for any.
+    """
+    feats, failures = embed_for_model(
+        model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
+    )
+    require_read(failures)
+    return tag(model, feats, k)
 
 
 def verify_items(
@@ -146,12 +172,25 @@ def verify_items(
     claimed: Sequence[str],
     k: int = 5,
     *,
+    encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
 ) -> list[Verdict]:
-    """Embed ``items`` with the model's encoders and verify their claimed labels."""
+    """Embed ``items`` with the model's encoders and verify their claimed labels.
+
+    Embedding options as in :func:`embed_for_model`.
+
+    Raises:
+        UnknownLabelError: a claimed label is not one of the model's classes.
+        UnreadableItemsError: an item could not be read; no verdict is given for any.
+    """
     unknown = sorted({c for c in claimed if c not in model.classes_})
     if unknown:
         raise UnknownLabelError(
             f"unknown label(s) {unknown}; the model knows: {', '.join(model.classes_)}"
         )
-    return verify(model, embed_for_model(model, items, cache_dir=cache_dir), claimed, k)
+    feats, failures = embed_for_model(
+        model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
+    )
+    require_read(failures)
+    return verify(model, feats, claimed, k)

@@ -8,8 +8,11 @@ from typing import Annotated
 
 import typer
 
+from pictext.cli.errors import refuse_unreadable
 from pictext.core import defaults
 from pictext.data.item import Item
+from pictext.encoders.registry import EncoderVersionError
+from pictext.store.failures import UnreadableItemsError
 
 _DATASET = typer.Argument(help="dataset name (openclipart, tuxpaint, ...) or folder/manifest")
 _STRIP = typer.Option("--strip-label-words", help="remove class words from the text first")
@@ -143,7 +146,13 @@ def tag(
 
     clf = FusionClassifier.load(model)
     items = _items(images or [], manifest, title, description, tags)
-    for item, top in zip(items, tag_items(clf, items, k), strict=True):
+    try:
+        tops = tag_items(clf, items, k)
+    except UnreadableItemsError as err:
+        refuse_unreadable(err)
+    except EncoderVersionError as err:
+        raise typer.BadParameter(f"the model was {err}; retrain it") from None
+    for item, top in zip(items, tops, strict=True):
         if as_json:
             typer.echo(json.dumps({"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]}))
         else:
@@ -173,6 +182,10 @@ def verify(
         verdicts = verify_items(clf, items, claimed)
     except UnknownLabelError as err:
         raise typer.BadParameter(str(err)) from err
+    except UnreadableItemsError as err:
+        refuse_unreadable(err)
+    except EncoderVersionError as err:
+        raise typer.BadParameter(f"the model was {err}; retrain it") from None
     for v in verdicts:
         if as_json:
             typer.echo(json.dumps(v.to_dict()))

@@ -12,12 +12,19 @@ pictext rank diversity INDEX                  selectors vs kNN: relevance, ILD, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pictext.cli.errors import refuse_unreadable
 from pictext.core import defaults
 from pictext.core.atomic import atomic_write_text
+from pictext.encoders.registry import EncoderVersionError
+from pictext.store.failures import UnreadableItemsError
+
+if TYPE_CHECKING:
+    from pictext.rank.head import RankingHead
+    from pictext.rank.index import Hit
 
 rank_app = typer.Typer(
     help="Train and evaluate the triplet-loss ranking head.", no_args_is_help=True
@@ -171,7 +178,11 @@ def index_build(
     out: Annotated[Path | None, typer.Option(help="Index directory.")] = None,
     threads: int = 1,
 ) -> None:
-    """Embed DATASET (cached) and build its search index."""
+    """Embed DATASET (cached) and build its search index.
+
+    The encoders are the ones the ranking head recorded (checked against the installed
+    versions); a raw index uses the default towers.
+    """
     from pictext.core.paths import cache_dir
     from pictext.data import load_dataset
     from pictext.rank.ann import AnnParams
@@ -182,7 +193,11 @@ def index_build(
     _threads(threads)
     ds = load_dataset(dataset)
     rh = RankingHead.load(head) if head is not None else None
-    feats = embed_dataset(ds, "efficientnet-lite0", "use" if text else None)
+    image_encoder, text_encoder = _index_encoders(rh, text)
+    try:
+        feats = embed_dataset(ds, image_encoder, text_encoder)
+    except EncoderVersionError as err:
+        raise typer.BadParameter(f"the ranking head was {err}; retrain it") from None
     ix = SearchIndex.build(
         feats,
         head=rh,
@@ -191,11 +206,28 @@ def index_build(
         metric=metric,
         backend=backend,
         ann_params=AnnParams(threads=threads),
+        with_text=text,
     )
     target = out or cache_dir("index") / f"{Path(dataset).name}-{ix.manifest.space}-{backend}"
     ix.save(target)
     atomic_write_text(_current_file(), str(target.resolve()))
     typer.echo(f"indexed {len(ix)} items ({ix.manifest.space}, {metric}, {backend}) -> {target}")
+
+
+def _index_encoders(head: RankingHead | None, text: bool) -> tuple[str, str | None]:
+    """``(image, text)`` towers of an index: the head's recorded ones, else the defaults.
+
+    The head's text tower is embedded whenever the head reads text; otherwise text is
+    embedded (for text search) only when asked.
+    """
+    from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
+
+    if head is None or head.spec is None:
+        return IMAGE_ENCODER, TEXT_ENCODER if text else None
+    image = head.spec.image_encoder or IMAGE_ENCODER
+    if head.spec.text_encoder:
+        return image, head.spec.text_encoder
+    return image, TEXT_ENCODER if text else None
 
 
 def _show(hits: list, title: str) -> None:
@@ -236,7 +268,7 @@ def similar(
             query, mode="similar", k=k, model=model, dataset=dataset, similar=min_cosine
         )
         return
-    _show(_open_index(index).similar(query, k), f"most similar to {query!r}:")
+    _show(_search(query, k, index, farthest=False), f"most similar to {query!r}:")
 
 
 def divergent(
@@ -269,7 +301,18 @@ def divergent(
             divergent_high=high,
         )
         return
-    _show(_open_index(index).divergent(query, k), f"most divergent from {query!r}:")
+    _show(_search(query, k, index, farthest=True), f"most divergent from {query!r}:")
+
+
+def _search(query: str, k: int, index: Path | None, *, farthest: bool) -> list[Hit]:
+    """Resolve and answer a query string; an unreadable image file is a one-line error."""
+    from pictext.rank import queries
+
+    ix = _open_index(index)
+    try:
+        return (queries.divergent if farthest else queries.similar)(ix, query, k)
+    except UnreadableItemsError as err:
+        refuse_unreadable(err)
 
 
 def recommend(

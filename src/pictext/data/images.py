@@ -1,7 +1,13 @@
-"""Decode an item's image to an RGB ``PIL.Image``: raster files, SVG and in-memory pixels.
+"""Decode an image to an RGB ``PIL.Image``: raster files, SVG, bytes and in-memory pixels.
+
+This is the one decoder of pictext, with one pixel limit (``MAX_PIXELS`` of
+:mod:`pictext.core.defaults`): the datasets, the embedding store, the CLI and the service's
+uploads and thumbnails all decode here. :func:`load_image` reads an item (a file or its
+pixels), :func:`decode_image` the bytes of an upload.
 
 Every failure becomes an :class:`~pictext.data.errors.ItemError` that names the item and the
-problem, so a reader or the embedding store can report the item, skip it and go on.
+problem (an :class:`ImageDecodeError` says which kind of problem), so a reader or the
+embedding store can report the item, skip it and go on.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pictext.core.atomic import atomic_write_bytes as _write_atomic
+from pictext.core.defaults import MAX_PIXELS
 from pictext.data.errors import ItemError
 from pictext.data.svg import SVG_SUFFIXES, SvgRenderError, looks_like_svg, render_svg
 
@@ -23,9 +32,46 @@ if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
     from pictext.data.item import Item
 
-MAX_PIXELS = 64_000_000  # refuse images above this many pixels (decompression bombs)
+__all__ = [
+    "MAX_PIXELS",
+    "DecodedImage",
+    "ImageDecodeError",
+    "decode_image",
+    "drop_unreadable",
+    "image_content_key",
+    "image_pixels",
+    "load_image",
+    "to_rgb",
+]
+
 SVG_RENDER_SIZE = 256  # default longest side, in pixels, of a rasterised SVG
+SVG = "SVG"  # the format name of SVG documents (Pillow names the raster ones)
 _WHITE = (255, 255, 255)
+# Pillow's own failures on corrupt data come as several types.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+
+
+class ImageDecodeError(ItemError):
+    """An image that does not decode, with the kind of problem in ``reason``.
+
+    Reasons: ``not_an_image`` (no known format), ``unsupported_format`` (a format the
+    caller does not accept), ``too_large`` (above the pixel limit) and ``corrupt``
+    (truncated or broken data, zero size, an SVG that does not render).
+    """
+
+    def __init__(self, item_id: str, problem: str, reason: str) -> None:
+        super().__init__(item_id, problem)
+        self.reason = reason
+
+
+@dataclass
+class DecodedImage:
+    """An image decoded from bytes, with what the data said about it."""
+
+    image: Image.Image  # RGB, transparency composited on white
+    format: str  # format found in the data: PNG, JPEG, ..., or SVG
+    width: int  # original width in pixels (SVG: intrinsic size)
+    height: int  # original height in pixels
 
 
 def image_content_key(item: Item) -> bytes:
@@ -44,7 +90,9 @@ def image_content_key(item: Item) -> bytes:
     return hashlib.sha1(_read_bytes(item.id, Path(item.image))).digest()
 
 
-def load_image(item: Item, size: int | None = None) -> Image.Image:
+def load_image(
+    item: Item, size: int | None = None, *, max_pixels: int | None = None
+) -> Image.Image:
     """The item's image as an RGB ``PIL.Image``; transparency is composited on white.
 
     Args:
@@ -52,10 +100,11 @@ def load_image(item: Item, size: int | None = None) -> Image.Image:
         size: the size the caller will resize to (shorter side, in pixels). When given, large
             images are decoded at a reduced scale (JPEG draft mode, ``Image.reduce``) that
             still keeps the shorter side >= ``size``; SVGs are rendered at least this large.
+        max_pixels: refuse images above this many pixels (default ``MAX_PIXELS``).
 
     Raises:
         ItemError: missing or empty file, unsupported format, corrupt or truncated data, an
-            SVG that does not render, or an image above ``MAX_PIXELS`` pixels.
+            SVG that does not render, or an image above the pixel limit.
     """
     if item.pixels is not None:
         return _from_pixels(item.id, item.pixels)
@@ -63,10 +112,52 @@ def load_image(item: Item, size: int | None = None) -> Image.Image:
         raise ItemError(item.id, "item has no image (neither a path nor pixels)")
     path = Path(item.image)
     data = _read_bytes(item.id, path)
-    if path.suffix.lower() in SVG_SUFFIXES or looks_like_svg(data):
-        render = max(SVG_RENDER_SIZE, size or 0)
-        return _load_svg(item.id, data, render)
-    return _load_raster(item.id, path, size)
+    svg = path.suffix.lower() in SVG_SUFFIXES or looks_like_svg(data)
+    return _decode(item.id, str(path), data, size, svg, _limit(max_pixels)).image
+
+
+def decode_image(
+    data: bytes,
+    *,
+    name: str,
+    size: int | None = None,
+    max_pixels: int | None = None,
+    formats: Collection[str] | None = None,
+    verify: bool = False,
+) -> DecodedImage:
+    """Decode image bytes (an upload) in memory, as :func:`load_image` decodes a file.
+
+    Nothing is written to disk: an SVG is rendered without the raster cache.
+
+    Args:
+        data: the bytes.
+        name: names the image in errors (a file name; never opened).
+        size: as in :func:`load_image`.
+        max_pixels: refuse images above this many pixels (default ``MAX_PIXELS``).
+        formats: formats accepted (Pillow's names, and ``"SVG"``); None accepts all.
+        verify: check the file's structure and checksums before decoding its pixels.
+
+    Raises:
+        ImageDecodeError: the data is not an accepted image, too large or corrupt.
+
+    Example:
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (4, 3)).save(buf, format="PNG")
+        >>> decode_image(buf.getvalue(), name="x.png").format
+        'PNG'
+    """
+    allowed = None if formats is None else frozenset(formats)
+    svg = looks_like_svg(data) and (allowed is None or SVG in allowed)
+    if allowed is not None and allowed <= {SVG} and not svg:
+        raise ImageDecodeError(name, "the data is no plain SVG", "not_an_image")
+    return _decode(
+        name, name, data, size, svg, _limit(max_pixels), formats=allowed, verify=verify, cache=False
+    )
+
+
+def image_pixels(image: Image.Image) -> np.ndarray:
+    """A decoded image as uint8 ``[H, W, 3]`` pixels (for an in-memory :class:`Item`)."""
+    return np.asarray(to_rgb(image), dtype=np.uint8)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -110,42 +201,124 @@ def _from_pixels(item_id: str, pixels: np.ndarray) -> Image.Image:
     raise ItemError(item_id, f"pixels must be HxW or HxWx3/4, got shape {arr.shape}")
 
 
-def _load_raster(item_id: str, path: Path, size: int | None) -> Image.Image:
+def _limit(max_pixels: int | None) -> int:
+    return MAX_PIXELS if max_pixels is None else max_pixels
+
+
+def _decode(
+    item_id: str,
+    label: str,
+    data: bytes,
+    size: int | None,
+    svg: bool,
+    max_pixels: int,
+    *,
+    formats: frozenset[str] | None = None,
+    verify: bool = False,
+    cache: bool = True,
+) -> DecodedImage:
+    """The one decoding step behind :func:`load_image` and :func:`decode_image`."""
+    if svg:
+        render = max(SVG_RENDER_SIZE, size or 0)
+        return _load_svg(item_id, data, render, max_pixels, cache=cache, intrinsic=not cache)
+    return _load_raster(item_id, label, data, size, max_pixels, formats, verify)
+
+
+def _open(item_id: str, label: str, data: bytes) -> Image.Image:
     try:
-        img = Image.open(path)
+        return Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise ItemError(item_id, f"not a supported image format: {path}") from None
+        raise ImageDecodeError(
+            item_id, f"not a supported image format: {label}", "not_an_image"
+        ) from None
     except Image.DecompressionBombError as err:
-        raise ItemError(item_id, f"image too large (decompression bomb): {err}") from None
-    except OSError as err:
-        raise ItemError(item_id, f"cannot open image {path}: {err}") from err
-    with img:
-        width, height = img.size
-        if width * height > MAX_PIXELS:
-            raise ItemError(
-                item_id, f"image too large: {width}x{height} pixels (limit {MAX_PIXELS})"
+        raise ImageDecodeError(
+            item_id, f"image too large (decompression bomb): {err}", "too_large"
+        ) from None
+    except _DECODE_ERRORS as err:
+        raise ImageDecodeError(item_id, f"cannot open image {label}: {err}", "corrupt") from None
+
+
+def _check_size(item_id: str, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            item_id, f"image too large: {width}x{height} pixels (limit {max_pixels})", "too_large"
+        )
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(item_id, f"image has zero size: {width}x{height}", "corrupt")
+
+
+def _load_raster(
+    item_id: str,
+    label: str,
+    data: bytes,
+    size: int | None,
+    max_pixels: int,
+    formats: frozenset[str] | None,
+    verify: bool,
+) -> DecodedImage:
+    with _open(item_id, label, data) as probe:
+        fmt = probe.format or "?"
+        if formats is not None and fmt not in formats:
+            raise ImageDecodeError(
+                item_id,
+                f"the data is {fmt}, not one of {', '.join(sorted(formats - {SVG}))}",
+                "unsupported_format",
             )
-        if width == 0 or height == 0:
-            raise ItemError(item_id, f"image has zero size: {width}x{height}")
-        if size and img.format == "JPEG" and img.mode in ("RGB", "L", "CMYK", "YCbCr"):
-            img.draft("RGB", (size, size))
+        width, height = probe.size
+        _check_size(item_id, width, height, max_pixels)  # from the header: before decoding
         try:
-            img.load()
-        except (OSError, SyntaxError, ValueError) as err:
-            raise ItemError(item_id, f"corrupt or truncated image {path}: {err}") from None
-        factor = min(img.size) // size if size else 1
-        if factor >= 2:
-            # Box-reduce before the caller's resize; palette images need converting first.
-            rgb = to_rgb(img) if img.mode in ("P", "1") else img
-            return to_rgb(rgb.reduce(factor))
-        return to_rgb(img)
+            if verify:  # structure and checksums (PNG CRCs), without decoding pixels
+                probe.verify()
+                with _open(item_id, label, data) as img:  # verify() leaves probe unusable
+                    rgb = _pixels_of(img, size)
+            else:
+                rgb = _pixels_of(probe, size)
+        except Image.DecompressionBombError as err:
+            raise ImageDecodeError(
+                item_id, f"image too large (decompression bomb): {err}", "too_large"
+            ) from None
+        except _DECODE_ERRORS as err:
+            raise ImageDecodeError(
+                item_id, f"corrupt or truncated image {label}: {err}", "corrupt"
+            ) from None
+    return DecodedImage(rgb, fmt, width, height)
 
 
-def _load_svg(item_id: str, data: bytes, render_size: int) -> Image.Image:
-    png = _cached_svg_png(item_id, data, render_size)
+def _pixels_of(img: Image.Image, size: int | None) -> Image.Image:
+    """Decode (reduced for large images when ``size`` is given) and convert to RGB."""
+    if size and img.format == "JPEG" and img.mode in ("RGB", "L", "CMYK", "YCbCr"):
+        img.draft("RGB", (size, size))
+    img.load()
+    factor = min(img.size) // size if size else 1
+    if factor >= 2:
+        # Box-reduce before the caller's resize; palette images need converting first.
+        rgb = to_rgb(img) if img.mode in ("P", "1") else img
+        return to_rgb(rgb.reduce(factor))
+    return to_rgb(img)
+
+
+def _load_svg(
+    item_id: str, data: bytes, render_size: int, max_pixels: int, *, cache: bool, intrinsic: bool
+) -> DecodedImage:
+    if cache:
+        png = _cached_svg_png(item_id, data, render_size)
+    else:
+        try:
+            png = render_svg(data, render_size)
+        except SvgRenderError as err:
+            raise ImageDecodeError(item_id, f"SVG does not render: {err}", "corrupt") from None
     with Image.open(io.BytesIO(png)) as img:
         img.load()
-        return to_rgb(img)
+        rgb = to_rgb(img)
+    _check_size(item_id, rgb.width, rgb.height, max_pixels)
+    width, height = rgb.size
+    if intrinsic:  # the document's own size, as an upload describes itself
+        from pictext.data.svg import prepare_svg
+
+        _, (w, h) = prepare_svg(data)
+        width, height = round(w), round(h)
+    return DecodedImage(rgb, SVG, width, height)
 
 
 def _cached_svg_png(item_id: str, data: bytes, render_size: int) -> bytes:
@@ -160,13 +333,13 @@ def _cached_svg_png(item_id: str, data: bytes, render_size: int) -> bytes:
     if target.exists():
         return target.read_bytes()
     if failed.exists():
-        raise ItemError(item_id, failed.read_text(encoding="utf-8"))
+        raise ImageDecodeError(item_id, failed.read_text(encoding="utf-8"), "corrupt")
     try:
         png = render_svg(data, render_size)
     except SvgRenderError as err:
         problem = f"SVG does not render: {err}"
         _cache_write(failed, problem.encode("utf-8"))
-        raise ItemError(item_id, problem) from None
+        raise ImageDecodeError(item_id, problem, "corrupt") from None
     _cache_write(target, png)
     return png
 

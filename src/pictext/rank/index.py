@@ -21,12 +21,18 @@ basis of that subspace, which keeps every distance and norm exactly and the file
 
 Text queries are matched against the items' text embeddings (the image and text towers do
 not share a space), so text search needs an index built with text features.
+
+The index answers vectors, rows and :class:`~pictext.store.features.Features` of new items
+(:meth:`SearchIndex.similar_to`, :meth:`~SearchIndex.divergent_to`,
+:meth:`~SearchIndex.text_search`, :meth:`~SearchIndex.recommend`); query strings (an item id,
+an image file, a text) and new items are turned into those by :mod:`pictext.rank.queries`.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +46,6 @@ from pictext.core.artifacts import (
     load_artifact,
     save_artifact,
 )
-from pictext.rank import diversity
 from pictext.rank.ann import (
     AnnParams,
     augment_queries,
@@ -53,6 +58,8 @@ from pictext.rank.ann import (
     top_k_inner,
     write_ann,
 )
+from pictext.rank.recommend import Searcher, candidates, recommend_rows
+from pictext.store.inputs import EncoderMismatchError
 
 if TYPE_CHECKING:
     from pictext.rank.head import RankingHead
@@ -96,7 +103,7 @@ class SearchIndex:
         >>> x = np.eye(4, dtype=np.float32)
         >>> f = Features(["a", "b", "c", "d"], x, np.ones(4, bool), image_encoder="toy@1")
         >>> ix = SearchIndex.build(f, labels=["p", "p", "q", "q"])
-        >>> [h.id for h in ix.similar("a", k=1)]
+        >>> [h.id for h in ix.similar_to(ix.row("a"), k=1)]
         ['b']
     """
 
@@ -157,9 +164,8 @@ class SearchIndex:
         params = ann_params or AnnParams()
         if head is not None:
             keep = head.usable(features)
-            vectors = head.transform(features.subset(np.flatnonzero(keep)))
             basis = _span_basis(head)
-            vectors = vectors @ basis if basis is not None else vectors
+            vectors = _head_space(head, basis, features.subset(np.flatnonzero(keep)))
         else:
             if features.image is None:
                 raise ValueError("features have no image embeddings to index")
@@ -266,6 +272,39 @@ class SearchIndex:
         except KeyError:
             raise KeyError(f"item {item_id!r} is not in this index ({len(self)} items)") from None
 
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._row_of
+
+    def to_space(self, features: Features) -> np.ndarray:
+        """``[N, dim]`` vectors of ``features`` in the index space.
+
+        The ranking head's output in the stored basis, or the raw image embedding for a raw
+        index: the one place new items are mapped where the collection lives. Rows without
+        the inputs the space reads (see :meth:`usable`) are zero.
+
+        Raises:
+            EncoderMismatchError: the features come from other encoders than the index's.
+        """
+        if self.head is not None:
+            return _head_space(self.head, self.basis, features)
+        if features.image is None:
+            raise ValueError("these features have no image embeddings to search a raw index")
+        if features.image_encoder != self.manifest.image_encoder:
+            raise EncoderMismatchError(
+                f"the index holds {self.manifest.image_encoder!r} embeddings but these "
+                f"features come from {features.image_encoder!r}"
+            )
+        return np.asarray(features.image, np.float32)  # a missing image is a zero row
+
+    def usable(self, features: Features) -> np.ndarray:
+        """Bool ``[N]``: rows of ``features`` with the inputs the index space reads."""
+        if self.head is not None:
+            return self.head.usable(features)
+        if features.image is None:
+            return np.zeros(features.n, bool)
+        mask = features.image_mask
+        return np.ones(features.n, bool) if mask is None else np.asarray(mask, bool)
+
     def search(
         self,
         queries: np.ndarray,
@@ -318,32 +357,64 @@ class SearchIndex:
     def _space_queries(self, q: np.ndarray) -> np.ndarray:
         return normalize_rows(q) if self.manifest.metric == "cosine" else q
 
-    def similar(self, query: str, k: int = 5) -> list[Hit]:
-        """The ``k`` items most similar to a query (item id, image file or text)."""
-        return self._query(query, k, farthest=False)
+    def similar_to(self, query: np.ndarray | Features | int, k: int = 5) -> list[Hit]:
+        """The ``k`` items nearest to a query.
 
-    def divergent(self, query: str, k: int = 5) -> list[Hit]:
-        """The ``k`` items most divergent from (farthest from) a query."""
-        return self._query(query, k, farthest=True)
+        Args:
+            query: a row of this index (excluded from the results), a ``[dim]`` vector of the
+                index space, or one-row :class:`~pictext.store.features.Features` of a new
+                item (mapped by :meth:`to_space`).
+            k: results.
+        """
+        return self._nearest(query, k, farthest=False)
 
-    def _query(self, query: str, k: int, farthest: bool) -> list[Hit]:
-        from pictext.rank.queries import resolve_query
+    def divergent_to(self, query: np.ndarray | Features | int, k: int = 5) -> list[Hit]:
+        """The ``k`` items farthest from a query (arguments as in :meth:`similar_to`)."""
+        return self._nearest(query, k, farthest=True)
 
-        resolved = resolve_query(self, query)
-        if resolved.kind == "text":
-            return self._text_search(resolved.vector, k, farthest)
-        exclude = [{resolved.row}] if resolved.row is not None else None
-        rows, dist = self.search(resolved.vector, k, farthest=farthest, exclude=exclude)
+    def _nearest(self, query: np.ndarray | Features | int, k: int, farthest: bool) -> list[Hit]:
+        vector, exclude = self._query_vector(query)
+        rows, dist = self.search(vector, k, farthest=farthest, exclude=exclude)
         return self._hits(rows[0], dist[0])
 
-    def _text_search(self, vector: np.ndarray, k: int, farthest: bool) -> list[Hit]:
+    def _query_vector(
+        self, query: np.ndarray | Features | int
+    ) -> tuple[np.ndarray, list[set[int]] | None]:
+        if isinstance(query, (int, np.integer)):
+            row = int(query)
+            if not 0 <= row < len(self):
+                raise IndexError(f"row {row} is not in this index ({len(self)} items)")
+            return self.vectors[row : row + 1], [{row}]
+        if isinstance(query, np.ndarray):
+            vector = np.atleast_2d(np.asarray(query, np.float32))
+        else:
+            if query.n != 1:
+                raise ValueError(f"one query at a time: these features hold {query.n} rows")
+            if not self.usable(query)[0]:
+                raise ValueError(f"{query.ids[0]}: none of the inputs this index space reads")
+            vector = self.to_space(query)
+        if vector.shape != (1, self.vectors.shape[1]):
+            raise ValueError(
+                f"a query is one {self.vectors.shape[1]}-d vector of the index space; "
+                f"got shape {vector.shape}"
+            )
+        return vector, None
+
+    def text_search(self, vector: np.ndarray, k: int = 5, *, farthest: bool = False) -> list[Hit]:
+        """The ``k`` items whose text is nearest to (or farthest from) a text embedding.
+
+        Args:
+            vector: ``[Dt]`` embedding by the index's text encoder (``manifest.text_encoder``).
+            k: results; only items with text are searched.
+            farthest: divergent search instead of similar.
+        """
         if self.text is None or self.text_mask is None:
             raise ValueError("this index has no text features; rebuild it with text embeddings")
         usable = np.flatnonzero(self.text_mask)
-        q = normalize_rows(vector)
+        q = normalize_rows(np.atleast_2d(vector))
         sign = -1.0 if farthest else 1.0
         rows, _ = top_k_inner(self.text[usable], sign * q, k)
-        found = usable[rows[0]]
+        found = usable[rows[0][rows[0] >= 0]]
         dist = np.linalg.norm(self.text[found] - q, axis=1)
         return self._hits(found, dist)
 
@@ -357,9 +428,10 @@ class SearchIndex:
     # ---- recommending -------------------------------------------------------------------
     def recommend(
         self,
-        history: list[str],
+        history: Sequence[str | int],
         k: int = 10,
         *,
+        queries: np.ndarray | None = None,
         lambda_: float = 0.5,
         method: str = "mmr",
         pool: int = 200,
@@ -371,34 +443,54 @@ class SearchIndex:
         unseen items are the candidates a selector picks ``k`` from.
 
         Args:
-            history: ids of the items the user has seen.
+            history: ids (or rows) of the items the user has seen.
             k: list length.
+            queries: ``[Q, dim]`` index-space vectors of new items the user brought (an
+                upload: see :meth:`to_space`); they join the history.
             lambda_: 1 = plain nearest neighbours of the history, lower = more diverse.
             method: ``knn``, ``mmr``, ``kcenter`` or ``dpp``.
             pool: candidates considered.
             avoid_seen: also keep away from the seen items, not only from each other.
         """
-        if not history:
-            raise ValueError("recommend needs at least one history item")
-        seen_rows = [self.row(h) for h in history]
-        cand, rel = self.candidates(seen_rows, pool)
-        unit = self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
-        seen = unit[seen_rows] if avoid_seen else None
-        pick = diversity.select(method, unit[cand], rel, k, lambda_, seen)
-        profile = normalize_rows(unit[seen_rows].mean(axis=0, keepdims=True))[0]
-        dist = np.linalg.norm(unit[cand[pick]] - profile, axis=1)
-        return self._hits(cand[pick], dist)
+        extra = None if queries is None else normalize_rows(np.atleast_2d(queries))
+        if not history and (extra is None or not len(extra)):
+            raise ValueError("recommend needs at least one history item or query vector")
+        seen_rows = [h if isinstance(h, (int, np.integer)) else self.row(h) for h in history]
+        rows, dist = recommend_rows(
+            self._unit(),
+            seen_rows,
+            k,
+            extra=extra,
+            method=method,
+            lambda_=lambda_,
+            pool=pool,
+            avoid_seen=avoid_seen,
+            search=self._searcher(),
+        )
+        return self._hits(rows, dist)
 
-    def candidates(self, seen_rows: list[int], pool: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``pool`` unseen rows most relevant to the history, with their relevance."""
-        unit = self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
-        profile = unit[seen_rows].mean(axis=0, keepdims=True)
+    def candidates(
+        self, seen_rows: Sequence[int], pool: int, *, extra: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``pool`` unseen rows most relevant to the history, with their relevance (see
+        :func:`pictext.rank.recommend.candidates`; ``extra``: unit vectors of new items)."""
+        return candidates(self._unit(), seen_rows, pool, extra=extra, search=self._searcher())
+
+    def _searcher(self) -> Searcher | None:
+        """The index's own search for a cosine profile; an l2 profile is scanned exactly."""
         if self.manifest.metric == "l2":
-            cand, _ = top_k_inner(unit, profile, pool + len(seen_rows))
-        else:
-            cand, _ = self.search(profile, pool, exclude=[set(seen_rows)])
-        cand = np.array([c for c in cand[0] if c >= 0 and c not in set(seen_rows)][:pool])
-        return cand, unit[cand] @ profile[0]
+            return None
+        return lambda profile, n, skip: self.search(profile, n, exclude=skip)
+
+    def _unit(self) -> np.ndarray:
+        """Unit-length rows (what relevance and diversity are measured on)."""
+        return self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
+
+
+def _head_space(head: RankingHead, basis: np.ndarray | None, features: Features) -> np.ndarray:
+    """The ranking head's output for ``features``, in the index's basis when it has one."""
+    vectors = head.transform(features)
+    return vectors @ basis if basis is not None else vectors
 
 
 def _span_basis(head: RankingHead) -> np.ndarray | None:

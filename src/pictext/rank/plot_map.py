@@ -9,23 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pictext.core.figures import figure, save_png
-
-
-def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
-    """2-D coordinates: ``pca``, or ``tsne`` after a 50-d PCA (scikit-learn)."""
-    from sklearn.decomposition import PCA
-
-    x = np.asarray(vectors, np.float32)
-    if method == "pca":
-        return PCA(2, random_state=seed).fit_transform(x)
-    if method != "tsne":
-        raise ValueError(f"unknown projection {method!r}; use 'tsne' or 'pca'")
-    from sklearn.manifold import TSNE
-
-    if x.shape[1] > 50 and len(x) > 50:
-        x = PCA(50, random_state=seed).fit_transform(x)
-    perplexity = float(min(30, max(2, (len(x) - 1) // 3)))
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+from pictext.core.projection import project_2d
 
 
 def ranking_map(
@@ -38,7 +22,11 @@ def ranking_map(
     max_points: int = 2000,
     seed: int = 0,
 ) -> Path:
-    """One panel per space, the same (sub-sampled) items in each, coloured by class."""
+    """One panel per space, the same (sub-sampled) items in each, coloured by class.
+
+    Each panel is :func:`pictext.core.projection.project_2d` of that space, the projection of
+    the classification maps and the web page's map.
+    """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     keep = np.flatnonzero(labels >= 0)
@@ -47,7 +35,7 @@ def ranking_map(
     fig, axes = figure(1, len(spaces), figsize=(6 * len(spaces), 5.5), squeeze=False)
     cmap = "tab10" if len(class_names) <= 10 else "tab20"
     for ax, (name, z) in zip(axes[0], spaces.items(), strict=True):
-        xy = project(z[keep], method, seed)
+        xy = project_2d(z[keep], method, seed)
         ax.scatter(
             xy[:, 0],
             xy[:, 1],

@@ -187,7 +187,7 @@ class RequestMiddleware:
                 status["code"] = message["status"]
                 headers = list(message.get("headers", []))
                 value = timing.header(time.perf_counter() - start)
-                headers.append((b"server-timing", value.encode()))
+                headers.append((b"server-timing", bytes(value, "latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -58,13 +58,14 @@ class Catalog:
         log.info("collection %s: %d items", self.bundle.dataset, len(self.items))
 
     def load_map(self, index: Any) -> None:
-        """2-D points of the index vectors (cached in the bundle)."""
-        from pictext.service.maps import load_or_make_map
+        """2-D points of the index vectors: the library's collection map (the one projection
+        of every pictext map), kept in the bundle."""
+        from pictext.core.projection import collection_map
 
         m = index.manifest
         key = f"{m.created}|{m.n}|{m.dim}|{m.space}"
-        xy = load_or_make_map(
-            self.bundle.map_file, key, list(index.ids), index.vectors, self.config.map_method
+        xy = collection_map(
+            self.bundle.map_file, key, index.ids, index.vectors, self.config.map_method
         )
         self.map_method = self.config.map_method
         self.points = [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pictext.core import defaults
+
 MIB = 1 << 20
 
 
@@ -19,11 +21,11 @@ class ServiceConfig:
     max_upload_bytes: int = 10 * MIB  # largest accepted image file
     max_request_bytes: int = 40 * MIB  # largest request body (files + form fields)
     max_svg_bytes: int = 2 * MIB  # SVG uploads are parsed and rendered: keep them small
-    max_pixels: int = 40_000_000  # width x height above this is refused (decompression bombs)
+    max_pixels: int = defaults.MAX_PIXELS  # width x height above this is refused (the decoder's)
     max_batch: int = 16  # images in one batch request
     max_text_chars: int = 4000  # characters per text field
     max_tags: int = 64  # tags per item
-    max_k: int = 100  # most results one query may ask for
+    max_k: int = defaults.MAX_K  # most results one query may ask for (k above: 422)
     concurrency: int = 2  # requests decoding or running models at the same time
     max_queue: int = 32  # requests waiting for a slot; more are refused with 503
     queue_timeout_s: float = 30.0  # longest wait for a slot before 503
@@ -34,4 +36,4 @@ class ServiceConfig:
     upload_cache: int = 32  # decoded uploads kept by content hash (the page sends one image
     # to several routes: each is decoded and embedded once)
     embedding_cache: int = 1024  # upload embeddings kept, by content hash and encoder
-    caption_text_encoder: str = "use"  # text encoder of caption-similarity search
+    caption_text_encoder: str = defaults.CAPTION_TEXT_ENCODER  # text encoder of caption search

@@ -16,7 +16,7 @@ from pictext.service.uploads import DecodedImage, check_declared, decode_upload
 if TYPE_CHECKING:
     from fastapi import UploadFile
 
-    from pictext.service.backend import Query
+    from pictext.data.item import Item
     from pictext.service.timing import Timing
 
 
@@ -175,15 +175,15 @@ def batch_items(
     return out
 
 
-def make_query(decoded: DecodedImage | None, text: TextInput, name: str) -> Query:
-    """A backend query from an upload and its text."""
-    from pictext.service.backend import Query
+def make_query(decoded: DecodedImage | None, text: TextInput, name: str) -> Item:
+    """The query item of an upload and its text: in-memory pixels, named by the file."""
+    from pictext.data.images import image_pixels
+    from pictext.data.item import Item
 
-    return Query(
-        image=None if decoded is None else decoded.image,
+    return Item(
+        id=decoded.filename if decoded is not None else name,
+        pixels=None if decoded is None else image_pixels(decoded.image),
         title=text.title,
         description=text.description,
         tags=text.tags,
-        id=decoded.filename if decoded is not None else name,
-        key=None if decoded is None else decoded.key,
     )

@@ -14,8 +14,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from pictext.data.item import Item
 from pictext.service.backend import Backend
-from pictext.service.backend import Query as ModelQuery
 from pictext.service.cache import LruCache
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import unprocessable
@@ -42,7 +42,7 @@ class ServiceState:
     uploads: LruCache[DecodedImage]  # decoded uploads by content hash
 
 
-Work = Callable[[Backend, list[ModelQuery], list[TextInput], Timing], list[dict[str, Any]]]
+Work = Callable[[Backend, list[Item], list[TextInput], Timing], list[dict[str, Any]]]
 
 ImageField = Annotated[
     UploadFile | None,
@@ -56,7 +56,7 @@ ItemsField = Annotated[
 TitleField = Annotated[str, Form(description="title of the image")]
 DescriptionField = Annotated[str, Form(description="description of the image")]
 TagsField = Annotated[str, Form(description="tags, comma- or semicolon-separated")]
-K = Annotated[int, Form(ge=1, le=100, description="number of results")]
+K = Annotated[int, Form(ge=1, description="number of results (at most the service's max_k)")]
 
 router = APIRouter()
 
@@ -90,7 +90,7 @@ async def _answer(
         names = [u.field if u else f"item {i}" for i, u in enumerate(uploads)]
         queries = [make_query(d, t, n) for d, t, n in zip(decoded, texts, names, strict=True)]
         for q, n in zip(queries, names, strict=True):
-            if q.image is None and not q.has_text():
+            if not q.has_image() and not q.text.strip():
                 raise unprocessable(
                     f"{n}: give an image or some text", field="image", code="missing_input"
                 )
@@ -129,6 +129,13 @@ async def _batch(
     return {"results": await _answer(request, part, uploads, texts, work)}
 
 
+def _check_k(request: Request, k: int) -> None:
+    """Refuse a ``k`` above the service's limit (``ServiceConfig.max_k``)."""
+    limit = _state(request).config.max_k
+    if k > limit:
+        raise unprocessable(f"k={k} is above this service's limit of {limit}", field="k")
+
+
 def _text(request: Request, title: str, description: str, tags: str, label: str = "") -> TextInput:
     return text_input(
         _state(request).config, title=title, description=description, tags=tags, label=label
@@ -146,6 +153,7 @@ async def tag(
     k: K = 5,
 ) -> dict[str, Any]:
     """Top-``k`` labels with calibrated probabilities for an image and/or its text."""
+    _check_k(request, k)
     text = _text(request, title, description, tags)
     return await _single(request, "classifier", image, text, lambda b, q, t, tm: b.tag(q, k, tm))
 
@@ -154,6 +162,7 @@ async def tag(
 async def tag_batch(
     request: Request, images: ImagesField, items: ItemsField = "", k: K = 5
 ) -> dict[str, Any]:
+    _check_k(request, k)
     return await _batch(request, "classifier", images, items, lambda b, q, t, tm: b.tag(q, k, tm))
 
 
@@ -168,6 +177,7 @@ async def verify(
     k: K = 5,
 ) -> dict[str, Any]:
     """Machine-in-the-loop check of a human's label, with calibrated confidence."""
+    _check_k(request, k)
     text = _text(request, title, description, tags, label)
     if not text.label:
         raise unprocessable("label is empty: give the claimed label", field="label")
@@ -186,6 +196,7 @@ async def verify(
 async def verify_batch(
     request: Request, images: ImagesField, items: ItemsField = "", k: K = 5
 ) -> dict[str, Any]:
+    _check_k(request, k)
     return await _batch(
         request,
         "classifier",
@@ -198,7 +209,7 @@ async def verify_batch(
 
 # ---- similar, divergent, recommend ---------------------------------------------------------
 def _search_work(k: int, farthest: bool) -> Work:
-    return lambda b, q, t, tm: b.search(q, k, farthest, tm)
+    return lambda b, q, t, tm: b.nearest(q, k, farthest, tm)
 
 
 async def _search(
@@ -232,6 +243,7 @@ async def similar(
     k: K = 10,
 ) -> dict[str, Any]:
     """Nearest items in the ranking space (an image), or by text when no image is given."""
+    _check_k(request, k)
     return await _search(
         request, image, _text(request, title, description, tags), item_id, k, False
     )
@@ -241,6 +253,7 @@ async def similar(
 async def similar_batch(
     request: Request, images: ImagesField, items: ItemsField = "", k: K = 10
 ) -> dict[str, Any]:
+    _check_k(request, k)
     return await _batch(request, "index", images, items, _search_work(k, False))
 
 
@@ -255,6 +268,7 @@ async def divergent(
     k: K = 10,
 ) -> dict[str, Any]:
     """Farthest items in the ranking space."""
+    _check_k(request, k)
     return await _search(request, image, _text(request, title, description, tags), item_id, k, True)
 
 
@@ -262,6 +276,7 @@ async def divergent(
 async def divergent_batch(
     request: Request, images: ImagesField, items: ItemsField = "", k: K = 10
 ) -> dict[str, Any]:
+    _check_k(request, k)
     return await _batch(request, "index", images, items, _search_work(k, True))
 
 
@@ -280,6 +295,7 @@ async def recommend(
     pool: Annotated[int, Form(ge=1, le=5000, description="candidates considered")] = 200,
 ) -> dict[str, Any]:
     """A list relevant to the history (item ids and/or an uploaded image) yet diverse."""
+    _check_k(request, k)
     st = _state(request)
     ids = [h for h in history or [] if h.strip()]  # ids may hold commas: repeat the field
     upload = await read_upload(image, "image", st.config)
@@ -311,6 +327,7 @@ async def caption(
 ) -> dict[str, Any]:
     """A generated caption, and collection images whose captions are similar (cosine >= 0.90)
     or divergent (0.50-0.60)."""
+    _check_k(request, k)
     return await _single(
         request, "captioner", image, TextInput(), lambda b, q, t, tm: b.caption(q, k, tm)
     )
@@ -318,6 +335,7 @@ async def caption(
 
 @router.post("/caption/batch", tags=["caption"], summary="Caption several images")
 async def caption_batch(request: Request, images: ImagesField, k: K = 10) -> dict[str, Any]:
+    _check_k(request, k)
     return await _batch(request, "captioner", images, "", lambda b, q, t, tm: b.caption(q, k, tm))
 
 
@@ -329,6 +347,7 @@ def info(request: Request) -> dict[str, Any]:
     out["limits"] = {
         "max_upload_bytes": st.config.max_upload_bytes,
         "max_pixels": st.config.max_pixels,
+        "max_k": st.config.max_k,
         "max_batch": st.config.max_batch,
         "concurrency": st.config.concurrency,
     }

@@ -1,19 +1,24 @@
 """Checking and decoding uploaded images: declared type, size, real decoding, pixel limit.
 
-Every refusal is a :class:`~pictext.service.errors.ServiceError` naming the file and the
-problem. Nothing is written to disk: uploads are decoded from memory, and SVGs are rendered
-by cairosvg in its safe mode (no entities, no external files or URLs).
+The decoding is the library's one decoder (:func:`pictext.data.images.decode_image`, the
+one the datasets and the CLI use), with the service's pixel limit; this module checks the
+declared type and size first and turns a refusal into a
+:class:`~pictext.service.errors.ServiceError` naming the file and the problem. Nothing is
+written to disk: uploads are decoded from memory, and SVGs are rendered by cairosvg in its
+safe mode (no entities, no external files or URLs).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, UnidentifiedImageError
-
+from pictext.data.images import SVG, ImageDecodeError, decode_image
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Declared content type -> the formats Pillow may find in the data.
 RASTER_TYPES: dict[str, str] = {
@@ -29,8 +34,13 @@ RASTER_TYPES: dict[str, str] = {
 SVG_TYPE = "image/svg+xml"
 ACCEPTED_TYPES: tuple[str, ...] = (*RASTER_TYPES, SVG_TYPE)
 _RASTER_FORMATS = frozenset(RASTER_TYPES.values())
-# Pillow's own failures on corrupt data come as several types.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+# The decoder's reason for a refusal -> (HTTP status, error code).
+_REFUSALS = {
+    "not_an_image": (400, "not_an_image"),
+    "unsupported_format": (415, "unsupported_media_type"),
+    "too_large": (413, "image_too_large"),
+    "corrupt": (400, "corrupt_image"),
+}
 
 
 @dataclass
@@ -111,100 +121,21 @@ def decode_upload(
             truncated, or not what was declared.
     """
     declared = check_declared(filename, content_type, len(data), config, field)
-    if declared == SVG_TYPE:
-        return _decode_svg(data, filename, config, size, field)
-    return _decode_raster(data, filename, declared, config, size, field)
-
-
-def _check_pixels(w: int, h: int, filename: str, config: ServiceConfig, field: str) -> None:
-    if w * h > config.max_pixels:
-        raise _refuse(
-            413,
-            "image_too_large",
-            filename,
-            f"image too large: {w}x{h} pixels (limit {config.max_pixels} pixels)",
-            field,
-        )
-    if w <= 0 or h <= 0:
-        raise _refuse(400, "corrupt_image", filename, f"image has zero size: {w}x{h}", field)
-
-
-def _open(data: bytes, filename: str, declared: str, field: str) -> Image.Image:
+    formats = {SVG} if declared == SVG_TYPE else _RASTER_FORMATS
     try:
-        return Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise _refuse(
-            400, "not_an_image", filename, f"declared {declared} but the data is no image", field
-        ) from None
-    except Image.DecompressionBombError as err:
-        raise _refuse(
-            413, "image_too_large", filename, f"decompression bomb: {err}", field
-        ) from None
-    except _DECODE_ERRORS as err:
-        raise _refuse(400, "corrupt_image", filename, f"cannot read image: {err}", field) from None
-
-
-def _decode_raster(
-    data: bytes, filename: str, declared: str, config: ServiceConfig, size: int, field: str
-) -> DecodedImage:
-    from pictext.data.images import to_rgb
-
-    probe = _open(data, filename, declared, field)
-    fmt = probe.format or "?"
-    if fmt not in _RASTER_FORMATS:
-        raise _refuse(
-            415,
-            "unsupported_media_type",
-            filename,
-            f"the data is {fmt}, not one of {', '.join(sorted(_RASTER_FORMATS))}",
-            field,
+        got = decode_image(
+            data,
+            name=filename,
+            size=size,
+            max_pixels=config.max_pixels,
+            formats=formats,
+            verify=True,
         )
-    width, height = probe.size
-    _check_pixels(width, height, filename, config, field)  # from the header: before decoding
-    try:
-        probe.verify()  # structure and checksums (PNG CRCs), without decoding pixels
-        img = Image.open(io.BytesIO(data))
-        if fmt == "JPEG" and img.mode in ("RGB", "L", "CMYK", "YCbCr"):
-            img.draft("RGB", (size, size))  # decode at reduced scale: much less work
-        img.load()
-        factor = min(img.size) // size
-        rgb = to_rgb(img if factor < 2 else to_rgb(img).reduce(factor))
-    except Image.DecompressionBombError as err:
-        raise _refuse(
-            413, "image_too_large", filename, f"decompression bomb: {err}", field
-        ) from None
-    except _DECODE_ERRORS as err:
-        raise _refuse(
-            400, "corrupt_image", filename, f"corrupt or truncated {fmt} image: {err}", field
-        ) from None
-    return DecodedImage(rgb, filename, fmt, width, height, len(data))
-
-
-def _decode_svg(
-    data: bytes, filename: str, config: ServiceConfig, size: int, field: str
-) -> DecodedImage:
-    from pictext.data.images import to_rgb
-    from pictext.data.svg import SvgRenderError, looks_like_svg, prepare_svg, render_svg
-
-    if not looks_like_svg(
-        data
-    ):  # also refuses gzipped .svgz (a gzip bomb would pass the size check)
-        raise _refuse(
-            400,
-            "not_an_image",
-            filename,
-            f"declared {SVG_TYPE} but the data is no plain SVG",
-            field,
-        )
-    try:
-        _, (width, height) = prepare_svg(data)
-        png = render_svg(data, max(size, 256))
-        with Image.open(io.BytesIO(png)) as img:
-            img.load()
-            rgb = to_rgb(img)
-    except SvgRenderError as err:
-        raise _refuse(
-            400, "corrupt_image", filename, f"SVG does not render: {err}", field
-        ) from None
-    _check_pixels(rgb.width, rgb.height, filename, config, field)
-    return DecodedImage(rgb, filename, "SVG", round(width), round(height), len(data))
+    except ImageDecodeError as err:
+        status, code = _REFUSALS[err.reason]
+        problem = err.problem
+        if code == "not_an_image":
+            what = "no plain SVG" if declared == SVG_TYPE else "no image"
+            problem = f"declared {declared} but the data is {what}"
+        raise _refuse(status, code, filename, problem, field) from None
+    return DecodedImage(got.image, filename, got.format, got.width, got.height, len(data))

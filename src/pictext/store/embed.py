@@ -1,31 +1,46 @@
-"""Compute each embedding once per (content, encoder name + version) and read it back fast."""
+"""Compute each embedding once per (content, encoder name + version) and read it back fast.
+
+:func:`embed_items` is the one path for new inputs (the CLI, the service, workers): items in,
+``(Features, failures)`` out, cached on disk or in memory. :func:`embed_dataset` runs it over
+a dataset.
+"""
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
 from pictext.core.paths import cache_dir as default_cache_dir
 from pictext.data.errors import ItemError
 from pictext.data.item import text_key
 from pictext.store.cache import KEY_DTYPE, VectorCache
+from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS, Features
+from pictext.store.pipeline import decoded_batches, run_ahead
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
     from pictext.data.item import Item
     from pictext.encoders.base import ImageEncoder, TextEncoder
+    from pictext.store.memory import MemoryCache
 
 CHUNK = 512  # images per cache shard: a kill loses at most this much work
+
+
+class KeyedVectors(Protocol):
+    """Where embeddings are kept by content key: :class:`VectorCache` or a memory cache."""
+
+    def contains(self, keys: np.ndarray) -> np.ndarray: ...
+
+    def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def put(self, keys: np.ndarray, vecs: np.ndarray) -> None: ...
 
 
 @dataclass
@@ -37,7 +52,7 @@ class EmbedReport:
     images_computed: int = 0  # image embeddings computed in this run
     texts_cached: int = 0  # distinct texts found in the cache
     texts_computed: int = 0  # distinct texts encoded in this run
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (item id, problem)
+    failures: list[Failure] = field(default_factory=list)  # (item id, problem) per failure
     seconds: float = 0.0  # wall time of the run
     image_seconds: float = 0.0  # wall time spent on images that were not cached
 
@@ -63,94 +78,14 @@ def _image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray,
             keys[i] = image_content_key(item)
             ok[i] = True
         except ItemError as err:
-            report.failures.append((err.item_id, err.problem))
+            report.failures.append(Failure(err.item_id, err.problem))
     return keys, ok
-
-
-def _decode(item: Item, encoder: ImageEncoder) -> np.ndarray | ItemError:
-    from pictext.data.images import load_image
-
-    try:
-        return encoder.pixels(load_image(item, size=encoder.image_size))
-    except ItemError as err:
-        return err
-
-
-_Batch = tuple[list[int], np.ndarray, list[ItemError]]
-
-
-def _batches(
-    items: Sequence[Item], encoder: ImageEncoder, batch_size: int, workers: int
-) -> Iterator[_Batch]:
-    """Decoded batches, produced by a thread pool a few batches ahead of the encoder.
-
-    The window is bounded so memory stays flat however many items there are.
-    """
-    window = max(2 * batch_size, 4 * workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[np.ndarray | ItemError]] = deque()
-        nxt = 0
-        pos: list[int] = []
-        arrays: list[np.ndarray] = []
-        errors: list[ItemError] = []
-        for i in range(len(items)):
-            while nxt < len(items) and len(pending) < window:
-                pending.append(pool.submit(_decode, items[nxt], encoder))
-                nxt += 1
-            res = pending.popleft().result()
-            if isinstance(res, ItemError):
-                errors.append(res)
-            else:
-                pos.append(i)
-                arrays.append(res)
-            if len(arrays) == batch_size or i == len(items) - 1:
-                yield (
-                    pos,
-                    encoder.normalize_batch(np.stack(arrays)) if arrays else np.empty(0),
-                    errors,
-                )
-                pos, arrays, errors = [], [], []
-
-
-def _ahead(batches: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
-    """Run the batch producer in its own thread, ``depth`` batches ahead of the consumer.
-
-    The encoder then never waits for the last decode and the normalisation of a batch.
-    """
-    box: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        box.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put(None)
-        except BaseException as err:  # handed to the consumer, which re-raises it
-            box.put(err)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    try:
-        while (got := box.get()) is not None:
-            if isinstance(got, BaseException):
-                raise got
-            yield got
-    finally:
-        stop.set()
-        thread.join()
 
 
 def embed_images(
     items: Sequence[Item],
     encoder: ImageEncoder,
-    cache: VectorCache,
+    cache: KeyedVectors,
     report: EmbedReport,
     *,
     batch_size: int = 32,
@@ -166,34 +101,52 @@ def embed_images(
     todo = todo[np.sort(first)]
     report.images_cached = int(found.sum())
     start = time.perf_counter()
+    computed: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, vectors) made in this run
     if len(todo):
         bar = _progress(len(todo), f"images {encoder.name}", progress)
         for lo in range(0, len(todo), CHUNK):
             chunk = todo[lo : lo + CHUNK]
             got_keys, got_vecs = [], []
             chunk_items = [items[i] for i in chunk]
-            batches = _batches(chunk_items, encoder, batch_size, workers)
-            for pos, batch, errors in _ahead(batches):
+            batches = decoded_batches(chunk_items, encoder, batch_size, workers)
+            for pos, batch, errors in run_ahead(batches):
                 for err in errors:
-                    report.failures.append((err.item_id, err.problem))
+                    report.failures.append(Failure(err.item_id, err.problem))
                 if len(pos):
                     got_vecs.append(encoder.encode_batch(batch))
                     got_keys.append(keys[chunk[pos]])
                 bar(len(pos) + len(errors))
             if got_keys:
-                vecs = np.concatenate(got_vecs)
-                cache.put(np.concatenate(got_keys), vecs)
-                report.images_computed += len(vecs)
+                part = (np.concatenate(got_keys), np.concatenate(got_vecs))
+                cache.put(*part)
+                computed.append(part)
+                report.images_computed += len(part[1])
         bar(0, done=True)
     report.image_seconds = time.perf_counter() - start
-    vecs, mask = cache.get(keys)
+    vecs, mask = _read_back(cache, keys, computed)
     return vecs, mask & ok
+
+
+def _read_back(
+    cache: KeyedVectors, keys: np.ndarray, computed: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of ``keys`` from the cache; what a bounded (memory) cache already dropped again
+    is taken from the vectors computed in this run."""
+    vecs, mask = cache.get(keys)
+    if computed and not mask.all():
+        made_keys = np.concatenate([k for k, _ in computed]).tolist()
+        made = dict(zip(made_keys, np.concatenate([v for _, v in computed]), strict=True))
+        for i in np.flatnonzero(~mask):
+            hit = made.get(bytes(keys[i]))
+            if hit is not None:
+                vecs[i], mask[i] = hit, True
+    return vecs, mask
 
 
 def embed_texts(
     texts: Sequence[str],
     encoder: TextEncoder,
-    cache: VectorCache,
+    cache: KeyedVectors,
     report: EmbedReport,
     *,
     batch_size: int = 256,
@@ -206,6 +159,7 @@ def embed_texts(
     want = present & ~found
     missing = {texts[i]: keys[i] for i in np.flatnonzero(want)}
     report.texts_cached += len(np.unique(keys[present & found]))
+    computed: list[tuple[np.ndarray, np.ndarray]] = []
     if missing:
         todo = list(missing)
         bar = _progress(len(todo), f"texts {encoder.name}", progress)
@@ -214,20 +168,23 @@ def embed_texts(
             vecs = np.concatenate(
                 [encoder.encode(part[b : b + batch_size]) for b in range(0, len(part), batch_size)]
             )
-            cache.put(np.array([missing[t] for t in part], KEY_DTYPE), vecs)
+            part_keys = np.array([missing[t] for t in part], KEY_DTYPE)
+            cache.put(part_keys, vecs)
+            computed.append((part_keys, np.asarray(vecs, np.float32)))
             report.texts_computed += len(part)
             bar(len(part))
         bar(0, done=True)
-    vecs, mask = cache.get(keys)
+    vecs, mask = _read_back(cache, keys, computed)
     return vecs, mask & present
 
 
 def _resolve(encoder: str | ImageEncoder | TextEncoder) -> ImageEncoder | TextEncoder:
+    """An encoder object from a registry name, or ``name@version`` (version checked)."""
     if not isinstance(encoder, str):
         return encoder
-    from pictext.encoders import create_encoder
+    from pictext.encoders.registry import create_recorded_encoder
 
-    return create_encoder(encoder)
+    return create_recorded_encoder(encoder)
 
 
 def _progress(total: int, label: str, enabled: bool) -> Callable[..., None]:
@@ -243,10 +200,95 @@ def _progress(total: int, label: str, enabled: bool) -> Callable[..., None]:
     return step
 
 
+def embed_items(
+    items: Sequence[Item],
+    image_encoder: str | ImageEncoder | None,
+    text_encoder: str | TextEncoder | None,
+    *,
+    cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
+    text_inputs: Sequence[str] = TEXT_INPUTS,
+    progress: bool = False,
+    batch_size: int = 32,
+    workers: int = 2,
+    report: EmbedReport | None = None,
+) -> tuple[Features, list[Failure]]:
+    """Embeddings of new inputs, and the items that could not be read.
+
+    The one path every front end takes: ``pictext tag``/``verify``/``similar``/``caption``,
+    the service's uploads (in-memory pixels, text-only queries) and embedding workers. An
+    item that fails (a missing file, a corrupt image, an SVG that does not render) gets a
+    False mask and is returned in the failures: a caller must not answer for it as if it
+    had been read (see :func:`require_read`).
+
+    Args:
+        items: the items; an image is a path or in-memory ``pixels``.
+        image_encoder: encoder, registry name or recorded ``name@version``; None skips images.
+        text_encoder: the same for text; None skips text.
+        cache_dir: disk cache root (default: :func:`pictext.core.paths.cache_dir`).
+        memory: keep the embeddings in this memory cache instead; nothing touches the disk.
+        text_inputs: the text fields to embed (``title``, ``description``, ``tags``, ``text``).
+        progress: show progress bars with rate and ETA.
+        batch_size: images per encoder call.
+        workers: decoding threads running ahead of the encoder.
+        report: filled in with counts, failures and timings when given.
+
+    Returns:
+        ``(features, failures)``, features row-aligned with ``items``.
+
+    Example:
+        >>> from pictext.data.item import Item  # doctest: +SKIP
+        >>> feats, failed = embed_items([Item("a", "a.png", title="a cat")], "efficientnet-lite0",
+        ...                             "use")  # doctest: +SKIP
+    """
+    report = report if report is not None else EmbedReport()
+    report.items = len(items)
+    start = time.perf_counter()
+    caches = _caches(cache_dir, memory)
+    feats = Features(ids=[it.id for it in items])
+    if image_encoder is not None:
+        enc = _resolve(image_encoder)
+        feats.image, feats.image_mask = embed_images(
+            items,
+            enc,  # type: ignore[arg-type]
+            caches(enc),
+            report,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress,
+        )
+        feats.image_encoder = f"{enc.name}@{enc.version}"
+    if text_encoder is not None:
+        tenc = _resolve(text_encoder)
+        cache = caches(tenc)
+        for name in text_inputs:
+            texts = [it.field_text(name) for it in items]
+            feats.text[name], feats.text_mask[name] = embed_texts(
+                texts,
+                tenc,
+                cache,
+                report,
+                progress=progress,  # type: ignore[arg-type]
+            )
+        feats.text_encoder = f"{tenc.name}@{tenc.version}"
+    report.seconds = time.perf_counter() - start
+    return feats, list(report.failures)
+
+
+def _caches(
+    cache_dir: str | Path | None, memory: MemoryCache | None
+) -> Callable[[ImageEncoder | TextEncoder], KeyedVectors]:
+    """Encoder -> where its vectors are kept: the memory cache, else the disk cache."""
+    if memory is not None:
+        return memory.vectors
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return lambda encoder: encoder_cache(root, encoder)
+
+
 def embed_dataset(
     dataset: Dataset,
-    image_encoder: str | ImageEncoder | None = "efficientnet-lite0",
-    text_encoder: str | TextEncoder | None = "use",
+    image_encoder: str | ImageEncoder | None = IMAGE_ENCODER,
+    text_encoder: str | TextEncoder | None = TEXT_ENCODER,
     *,
     cache_dir: str | Path | None = None,
     progress: bool = True,
@@ -254,14 +296,15 @@ def embed_dataset(
     workers: int = 2,
     report: EmbedReport | None = None,
 ) -> Features:
-    """Embeddings of every item, computing only what the cache lacks.
+    """Embeddings of every item of a dataset, computing only what the cache lacks.
 
-    Items that fail (a corrupt image, an SVG that does not render) are reported in
-    ``report.failures`` and get a False mask; nothing about them is cached.
+    :func:`embed_items` over ``dataset.items``. Items that fail (a corrupt image, an SVG
+    that does not render) are reported in ``report.failures`` and get a False mask; nothing
+    about them is cached.
 
     Args:
         dataset: the items to embed.
-        image_encoder: registry name or encoder; None skips images.
+        image_encoder: registry name (or ``name@version``) or encoder; None skips images.
         text_encoder: registry name or encoder; None skips text. Encodes the fields
             title, description, tags and their concatenation ``text``.
         cache_dir: cache root (default: :func:`pictext.core.paths.cache_dir`).
@@ -276,31 +319,14 @@ def embed_dataset(
         >>> feats.image.shape, feats.text["title"].shape  # doctest: +SKIP
         ((950, 1280), (950, 512))
     """
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    report = report if report is not None else EmbedReport()
-    report.items = len(dataset)
-    start = time.perf_counter()
-    feats = Features(ids=[it.id for it in dataset.items])
-    if image_encoder is not None:
-        enc = _resolve(image_encoder)
-        feats.image, feats.image_mask = embed_images(
-            dataset.items,
-            enc,
-            encoder_cache(root, enc),
-            report,
-            batch_size=batch_size,
-            workers=workers,
-            progress=progress,
-        )
-        feats.image_encoder = f"{enc.name}@{enc.version}"
-    if text_encoder is not None:
-        tenc = _resolve(text_encoder)
-        cache = encoder_cache(root, tenc)
-        for name in TEXT_INPUTS:
-            texts = [it.field_text(name) for it in dataset.items]
-            feats.text[name], feats.text_mask[name] = embed_texts(
-                texts, tenc, cache, report, progress=progress
-            )
-        feats.text_encoder = f"{tenc.name}@{tenc.version}"
-    report.seconds = time.perf_counter() - start
+    feats, _ = embed_items(
+        dataset.items,
+        image_encoder,
+        text_encoder,
+        cache_dir=cache_dir,
+        progress=progress,
+        batch_size=batch_size,
+        workers=workers,
+        report=report,
+    )
     return feats

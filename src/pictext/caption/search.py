@@ -1,0 +1,206 @@
+"""Captions of new images, and caption-similarity search over a collection.
+
+What ``pictext caption``, ``pictext similar|divergent --by caption`` and the service's
+``/caption`` route call, so they give the same caption for the same image: new images are
+embedded by the one path for new inputs (:func:`~pictext.store.embed.embed_items`) with the
+encoder the captioner recorded, the collection is captioned once (cached on disk) and the
+bands of :class:`~pictext.caption.retrieval.CaptionThresholds` decide what is similar and
+what is divergent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pictext.caption.retrieval import (
+    CaptionCollection,
+    CaptionMatch,
+    CaptionThresholds,
+    caption_collection,
+    caption_divergent,
+    caption_query,
+    caption_similar,
+)
+from pictext.store.embed import embed_items
+from pictext.store.encoders import EncoderSource, encoder_for
+from pictext.store.failures import Failure, require_read
+
+if TYPE_CHECKING:
+    from pictext.caption.captioner import Captioner
+    from pictext.data.item import Item
+    from pictext.encoders.base import TextEncoder
+    from pictext.store.memory import MemoryCache
+
+
+@dataclass
+class CaptionAnswer:
+    """A query image's caption and the collection images of similar and divergent captions."""
+
+    caption: str  # generated caption of the query
+    similar: list[CaptionMatch] = field(default_factory=list)  # cosine >= thresholds.similar
+    divergent: list[CaptionMatch] = field(default_factory=list)  # cosine in the divergent band
+
+
+def image_features(
+    captioner: Captioner,
+    items: Sequence[Item],
+    *,
+    encoders: EncoderSource | None = None,
+    cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
+) -> np.ndarray:
+    """``[N, Di]`` image embeddings of new items by the captioner's recorded image encoder.
+
+    Raises:
+        ValueError: the captioner names no image encoder.
+        UnreadableItemsError: an image could not be read; nothing is captioned.
+    """
+    if not captioner.image_encoder:
+        raise ValueError("the captioner does not name its image encoder; retrain it")
+    encoder = encoder_for(captioner.image_encoder, encoders)
+    feats, failures = embed_items(items, encoder, None, cache_dir=cache_dir, memory=memory)
+    require_read(failures)
+    assert feats.image is not None
+    return feats.image
+
+
+def caption_images(
+    captioner: Captioner,
+    items: Sequence[Item],
+    *,
+    beam_size: int = 1,
+    encoders: EncoderSource | None = None,
+    cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
+) -> list[str]:
+    """One caption per item's image (embedding options as in :func:`image_features`)."""
+    image = image_features(captioner, items, encoders=encoders, cache_dir=cache_dir, memory=memory)
+    return captioner.predict(image, beam_size=beam_size)
+
+
+class CaptionSearch:
+    """A captioned collection that answers query images with similar and divergent captions.
+
+    Args:
+        captioner: the fitted captioner.
+        text_encoder: the encoder of caption similarity.
+        collection: the collection's captions; None answers captions only.
+        beam_size: beam width of the query captions (the collection's when built by
+            :meth:`over`).
+        thresholds: the similar and divergent cosine bands.
+        encoders: builds the captioner's recorded image encoder (default: the registry).
+
+    Example:
+        >>> search = CaptionSearch.over(captioner, dataset.items, "use")  # doctest: +SKIP
+        >>> search.answer([Item("q", "query.png")], k=5)[0].caption  # doctest: +SKIP
+        'a red car on a road'
+    """
+
+    def __init__(
+        self,
+        captioner: Captioner,
+        text_encoder: TextEncoder,
+        collection: CaptionCollection | None = None,
+        *,
+        beam_size: int = 1,
+        thresholds: CaptionThresholds | None = None,
+        encoders: EncoderSource | None = None,
+    ) -> None:
+        self.captioner = captioner
+        self.text_encoder = text_encoder
+        self.collection = collection
+        self.beam_size = beam_size
+        self.thresholds = thresholds or CaptionThresholds()
+        self.encoders = encoders
+        self.skipped: list[Failure] = []  # collection items whose image could not be read
+
+    @classmethod
+    def over(
+        cls,
+        captioner: Captioner,
+        items: Sequence[Item],
+        text_encoder: str | TextEncoder,
+        *,
+        beam_size: int = 1,
+        thresholds: CaptionThresholds | None = None,
+        encoders: EncoderSource | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> CaptionSearch:
+        """Caption every collection image (cached: only the first call over a collection is
+        slow); images that cannot be read are left out and listed in ``skipped``.
+
+        Args:
+            captioner: the fitted captioner.
+            items: the collection.
+            text_encoder: encoder (or registry name) of caption similarity.
+            beam_size: beam width of every caption.
+            thresholds: the similar and divergent cosine bands.
+            encoders: builds the encoders (default: the registry).
+            cache_dir: cache root (default ``$PICTEXT_CACHE``) of embeddings and captions.
+        """
+        from pictext.core.paths import cache_dir as default_cache
+
+        tenc = (
+            encoder_for(text_encoder, encoders) if isinstance(text_encoder, str) else text_encoder
+        )
+        if not captioner.image_encoder:
+            raise ValueError("the captioner does not name its image encoder; retrain it")
+        encoder = encoder_for(captioner.image_encoder, encoders)
+        feats, failures = embed_items(items, encoder, None, cache_dir=cache_dir)
+        assert feats.image is not None
+        assert feats.image_mask is not None
+        keep = np.flatnonzero(feats.image_mask)
+        root = Path(cache_dir) / "captions" if cache_dir else default_cache("captions")
+        collection = caption_collection(
+            captioner,
+            [feats.ids[i] for i in keep],
+            feats.image[keep],
+            tenc,
+            beam_size=beam_size,
+            cache_dir=root,
+        )
+        search = cls(
+            captioner,
+            tenc,
+            collection,
+            beam_size=beam_size,
+            thresholds=thresholds,
+            encoders=encoders,
+        )
+        search.skipped = failures
+        return search
+
+    def answer(
+        self,
+        items: Sequence[Item],
+        k: int = 10,
+        *,
+        cache_dir: str | Path | None = None,
+        memory: MemoryCache | None = None,
+    ) -> list[CaptionAnswer]:
+        """Caption each item's image and find up to ``k`` similar and ``k`` divergent images.
+
+        Raises:
+            UnreadableItemsError: an image could not be read; nothing is answered.
+        """
+        image = image_features(
+            self.captioner, items, encoders=self.encoders, cache_dir=cache_dir, memory=memory
+        )
+        captions, vectors = caption_query(
+            self.captioner, image, self.text_encoder, beam_size=self.beam_size
+        )
+        th, col = self.thresholds, self.collection
+        out = []
+        for text, vec in zip(captions, vectors, strict=True):
+            if col is None:
+                out.append(CaptionAnswer(text))
+                continue
+            sim = caption_similar(vec, col, threshold=th.similar, k=k)
+            div = caption_divergent(vec, col, low=th.divergent_low, high=th.divergent_high, k=k)
+            out.append(CaptionAnswer(text, sim, div))
+        return out

@@ -1,0 +1,77 @@
+"""Encoders by the ``name@version`` a saved model recorded, built once and shared.
+
+A front end that answers many queries (the service, a worker) holds one
+:class:`EncoderPool`; the library calls for new inputs take it as ``encoders`` and ask it
+for the towers a model reads. Without one they build the recorded encoder from the registry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+EncoderSource = Callable[[str], Any]  # recorded "name@version" (or a bare name) -> encoder
+
+
+class EncoderPool:
+    """Each encoder built once, its installed version checked against the recorded one.
+
+    Args:
+        factory: builds an encoder from a registry name and options (default: the registry).
+        prepare: load each encoder's runtime when it is built, not on its first call.
+        **options: passed to the factory (e.g. ``threads``).
+
+    Example:
+        >>> pool = EncoderPool(prepare=True, threads=1)  # doctest: +SKIP
+        >>> pool("efficientnet-lite0@3").dim  # doctest: +SKIP
+        1280
+    """
+
+    def __init__(
+        self, factory: Callable[..., Any] | None = None, *, prepare: bool = False, **options: Any
+    ) -> None:
+        self.factory = factory
+        self.prepare = prepare
+        self.options = options
+        self._built: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, spec: str) -> Any:
+        """The encoder recorded as ``spec``.
+
+        Raises:
+            EncoderVersionError: the installed encoder has another version.
+        """
+        from pictext.encoders.registry import create_recorded_encoder
+
+        with self._lock:
+            if spec not in self._built:
+                encoder = create_recorded_encoder(spec, factory=self.factory, **self.options)
+                if self.prepare and callable(getattr(encoder, "prepare", None)):
+                    encoder.prepare()
+                self._built[spec] = encoder
+            return self._built[spec]
+
+    @property
+    def specs(self) -> list[str]:
+        """The specs built so far, sorted."""
+        return sorted(self._built)
+
+    def image_size(self, default: int = 224) -> int:
+        """The largest input side of the image encoders built so far (``default`` if none)."""
+        sizes = [getattr(e, "image_size", 0) for e in self._built.values()]
+        return max([s for s in sizes if s] or [default])
+
+
+def encoder_for(spec: str, encoders: EncoderSource | None = None) -> Any:
+    """The encoder recorded as ``spec``, from ``encoders`` or else built from the registry.
+
+    Raises:
+        EncoderVersionError: the installed encoder has another version.
+    """
+    if encoders is not None:
+        return encoders(spec)
+    from pictext.encoders.registry import create_recorded_encoder
+
+    return create_recorded_encoder(spec)

@@ -1,0 +1,179 @@
+"""The CLI and the service answer from the same library calls: same lists, same captions.
+
+Both run on the toy bundle with the toy encoders (the CLI finds them through the registry,
+patched here; the service through its encoder factory).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from service_toys import picture, toy_factory
+from typer.testing import CliRunner
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Run ``pictext ...`` with the toy encoders and a private cache; returns the result."""
+    monkeypatch.setattr("pictext.encoders.registry.create_encoder", toy_factory)
+    monkeypatch.setenv("PICTEXT_CACHE", str(tmp_path / "cli-cache"))
+    from pictext.cli import app
+
+    return lambda *args: CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def query_png(tmp_path: Path) -> Path:
+    path = tmp_path / "query.png"
+    picture("blue", seed=99).save(path)
+    return path
+
+
+def _upload(path: Path) -> dict:
+    return {"image": (path.name, path.read_bytes(), "image/png")}
+
+
+def _cli_hits(output: str) -> list[tuple[str, float]]:
+    rows = [line.split() for line in output.splitlines() if line.strip()[:1].isdigit()]
+    return [(r[1], float(r[-1].removeprefix("d="))) for r in rows]
+
+
+@pytest.mark.parametrize("route", ["similar", "divergent"])
+def test_cli_and_service_give_the_same_list(cli, client, toy_root, query_png, route) -> None:
+    res = cli(route, query_png, "-k", 6, "--index", toy_root / "bundle" / "index")
+    assert res.exit_code == 0, res.output
+    by_cli = _cli_hits(res.output)
+    body = client.post(f"/{route}", files=_upload(query_png), data={"k": "6"}).json()
+    by_service = [(h["id"], h["distance"]) for h in body["hits"]]
+    assert len(by_cli) == 6
+    assert [i for i, _ in by_cli] == [i for i, _ in by_service]
+    np.testing.assert_allclose([d for _, d in by_cli], [d for _, d in by_service], atol=2e-4)
+
+
+def test_cli_and_service_give_the_same_caption(cli, client, toy_root, query_png) -> None:
+    from pictext.cli.caption import search_by_caption
+
+    res = cli(
+        "caption", query_png, "--model", toy_root / "bundle" / "captioner", "--beam", 1, "--json"
+    )
+    assert res.exit_code == 0, res.output
+    by_cli = json.loads(res.output.strip().splitlines()[-1])["caption"]
+    body = client.post("/caption", files=_upload(query_png), data={"k": "5"}).json()
+    assert by_cli == body["caption"]
+    assert "blue" in by_cli
+    for mode in ("similar", "divergent"):
+        [(text, matches)] = search_by_caption(
+            [query_png],
+            str(toy_root / "data"),
+            toy_root / "bundle" / "captioner",
+            mode=mode,
+            k=5,
+            text_encoder="toy-text",
+            cache_dir=toy_root / "cache",
+        )
+        assert text == body["caption"]
+        assert [(m.id, round(m.score, 4)) for m in matches] == [
+            (h["id"], h["score"]) for h in body[mode]
+        ]
+
+
+def test_the_page_map_is_the_library_projection(client, toy_root) -> None:
+    from pictext.core.projection import project_2d, unit_square
+    from pictext.rank.index import SearchIndex
+
+    ix = SearchIndex.load(toy_root / "bundle" / "index")
+    want = unit_square(project_2d(ix.vectors, "pca"))  # the toy service maps by PCA
+    got = {p["id"]: (p["x"], p["y"]) for p in client.get("/map").json()["points"]}
+    np.testing.assert_allclose([got[i] for i in ix.ids], np.round(want, 4), atol=2e-4)
+
+
+def test_k_above_the_limit_is_refused(client) -> None:
+    assert client.get("/info").json()["limits"]["max_k"] == 100
+    r = client.post("/similar", data={"title": "a red picture", "k": "101"})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "k"
+    assert "101" in r.json()["error"]["message"]
+    assert client.post("/similar", data={"title": "a red picture", "k": "100"}).status_code == 200
+
+
+def test_a_lower_max_k_is_enforced(toy_root) -> None:
+    from fastapi.testclient import TestClient
+    from service_toys import toy_config
+
+    from pictext.service.app import create_app
+
+    app = create_app(
+        toy_root / "bundle",
+        toy_config(max_k=3),
+        encoder_factory=toy_factory,
+        cache_dir=toy_root / "cache",
+    )
+    client = TestClient(app)
+    assert client.post("/tag", data={"title": "a red picture", "k": "3"}).status_code == 200
+    r = client.post("/tag", data={"title": "a red picture", "k": "4"})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "k"
+
+
+# ---- an item that cannot be read is refused, naming it ------------------------------------------
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    return path
+
+
+def _one_error_line(output: str, path: Path) -> None:
+    lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, output
+    assert str(path) in lines[0]
+    assert "cannot read" in lines[0]
+
+
+def test_cli_refuses_an_unreadable_image(cli, toy_root, broken) -> None:
+    bundle = toy_root / "bundle"
+    for args in (
+        ("tag", broken, "--model", bundle / "classifier", "--title", "a red picture"),
+        ("verify", broken, "--label", "red", "--model", bundle / "classifier"),
+        ("similar", f"file:{broken}", "--index", bundle / "index"),
+        ("divergent", broken, "--index", bundle / "index"),
+        ("caption", broken, "--model", bundle / "captioner"),
+    ):
+        res = cli(*args)
+        assert res.exit_code == 1, (args, res.output)
+        _one_error_line(res.output, broken)
+
+
+def test_cli_tag_of_several_items_refuses_all_when_one_fails(cli, toy_root, broken, query_png):
+    res = cli("tag", query_png, broken, "--model", toy_root / "bundle" / "classifier")
+    assert res.exit_code == 1
+    assert str(query_png) + ":" not in res.output  # no labels printed for the readable one
+    _one_error_line(res.output, broken)
+
+
+# ---- index build uses the encoders the ranking head recorded -------------------------------------
+def test_index_build_uses_the_heads_encoders(cli, toy_root, tmp_path) -> None:
+    from service_toys import ToyImageEncoder, ToyTextEncoder
+
+    from pictext.data import load_dataset
+    from pictext.rank.head import RankingHead
+    from pictext.rank.index import SearchIndex
+    from pictext.store import embed_dataset
+
+    ds = load_dataset(toy_root / "data")
+    feats = embed_dataset(
+        ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path, progress=False
+    )
+    head = RankingHead(embed_dim=8, epochs=2, batch_size=16, use_text=True, progress=False)
+    head.fit(feats, ds.labels(), classes=ds.classes).save(tmp_path / "head")
+    out = tmp_path / "index"
+    res = cli("index", "build", toy_root / "data", "--head", tmp_path / "head", "--out", out)
+    assert res.exit_code == 0, res.output
+    built = SearchIndex.load(out)
+    assert built.manifest.image_encoder == "toy-image@1"
+    assert built.manifest.text_encoder == "toy-text@1"
+    want = SearchIndex.build(feats, head=head, labels=[it.label for it in ds.items])
+    np.testing.assert_allclose(built.vectors, want.vectors, atol=1e-6)
