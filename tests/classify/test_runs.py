@@ -14,7 +14,7 @@ from pictext.classify.runs import model_figures, train_fusion
 from pictext.classify.table3 import classify_split
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
-from pictext.data.split import STUDY, DatasetSplit, stratified_split
+from pictext.data.split import GROUPED, DatasetSplit, duplicate_groups, stratified_split
 
 pytest.importorskip("torch")
 N = 96
@@ -26,12 +26,12 @@ def _data() -> tuple[Dataset, object]:
     return ds, feats
 
 
-def test_classify_split_is_the_studys_split() -> None:
+def test_classify_split_is_the_one_grouped_policy() -> None:
     ds, _ = _data()
     split = classify_split(ds, holdout=0.4, seed=2)
-    plain = stratified_split(ds.labels(), holdout=0.4, seed=2)
+    plain = stratified_split(ds.labels(), holdout=0.4, seed=2, groups=duplicate_groups(ds))
     rows = split.rows([it.id for it in ds.items])
-    assert split.policy == STUDY
+    assert split.policy == GROUPED
     assert np.array_equal(rows.test, plain.test)
     assert np.array_equal(rows.val, plain.val)
 
@@ -45,9 +45,9 @@ def test_train_and_figures_use_the_handed_split(tmp_path, monkeypatch) -> None:
     cfg = FusionConfig(epochs=4, hidden=16, tune_dim=8, image_tune_dim=8)
     model, metrics = train_fusion(ds, feats, cfg, split=split)
     assert metrics["sizes"] == {"train": len(split.train), "val": len(split.val), "test": 24}
-    assert metrics["split"] == {"policy": STUDY, "holdout": 0.5, "seed": 1}
+    assert metrics["split"] == {"policy": GROUPED, "holdout": 0.5, "seed": 1}
     # another split of the same items gives other sides: the split is really used
-    other = DatasetSplit(split.test, split.val, split.train, STUDY, 0.5, 1, "toy")
+    other = DatasetSplit(split.test, split.val, split.train, GROUPED, 0.5, 1, "toy")
     _, flipped = train_fusion(ds, feats, cfg, split=other)
     assert flipped["sizes"]["test"] == len(split.train)
 

@@ -11,7 +11,7 @@ from pictext.classify.table3 import CONDITIONS, Table3Config, run_table3
 from pictext.classify.tables import summary, write_outputs
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
-from pictext.data.split import STUDY, DatasetSplit
+from pictext.data.split import GROUPED, DatasetSplit
 
 N = 160
 
@@ -20,7 +20,7 @@ def _split(ds, *, holdout, seed) -> DatasetSplit:
     p = np.random.default_rng(seed).permutation(len(ds))
     k = int(len(ds) * holdout / 2)
     ids = lambda rows: tuple(ds.items[int(i)].id for i in rows)  # noqa: E731
-    return DatasetSplit(ids(p[2 * k :]), ids(p[:k]), ids(p[k : 2 * k]), STUDY, holdout, seed)
+    return DatasetSplit(ids(p[2 * k :]), ids(p[:k]), ids(p[k : 2 * k]), GROUPED, holdout, seed)
 
 
 @pytest.fixture(scope="module")

@@ -127,14 +127,15 @@ def run_captions(
         test captions), ``train`` / ``test`` indices, ``split`` (the
         :class:`~pictext.data.split.DatasetSplit` to save), ``references`` and ``config``.
     """
-    from pictext.data.split import split_dataset
+    from pictext.data.split import duplicate_groups, split_dataset
 
     if feats.image is None or feats.image_mask is None:
         raise ValueError(f"{dataset.name}: features have no image embeddings")
     refs = reference_captions(dataset, cfg.field)
     usable = feats.image_mask & np.array([bool(r) for r in refs])
+    groups = duplicate_groups(dataset)
     if split is None:
-        split = split_dataset(dataset, holdout=cfg.holdout, seed=cfg.seed)
+        split = split_dataset(dataset, holdout=cfg.holdout, seed=cfg.seed, groups=groups)
     train, test = caption_sides(split.rows([it.id for it in dataset.items]), usable)
     x, r = feats.image, np.array(refs, dtype=object)
     tr_refs, te_refs = list(r[train]), list(r[test])
@@ -144,7 +145,9 @@ def run_captions(
     )
     rows, models, captions = [], {}, {}
     for arch in cfg.archs:
-        models[arch] = _fit_decoder(arch, x[train], tr_refs, feats.image_encoder, cfg, log)
+        models[arch] = _fit_decoder(
+            arch, x[train], tr_refs, feats.image_encoder, cfg, log, groups[train]
+        )
         for beam in sorted({1, cfg.beam_size}):
             t0 = time.perf_counter()
             hyps = models[arch].predict(x[test], beam_size=beam)
@@ -177,7 +180,9 @@ def _fit_decoder(
     image_encoder: str | None,
     cfg: CaptionRunConfig,
     log: Callable[[str], None],
+    groups: np.ndarray | None = None,
 ) -> Captioner:
+    """Fit one decoder; its early-stopping rows keep duplicate ``groups`` together."""
     from pictext.caption.captioner import Captioner
 
     model = Captioner(
@@ -187,7 +192,7 @@ def _fit_decoder(
         min_count=cfg.min_count,
         seed=cfg.seed,
         threads=cfg.threads,
-    ).fit(image, refs, image_encoder=image_encoder, clean=False)
+    ).fit(image, refs, image_encoder=image_encoder, clean=False, groups=groups)
     log(
         f"  {arch}: {len(model.vocab)} words, best epoch {model.history.best_epoch + 1}, "
         f"{model.history.seconds:.0f}s"

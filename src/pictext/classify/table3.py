@@ -73,22 +73,37 @@ class Table3Result:
 
 
 def classify_split(
-    dataset: Dataset, *, holdout: float = defaults.CLASSIFY_HOLDOUT, seed: int = 0
+    dataset: Dataset,
+    *,
+    holdout: float = defaults.CLASSIFY_HOLDOUT,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> DatasetSplit:
-    """The split ``pictext train`` and Table 3 use: the study's (items drawn singly).
+    """The split ``pictext train`` and Table 3 use: the one policy of
+    :func:`pictext.data.split.split_dataset` (per class, duplicate groups on one side).
 
-    Duplicates may straddle it; Table 3 reports accuracy on the novel subset beside the
-    overall figure (see :mod:`pictext.data.split`).
+    Args:
+        dataset: the labelled items.
+        holdout: share of each class held out, halved into validation and test.
+        seed: the split's seed.
+        groups: precomputed :func:`~pictext.data.split.duplicate_groups` (computed if None).
     """
-    from pictext.data.split import STUDY, split_dataset
+    from pictext.data.split import split_dataset
 
-    return split_dataset(dataset, holdout=holdout, seed=seed, policy=STUDY)
+    return split_dataset(dataset, holdout=holdout, seed=seed, groups=groups)
 
 
-def draw_splits(dataset: Dataset, cfg: Table3Config) -> list[DatasetSplit]:
+def draw_splits(
+    dataset: Dataset, cfg: Table3Config, groups: np.ndarray | None = None
+) -> list[DatasetSplit]:
     """One split per seed of ``cfg``, by :func:`classify_split`."""
+    if groups is None:
+        from pictext.data.split import duplicate_groups
 
-    return [classify_split(dataset, holdout=cfg.holdout, seed=seed) for seed in cfg.seeds]
+        groups = duplicate_groups(dataset)
+    return [
+        classify_split(dataset, holdout=cfg.holdout, seed=seed, groups=groups) for seed in cfg.seeds
+    ]
 
 
 def run_table3(
@@ -116,7 +131,7 @@ def run_table3(
         The per-seed scores and the missing-input table.
     """
     cfg = cfg or Table3Config()
-    splits = list(splits) if splits is not None else draw_splits(dataset, cfg)
+    splits = list(splits) if splits is not None else draw_splits(dataset, cfg, dup_groups)
     if len(splits) != len(cfg.seeds):
         raise ValueError(f"{len(splits)} splits for {len(cfg.seeds)} seeds; give one per seed")
     y = dataset.labels()

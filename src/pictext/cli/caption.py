@@ -106,11 +106,16 @@ def caption_train(
 def _train_on_all(ds: Any, feats: Any, cfg: Any, out: Path) -> None:
     from pictext.caption import Captioner
     from pictext.caption.runs import reference_captions
+    from pictext.data.split import duplicate_groups
 
     refs = reference_captions(ds, cfg.field)
     keep = [i for i, r in enumerate(refs) if r and feats.image_mask[i]]
     model = Captioner(arch=cfg.archs[0], epochs=cfg.epochs, seed=cfg.seed).fit(
-        feats.image[keep], [refs[i] for i in keep], image_encoder=feats.image_encoder, clean=False
+        feats.image[keep],
+        [refs[i] for i in keep],
+        image_encoder=feats.image_encoder,
+        clean=False,
+        groups=duplicate_groups(ds)[keep],
     )
     model.save(out)
     typer.echo(f"trained on all {len(keep)} captioned images; saved {out}")

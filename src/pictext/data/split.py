@@ -10,10 +10,8 @@ seed) that the run saves next to its outputs; evaluations and figures are handed
 record instead of drawing the split again. :func:`holdout_rows` is the same policy for
 the validation rows a head holds back from its own training data (early stopping).
 
-:data:`STUDY` is the study's protocol (items drawn singly, duplicates may straddle): Table 3
-and ``pictext train`` keep it so their figures stay comparable, and Table 3 reports the
-novel subset (test items whose duplicate group has no training item) beside the overall
-figure.
+Every task uses it: ``pictext train`` and Table 3, the ranking runs, the captioner's
+train/test sides and each head's early-stopping rows.
 """
 
 from __future__ import annotations
@@ -206,8 +204,7 @@ def holdout_rows(
 
 
 GROUPED = "stratified-grouped"  # per class, duplicate groups (duplicate_groups) on one side
-STUDY = "stratified"  # per class, items drawn singly (the study's protocol)
-POLICIES: tuple[str, ...] = (GROUPED, STUDY)
+POLICIES: tuple[str, ...] = (GROUPED,)  # what a split record may name
 
 
 @dataclass(frozen=True)
@@ -216,7 +213,7 @@ class DatasetSplit:
 
     Example:
         >>> ds = Dataset("toy", [Item(str(i), label="ab"[i % 2]) for i in range(20)])
-        >>> split = split_dataset(ds, holdout=0.2, seed=0, policy=STUDY)
+        >>> split = split_dataset(ds, holdout=0.2, seed=0)
         >>> len(split.train), len(split.val), len(split.test)
         (16, 2, 2)
         >>> split.rows([it.id for it in ds.items]).val.tolist() == sorted(
@@ -305,7 +302,6 @@ def split_dataset(
     *,
     holdout: float,
     seed: int = SPLIT_SEED,
-    policy: str = GROUPED,
     groups: Sequence[int] | np.ndarray | None = None,
 ) -> DatasetSplit:
     """Split a dataset by the policy (stratified per class, duplicate groups on one side).
@@ -314,19 +310,13 @@ def split_dataset(
         dataset: the items (unlabelled ones are left out of every side).
         holdout: share of each class held out, halved into val and test.
         seed: random seed.
-        policy: :data:`GROUPED` (default) or :data:`STUDY` (duplicates not grouped).
-        groups: precomputed :func:`duplicate_groups` of ``dataset`` (GROUPED only); computed
-            here when None.
+        groups: precomputed :func:`duplicate_groups` of ``dataset``; computed here when None.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"unknown split policy {policy!r}; use one of {POLICIES}")
-    if policy == GROUPED and groups is None:
+    if groups is None:
         groups = duplicate_groups(dataset)
-    split = stratified_split(
-        dataset.labels(), holdout=holdout, seed=seed, groups=groups if policy == GROUPED else None
-    )
+    split = stratified_split(dataset.labels(), holdout=holdout, seed=seed, groups=groups)
     ids = [it.id for it in dataset.items]
     train, val, test = (
         tuple(ids[int(i)] for i in side) for side in (split.train, split.val, split.test)
     )
-    return DatasetSplit(train, val, test, policy, float(holdout), int(seed), dataset.name)
+    return DatasetSplit(train, val, test, GROUPED, float(holdout), int(seed), dataset.name)
