@@ -310,7 +310,7 @@ def _search(query: str, k: int, index: Path | None, *, farthest: bool) -> list[H
 
     ix = _open_index(index)
     try:
-        return (queries.divergent if farthest else queries.similar)(ix, query, k)
+        return queries.search(ix, query, k, farthest=farthest)
     except UnreadableItemsError as err:
         refuse_unreadable(err)
 

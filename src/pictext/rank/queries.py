@@ -94,40 +94,34 @@ def resolve_query(
     return ResolvedQuery("text", embed_text(index, rest, encoders, memory), None)
 
 
-def similar(
+def search(
     index: SearchIndex,
     query: str,
     k: int = 5,
     *,
+    farthest: bool = False,
     encoders: EncoderSource | None = None,
     memory: MemoryCache | None = None,
 ) -> list[Hit]:
-    """The ``k`` items most similar to a query string (item id, image file or text).
+    """The ``k`` items most similar to (or, ``farthest``, most divergent from) a query string.
 
-    Options as in :func:`resolve_query`.
+    The query is an item id, an image file or a text; options as in :func:`resolve_query`.
     """
     resolved = resolve_query(index, query, encoders=encoders, memory=memory)
-    return _answer(index, resolved, k, farthest=False)
-
-
-def divergent(
-    index: SearchIndex,
-    query: str,
-    k: int = 5,
-    *,
-    encoders: EncoderSource | None = None,
-    memory: MemoryCache | None = None,
-) -> list[Hit]:
-    """The ``k`` items most divergent from (farthest from) a query string."""
-    resolved = resolve_query(index, query, encoders=encoders, memory=memory)
-    return _answer(index, resolved, k, farthest=True)
-
-
-def _answer(index: SearchIndex, resolved: ResolvedQuery, k: int, farthest: bool) -> list[Hit]:
     if resolved.kind == "text":
         return index.text_search(resolved.vector[0], k, farthest=farthest)
-    query = resolved.row if resolved.row is not None else resolved.vector[0]
-    return index.divergent_to(query, k) if farthest else index.similar_to(query, k)
+    target = resolved.row if resolved.row is not None else resolved.vector[0]
+    return index.divergent_to(target, k) if farthest else index.similar_to(target, k)
+
+
+def similar(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
+    """The ``k`` items most similar to a query string (options as in :func:`search`)."""
+    return search(index, query, k, farthest=False, **options)
+
+
+def divergent(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
+    """The ``k`` items most divergent from a query string (options as in :func:`search`)."""
+    return search(index, query, k, farthest=True, **options)
 
 
 def _guess(index: SearchIndex, query: str) -> str:
