@@ -114,3 +114,17 @@ def test_optimizers_by_name_and_bad_settings() -> None:
         LoopConfig(loss_mean="token")
     with pytest.raises(ValueError, match="patience"):
         LoopConfig(patience=-1)
+
+
+def test_config_from_takes_same_named_fields_then_overrides() -> None:
+    from types import SimpleNamespace
+
+    from pictext.core.train import LoopConfig, config_from
+
+    head = SimpleNamespace(lr=0.5, epochs=7, patience=3, hidden=64, optimizer="nadam")
+    loop = config_from(LoopConfig, head, patience=None, desc="toy")
+    assert (loop.lr, loop.epochs, loop.optimizer) == (0.5, 7, "nadam")  # taken from the head
+    assert loop.patience is None  # an override wins over the head's value
+    assert loop.desc == "toy"
+    assert loop.weight_decay == LoopConfig().weight_decay  # absent on the head: the default
+    assert not hasattr(loop, "hidden")  # the head's own settings stay out

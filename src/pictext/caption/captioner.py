@@ -35,6 +35,7 @@ from pictext.core.artifacts import (
     module_arrays,
     save_artifact,
 )
+from pictext.core.train import config_from
 
 
 @dataclass
@@ -143,18 +144,7 @@ class Captioner:
         return self
 
     def _training(self) -> DecoderTraining:
-        c = self.config
-        return DecoderTraining(
-            epochs=c.epochs,
-            batch_size=c.batch_size,
-            lr=c.lr,
-            weight_decay=c.weight_decay,
-            val_fraction=c.val_fraction,
-            select=c.select,
-            patience=c.patience,
-            max_len=c.max_len,
-            seed=c.seed,
-        )
+        return config_from(DecoderTraining, self.config)
 
     def generate(
         self,

@@ -120,15 +120,13 @@ def train_decoder(
 
 
 def _loop_config(cfg: DecoderTraining) -> LoopConfig:
-    from pictext.core.train import LoopConfig
+    from pictext.core.train import LoopConfig, config_from
 
-    return LoopConfig(
+    return config_from(
+        LoopConfig,
+        cfg,
         optimizer="adamw",
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        epochs=cfg.epochs,
         patience=cfg.patience or None,  # 0: never stop early
-        clip_grad_norm=cfg.clip_grad_norm,
         loss_mean="example",  # a pair counts once, whatever its batch
         progress=False,
         desc="captioner",

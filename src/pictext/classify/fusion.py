@@ -116,7 +116,7 @@ class FusionClassifier:
         import torch
 
         from pictext.classify.net import drop_modalities
-        from pictext.core.train import LoopConfig, train_loop
+        from pictext.core.train import LoopConfig, config_from, train_loop
 
         cfg = self.config
         y = np.asarray(y, dtype=np.int64)
@@ -157,15 +157,7 @@ class FusionClassifier:
             xv, mv = self._tensors(val_feats)
             yv = torch.from_numpy(np.asarray(y_val, dtype=np.int64))
             val_score = lambda: float((self.net_(xv, mv).argmax(1) == yv).float().mean())  # noqa: E731
-        loop = LoopConfig(
-            optimizer=cfg.optimizer,
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            epochs=cfg.epochs,
-            patience=cfg.patience,
-            progress=cfg.progress,
-            desc="fusion",
-        )
+        loop = config_from(LoopConfig, cfg, desc="fusion")
         self.history_ = train_loop(self.net_, batches, batch_loss, loop, val_score=val_score)
         self.temperature_ = 1.0
         return self

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 
 OPTIMIZERS: tuple[str, ...] = ("adamw", "adam", "nadam", "adamax", "adagrad")
 LOSS_MEANS: tuple[str, ...] = ("batch", "example")
+
+
+def config_from(cls: type[Any], source: Any, **overrides: Any) -> Any:
+    """A ``cls`` dataclass filled from ``source``'s attributes of the same names, then
+    ``overrides``: how a head hands its own config's training settings to a loop config."""
+    values = {f.name: getattr(source, f.name) for f in fields(cls) if hasattr(source, f.name)}
+    return cls(**{**values, **overrides})
 
 
 @dataclass

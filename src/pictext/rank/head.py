@@ -170,7 +170,7 @@ class RankingHead:
         """Every epoch draws one triplet per training query, then scores held-out triplets."""
         import torch
 
-        from pictext.core.train import LoopConfig, train_loop
+        from pictext.core.train import LoopConfig, config_from, train_loop
 
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
@@ -195,13 +195,11 @@ class RankingHead:
         def val_score() -> float:
             return _triplet_acc(net.embed_numpy(x_val), val) if len(val) else float("nan")
 
-        loop = LoopConfig(
+        loop = config_from(
+            LoopConfig,
+            cfg,
             optimizer="adam",
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            epochs=cfg.epochs,
             patience=None,  # every epoch runs; restore_best keeps the best one
-            restore_best=cfg.restore_best,
             progress=self.progress,
             desc="ranking head",
         )
