@@ -74,12 +74,17 @@ class CaptionCollection:
             raise ValueError("ids, captions and embeddings must have the same length")
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write one ``.npz`` file (via a temporary file and a rename)."""
+        """Write one ``.npz`` file atomically (:func:`pictext.core.atomic.atomic_write`)."""
+        from pictext.core.atomic import atomic_write
+
         path = Path(path)
-        tmp = path.with_suffix(".tmp.npz")
         meta = json.dumps({"ids": self.ids, "captions": self.captions, "text": self.text_encoder})
-        np.savez(tmp, embeddings=self.embeddings, meta=np.array(meta))
-        os.replace(tmp, path)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, embeddings=self.embeddings, meta=np.array(meta))
+
+        atomic_write(path, write)
         return path
 
     @classmethod

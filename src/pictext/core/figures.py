@@ -1,10 +1,11 @@
-"""Saving figures: Agg backend, temporary file + rename."""
+"""Saving figures: Agg backend, written atomically (:mod:`pictext.core.atomic`)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from pictext.core.atomic import atomic_write
 
 
 def figure(*args: Any, **kwargs: Any) -> Any:
@@ -22,9 +23,8 @@ def save_png(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+    finally:
+        plt.close(fig)
     return path
