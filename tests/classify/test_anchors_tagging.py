@@ -72,3 +72,18 @@ def test_verify_agrees_with_truth_and_refuses_unknown_labels(fitted) -> None:
     assert v.to_dict()["verdict"] in ("agree", "disagree")
     with pytest.raises(UnknownLabelError, match="the model knows: cat, dog, fish, bird"):
         verify(clf, feats, ["unicorn"] * feats.n)
+
+
+def test_check_labels_names_the_unknown_and_shortens_a_long_class_list() -> None:
+    from types import SimpleNamespace
+
+    from pictext.classify.tagging import check_labels
+
+    model = SimpleNamespace(classes_=[f"c{i:03d}" for i in range(100)])
+    check_labels(model, ["c000", "c099"])  # known labels pass
+    with pytest.raises(UnknownLabelError) as err:
+        check_labels(model, ["zebra", "c001", "ant"])
+    message = str(err.value)
+    assert "['ant', 'zebra']" in message
+    assert "c059 ..." in message
+    assert "c060" not in message

@@ -31,6 +31,23 @@ class UnknownLabelError(ValueError):
     """A claimed label the model does not know; the message lists the known ones."""
 
 
+_SHOWN_CLASSES = 60  # known labels listed in an unknown-label message
+
+
+def check_labels(model: FusionClassifier, claimed: Sequence[str]) -> None:
+    """Refuse claimed labels the model does not know, before any work is done.
+
+    Raises:
+        UnknownLabelError: naming the unknown labels and listing (up to 60 of) the known ones.
+    """
+    known = set(model.classes_)
+    unknown = sorted({c for c in claimed if c not in known})
+    if unknown:
+        names = list(model.classes_)
+        shown = ", ".join(names[:_SHOWN_CLASSES]) + (" ..." if len(names) > _SHOWN_CLASSES else "")
+        raise UnknownLabelError(f"unknown label(s) {unknown}; the model knows: {shown}")
+
+
 @dataclass
 class Verdict:
     """The model's opinion of one claimed label."""
@@ -78,12 +95,8 @@ def verify(
     """
     if len(claimed) != feats.n:
         raise ValueError(f"{feats.n} items but {len(claimed)} claimed labels")
+    check_labels(model, claimed)
     index = {c: i for i, c in enumerate(model.classes_)}
-    for item_id, lab in zip(feats.ids, claimed, strict=True):
-        if lab not in index:
-            raise UnknownLabelError(
-                f"{item_id}: unknown label {lab!r}; the model knows: {', '.join(model.classes_)}"
-            )
     proba = model.predict_proba(feats)
     tops = top_labels(model, proba, k)
     out = []
@@ -184,11 +197,7 @@ def verify_items(
         UnknownLabelError: a claimed label is not one of the model's classes.
         UnreadableItemsError: an item could not be read; no verdict is given for any.
     """
-    unknown = sorted({c for c in claimed if c not in model.classes_})
-    if unknown:
-        raise UnknownLabelError(
-            f"unknown label(s) {unknown}; the model knows: {', '.join(model.classes_)}"
-        )
+    check_labels(model, claimed)
     feats, failures = embed_for_model(
         model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
     )

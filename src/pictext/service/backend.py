@@ -201,21 +201,16 @@ class Backend:
         self, queries: Sequence[Item], claimed: Sequence[str], k: int, timing: Timing
     ) -> list[dict[str, Any]]:
         """Agree or disagree with each claimed label, with confidence and the top-``k``."""
-        from pictext.classify.tagging import verify_items
+        from pictext.classify.tagging import UnknownLabelError, verify_items
 
         self.require("classifier")
-        known = set(self.classifier.classes_)
-        unknown = sorted({c for c in claimed if c not in known})
-        if unknown:
-            names = self.classifier.classes_
-            shown = ", ".join(names[:60]) + (" ..." if len(names) > 60 else "")
-            raise unprocessable(
-                f"unknown label(s) {unknown}; the model knows: {shown}",
-                field="label",
-                code="unknown_label",
-            )
-        with timing.measure("model"), _refusing():
-            verdicts = verify_items(self.classifier, queries, list(claimed), k, **self._embedding())
+        try:
+            with timing.measure("model"), _refusing():
+                verdicts = verify_items(
+                    self.classifier, queries, list(claimed), k, **self._embedding()
+                )
+        except UnknownLabelError as err:
+            raise unprocessable(str(err), field="label", code="unknown_label") from None
         out = []
         for q, v in zip(queries, verdicts, strict=True):
             d = v.to_dict()
