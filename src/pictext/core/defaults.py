@@ -38,3 +38,5 @@ CAPTION_DIVERGENT_HIGH = 0.60  # divergent band, upper end (inclusive; the repor
 # ---- limits on inputs (checked before any work) ------------------------------------------
 MAX_PIXELS = 40_000_000  # width x height above this is refused (decompression bombs)
 MAX_K = 100  # most results one query may ask for
+MAX_TEXT_CHARS = 4000  # characters per text field (title, description, one tag list)
+MAX_TAGS = 64  # tags per item

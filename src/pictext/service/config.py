@@ -23,8 +23,8 @@ class ServiceConfig:
     max_svg_bytes: int = 2 * MIB  # SVG uploads are parsed and rendered: keep them small
     max_pixels: int = defaults.MAX_PIXELS  # width x height above this is refused (the decoder's)
     max_batch: int = 16  # images in one batch request
-    max_text_chars: int = 4000  # characters per text field
-    max_tags: int = 64  # tags per item
+    max_text_chars: int = defaults.MAX_TEXT_CHARS  # characters per text field
+    max_tags: int = defaults.MAX_TAGS  # tags per item
     max_k: int = defaults.MAX_K  # most results one query may ask for (k above: 422)
     concurrency: int = 2  # requests decoding or running models at the same time
     max_queue: int = 32  # requests waiting for a slot; more are refused with 503
