@@ -62,8 +62,9 @@ def image_features(
     """
     if not captioner.image_encoder:
         raise ValueError("the captioner does not name its image encoder; retrain it")
-    encoder = encoder_for(captioner.image_encoder, encoders)
-    feats, failures = embed_items(items, encoder, None, cache_dir=cache_dir, memory=memory)
+    feats, failures = embed_items(
+        items, captioner.image_encoder, None, encoders=encoders, cache_dir=cache_dir, memory=memory
+    )
     require_read(failures)
     assert feats.image is not None
     return feats.image

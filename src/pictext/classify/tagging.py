@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource, encoder_for
+from pictext.store.encoders import EncoderSource
 from pictext.store.failures import Failure, require_read
 from pictext.store.inputs import uses_text
 
@@ -148,8 +148,9 @@ def embed_for_model(
     image, text = model_encoders(model)
     return embed_items(
         items,
-        None if image is None else encoder_for(image, encoders),
-        None if text is None else encoder_for(text, encoders),
+        image,
+        text,
+        encoders=encoders,
         cache_dir=cache_dir,
         memory=memory,
         progress=progress,

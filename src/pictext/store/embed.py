@@ -20,6 +20,7 @@ from pictext.core.paths import cache_dir as default_cache_dir
 from pictext.data.errors import ItemError
 from pictext.data.item import text_key
 from pictext.store.cache import KEY_DTYPE, VectorCache
+from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS, Features
 from pictext.store.pipeline import decoded_batches, run_ahead
@@ -178,13 +179,11 @@ def embed_texts(
     return vecs, mask & present
 
 
-def _resolve(encoder: str | ImageEncoder | TextEncoder) -> ImageEncoder | TextEncoder:
-    """An encoder object from a registry name, or ``name@version`` (version checked)."""
-    if not isinstance(encoder, str):
-        return encoder
-    from pictext.encoders.registry import create_recorded_encoder
-
-    return create_recorded_encoder(encoder)
+def _resolve(
+    encoder: str | ImageEncoder | TextEncoder, encoders: EncoderSource | None
+) -> ImageEncoder | TextEncoder:
+    """An encoder object from a registry name or ``name@version`` (see :func:`encoder_for`)."""
+    return encoder_for(encoder, encoders) if isinstance(encoder, str) else encoder
 
 
 def _progress(total: int, label: str, enabled: bool) -> Callable[..., None]:
@@ -205,6 +204,7 @@ def embed_items(
     image_encoder: str | ImageEncoder | None,
     text_encoder: str | TextEncoder | None,
     *,
+    encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
     text_inputs: Sequence[str] = TEXT_INPUTS,
@@ -225,6 +225,8 @@ def embed_items(
         items: the items; an image is a path or in-memory ``pixels``.
         image_encoder: encoder, registry name or recorded ``name@version``; None skips images.
         text_encoder: the same for text; None skips text.
+        encoders: builds a named encoder (e.g. an :class:`~pictext.store.encoders.EncoderPool`);
+            default: the registry, recorded versions checked.
         cache_dir: disk cache root (default: :func:`pictext.core.paths.cache_dir`).
         memory: keep the embeddings in this memory cache instead; nothing touches the disk.
         text_inputs: the text fields to embed (``title``, ``description``, ``tags``, ``text``).
@@ -247,7 +249,7 @@ def embed_items(
     caches = _caches(cache_dir, memory)
     feats = Features(ids=[it.id for it in items])
     if image_encoder is not None:
-        enc = _resolve(image_encoder)
+        enc = _resolve(image_encoder, encoders)
         feats.image, feats.image_mask = embed_images(
             items,
             enc,  # type: ignore[arg-type]
@@ -259,7 +261,7 @@ def embed_items(
         )
         feats.image_encoder = f"{enc.name}@{enc.version}"
     if text_encoder is not None:
-        tenc = _resolve(text_encoder)
+        tenc = _resolve(text_encoder, encoders)
         cache = caches(tenc)
         for name in text_inputs:
             texts = [it.field_text(name) for it in items]
