@@ -151,8 +151,9 @@ class CaptionSearch:
         )
         if not captioner.image_encoder:
             raise ValueError("the captioner does not name its image encoder; retrain it")
-        encoder = encoder_for(captioner.image_encoder, encoders)
-        feats, failures = embed_items(items, encoder, None, cache_dir=cache_dir)
+        feats, failures = embed_items(
+            items, captioner.image_encoder, None, encoders=encoders, cache_dir=cache_dir
+        )
         assert feats.image is not None
         assert feats.image_mask is not None
         keep = np.flatnonzero(feats.image_mask)
