@@ -22,9 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pictext.core.lru import LruCache
 from pictext.service.backend import Backend, EncoderFactory
 from pictext.service.bundle import find_bundle
-from pictext.service.cache import LruCache
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError
 from pictext.service.routes import ServiceState, router

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pictext.service.cache import LruCache
+from pictext.core.lru import LruCache
 from pictext.service.errors import ServiceError, unprocessable
 
 if TYPE_CHECKING:

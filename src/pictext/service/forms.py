@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pictext.service.cache import LruCache
+from pictext.core.lru import LruCache
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError, unprocessable
 from pictext.service.uploads import DecodedImage, check_declared, decode_upload

@@ -14,9 +14,9 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from pictext.core.lru import LruCache
 from pictext.data.item import Item
 from pictext.service.backend import Backend
-from pictext.service.cache import LruCache
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import unprocessable
 from pictext.service.forms import (

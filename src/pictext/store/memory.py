@@ -6,12 +6,11 @@ one image to several routes, and each is embedded once; nothing is written to di
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pictext.core.lru import LruCache
 from pictext.store.cache import KEY_DTYPE
 
 if TYPE_CHECKING:
@@ -34,32 +33,23 @@ class MemoryCache:
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size  # most vectors kept (0 keeps none)
-        self._data: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru = LruCache[np.ndarray](size)  # (encoder spec, content key) -> vector
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._lru)
 
     def vectors(self, encoder: ImageEncoder | TextEncoder) -> MemoryVectors:
         """The part of the cache holding one encoder's (name + version) vectors."""
         return MemoryVectors(self, f"{encoder.name}@{encoder.version}", encoder.dim)
 
     def _get(self, spec: str, key: bytes) -> np.ndarray | None:
-        with self._lock:
-            vec = self._data.get((spec, key))
-            if vec is not None:
-                self._data.move_to_end((spec, key))
-            return vec
+        return self._lru.get((spec, key))
 
     def _put(self, spec: str, keys: list[bytes], vecs: np.ndarray) -> None:
         if self.size <= 0:
             return
-        with self._lock:
-            for key, vec in zip(keys, vecs, strict=True):
-                self._data[(spec, key)] = vec.copy()
-                self._data.move_to_end((spec, key))
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+        for key, vec in zip(keys, vecs, strict=True):
+            self._lru.put((spec, key), vec.copy())
 
 
 class MemoryVectors:

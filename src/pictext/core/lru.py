@@ -1,4 +1,4 @@
-"""A small thread-safe LRU cache (uploads decoded once, embeddings, thumbnails)."""
+"""A small thread-safe LRU cache (decoded uploads, thumbnails, upload embeddings)."""
 
 from __future__ import annotations
 
