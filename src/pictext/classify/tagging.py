@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core.errors import UsageError
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource
 from pictext.store.failures import Failure, require_read
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from pictext.store.memory import MemoryCache
 
 
-class UnknownLabelError(ValueError):
+class UnknownLabelError(UsageError, ValueError):
     """A claimed label the model does not know; the message lists the known ones."""
 
 

@@ -1,6 +1,15 @@
-"""The ``pictext`` command line: thin front ends, one module per area, over library calls."""
+"""The ``pictext`` command line: thin front ends, one module per area, over library calls.
+
+:func:`main` is the one error boundary: a :class:`~pictext.core.errors.PictextError` becomes
+one line on stderr and its exit code (2 for usage, 1 for a failed input); anything else
+becomes one line naming the exception, exit 1. ``--debug`` (anywhere on the command line)
+shows the traceback instead.
+"""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -10,11 +19,44 @@ app = typer.Typer(
     name="pictext",
     help="Image collections with text: classify and tag, similar and divergent images, captions.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
 )
 
 for area in (demo, data, embed, classify, rank, caption, serve):
     area.register(app)
 
+DEBUG_FLAG = "--debug"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return (and, as the console script, exit with) its status."""
+    from pictext.cli.errors import report
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in args
+    args = [a for a in args if a != DEBUG_FLAG]
+    try:
+        status = app(args=args, prog_name="pictext", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        return 130
+    except typer.TyperException as err:  # usage: a bad option, a missing argument
+        err.show()
+        return getattr(err, "exit_code", 2)
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 130
+    except Exception as err:  # the boundary: one line, never a traceback unless asked
+        if debug:
+            raise
+        return report(err)
+    return status if isinstance(status, int) else 0
+
+
+def run() -> None:
+    """The console script: ``pictext ...``."""
+    sys.exit(main())
+
+
 if __name__ == "__main__":
-    app()
+    run()

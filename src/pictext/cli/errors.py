@@ -6,7 +6,30 @@ from typing import NoReturn
 
 import typer
 
+from pictext.core.errors import PictextError, one_line
 from pictext.store.failures import UnreadableItemsError
+
+_INTERNAL_HINT = "this is a bug in pictext; rerun with --debug for the traceback"
+
+
+def report(err: BaseException) -> int:
+    """Print ``error: ...`` on one line for ``err`` and return the exit status to use.
+
+    A :class:`PictextError` says what is wrong with which input; anything else is named by
+    type with the hint to rerun with ``--debug``.
+    """
+    if isinstance(err, PictextError):
+        typer.echo(f"error: {one_line(err)}", err=True)
+        return err.exit_code
+    if isinstance(err, MemoryError):
+        typer.echo("error: out of memory (an input is larger than this machine can hold)", err=True)
+        return 1
+    if isinstance(err, OSError) and err.strerror:
+        where = f"{err.filename}: " if err.filename else ""
+        typer.echo(f"error: {where}{err.strerror}", err=True)
+        return 1
+    typer.echo(f"error: {one_line(err)} ({_INTERNAL_HINT})", err=True)
+    return 1
 
 
 def refuse_unreadable(err: UnreadableItemsError) -> NoReturn:

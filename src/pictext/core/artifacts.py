@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pictext.core.atomic import atomic_folder, atomic_write_json
+from pictext.core.errors import InputError, NotFoundError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -93,7 +94,7 @@ KINDS: dict[str, ArtifactKind] = {
 _LEGACY_FILES = ("manifest.json",)
 
 
-class ArtifactError(ValueError):
+class ArtifactError(InputError, ValueError):
     """A path does not hold a loadable artifact of the kind asked for.
 
     The message is one line: the path, the problem (what was found against what was
@@ -113,7 +114,7 @@ class ArtifactError(ValueError):
         return (type(self), (self.path, self.problem, self.kind))
 
 
-class ArtifactNotFoundError(ArtifactError, FileNotFoundError):
+class ArtifactNotFoundError(ArtifactError, NotFoundError, FileNotFoundError):
     """The folder, its header or one of its files is missing."""
 
 
@@ -352,7 +353,7 @@ def _safetensors() -> tuple[Any, type[Exception]]:
 
 
 # ---- encoders -----------------------------------------------------------------------------
-class EncoderMismatchError(ValueError):
+class EncoderMismatchError(InputError, ValueError):
     """Embeddings, or an installed encoder, are not the encoder a saved thing was built with.
 
     Attributes:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from pictext.core.errors import InputError
+
 SVG_SUFFIXES = (".svg", ".svgz")
 DEFAULT_SVG_SIZE = (256.0, 256.0)  # used when an SVG has neither usable width/height nor viewBox
 _MAX_GROWTH = 4  # entity substitution may not grow a document beyond this factor (+1 MiB)
@@ -37,7 +39,7 @@ _UNIT_PX = {
 }
 
 
-class SvgRenderError(RuntimeError):
+class SvgRenderError(InputError, RuntimeError):
     """An SVG that cannot be rendered, with the reason."""
 
 

@@ -8,8 +8,10 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+from pictext.core.errors import StateError
 
-class MissingPackageError(ImportError):
+
+class MissingPackageError(StateError, ImportError):
     """An optional package an encoder needs is not installed; the message says what to run."""
 
 

@@ -46,6 +46,7 @@ from pictext.core.artifacts import (
     load_artifact,
     save_artifact,
 )
+from pictext.core.errors import NotFoundError
 from pictext.rank.ann import (
     AnnParams,
     augment_queries,
@@ -92,6 +93,13 @@ class Manifest:
     head: dict[str, Any] | None  # the head's config, when space = "head"
     ann: dict[str, Any]  # AnnParams
     created: str  # UTC time of the build
+
+
+class UnknownItemError(NotFoundError, KeyError):
+    """An item id the index does not hold (a ``KeyError`` too, for mapping-style callers)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class SearchIndex:
@@ -266,11 +274,13 @@ class SearchIndex:
         return len(self.ids)
 
     def row(self, item_id: str) -> int:
-        """Row of an item id; KeyError naming it when absent."""
+        """Row of an item id; :class:`UnknownItemError` naming it when absent."""
         try:
             return self._row_of[item_id]
         except KeyError:
-            raise KeyError(f"item {item_id!r} is not in this index ({len(self)} items)") from None
+            raise UnknownItemError(
+                f"item {item_id!r} is not in this index ({len(self)} items)", item=item_id
+            ) from None
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._row_of

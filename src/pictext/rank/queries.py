@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pictext.core.errors import UsageError
 from pictext.data.item import Item
 from pictext.rank.index import Hit, SearchIndex
 from pictext.store.embed import embed_items
@@ -31,7 +32,7 @@ from pictext.store.memory import MemoryCache
 KINDS: tuple[str, ...] = ("id", "file", "text")
 
 
-class QueryInputError(ValueError):
+class QueryInputError(UsageError, ValueError):
     """A query with none of the inputs the index can search by."""
 
 

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pictext.core.errors import PictextError
 from pictext.core.lru import LruCache
 from pictext.service.backend import Backend, EncoderFactory
 from pictext.service.bundle import find_bundle
@@ -98,6 +99,11 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 def _add_errors(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(PictextError)
+    async def library_error(request: Request, exc: PictextError) -> JSONResponse:
+        # The library's own error family carries its status: the same error as the CLI's line.
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)

@@ -28,6 +28,7 @@ from typing import Any
 
 from pictext.core import artifacts
 from pictext.core.artifacts import ArtifactError, ArtifactKind
+from pictext.core.errors import InputError
 
 PARTS: tuple[str, ...] = ("classifier", "index", "captioner")
 # The artifact kind of each part; a part lives in the folder of its name.
@@ -47,7 +48,7 @@ TRAIN_COMMANDS = {
 }
 
 
-class BundleError(ValueError):
+class BundleError(InputError, ValueError):
     """MODEL_DIR is not a usable bundle; the message says what to build."""
 
 

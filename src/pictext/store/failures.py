@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from pictext.core.errors import InputError
+
 
 class Failure(NamedTuple):
     """An item whose input could not be read: the item and the problem."""
@@ -21,7 +23,7 @@ class Failure(NamedTuple):
         return f"{self.item_id}: {self.problem}"
 
 
-class UnreadableItemsError(ValueError):
+class UnreadableItemsError(InputError, ValueError):
     """Items were asked about but could not be read: nothing is answered for them.
 
     The message is one line naming the item (or the first few and how many).

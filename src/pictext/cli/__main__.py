@@ -1,0 +1,5 @@
+"""``python -m pictext.cli``: the same as the ``pictext`` console script."""
+
+from pictext.cli import run
+
+run()
