@@ -19,20 +19,25 @@ def test_a_library_error_is_one_line_and_exit_1(tmp_path):
     res = _pictext("tag", str(tmp_path / "nothing.png"), "--model", str(missing))
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and str(missing) in lines[0]
-    assert "Traceback" not in res.stderr and res.stdout == ""
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert str(missing) in lines[0]
+    assert "Traceback" not in res.stderr
+    assert res.stdout == ""
 
 
 def test_a_usage_error_exits_2():
     res = _pictext("tag", "--no-such-option")
-    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
 
 
 @pytest.mark.parametrize("where", ["front", "back"])
 def test_debug_shows_the_traceback(tmp_path, where):
     cmd = ["tag", str(tmp_path / "x.png"), "--model", str(tmp_path / "m")]
     res = _pictext(*(["--debug", *cmd] if where == "front" else [*cmd, "--debug"]))
-    assert res.returncode != 0 and "Traceback" in res.stderr
+    assert res.returncode != 0
+    assert "Traceback" in res.stderr
 
 
 def test_an_unexpected_exception_is_one_line_naming_its_type(monkeypatch, capsys):

@@ -29,7 +29,9 @@ def test_each_class_has_its_exit_code_and_status(cls, exit_code, status):
     err = cls("bad thing", item="a.png")
     assert (err.exit_code, err.status) == (exit_code, status)
     body = err.to_dict()["error"]
-    assert body["status"] == status and body["item"] == "a.png" and body["message"] == "bad thing"
+    assert body["status"] == status
+    assert body["item"] == "a.png"
+    assert body["message"] == "bad thing"
 
 
 def test_one_line_flattens_and_appends_the_hint():
@@ -57,5 +59,6 @@ def test_library_errors_belong_to_the_family():
     assert issubclass(DatasetNotFoundError, NotFoundError)
     assert issubclass(DatasetNotFoundError, FileNotFoundError)  # old callers still catch it
     err = UnknownItemError("item 'x' is not in this index (3 items)", item="x")
-    assert isinstance(err, KeyError) and str(err) == "item 'x' is not in this index (3 items)"
+    assert isinstance(err, KeyError)
+    assert str(err) == "item 'x' is not in this index (3 items)"
     assert issubclass(PictextError, Exception)
