@@ -73,11 +73,11 @@ def real(dataset: str, head_dir: str | None) -> np.ndarray:
     if head_dir is None:
         return np.asarray(feats.image[keep], np.float32)
     from pictext.rank.head import RankingHead
-    from pictext.rank.index import _span_basis
+    from pictext.rank.space import span_basis
 
     head = RankingHead.load(head_dir)
     z = head.transform(feats.subset(np.flatnonzero(keep)))
-    basis = _span_basis(head)
+    basis = span_basis(head)
     return z @ basis if basis is not None else z
 
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from pictext.rank import queries
+from pictext.rank.divergent import Divergence
 from pictext.rank.index import SearchIndex
 from pictext.store.features import Features
 
@@ -36,7 +37,8 @@ def test_similar_and_divergent_by_id(metric: str) -> None:
     assert "it0" not in [h.id for h in sim]
     assert [h.label for h in sim] == ["c0"] * 5
     assert all(a.distance <= b.distance for a, b in itertools.pairwise(sim))
-    div = ix.divergent_to(ix.row("it0"), 3)
+    assert all(a.distance >= b.distance for a, b in itertools.pairwise(ix.divergent_to(0, 5)))
+    div = ix.divergent_to(ix.row("it0"), 3, Divergence("farthest"))
     assert all(a.distance >= b.distance for a, b in itertools.pairwise(div))
     # the farthest really is the farthest in the searched space
     x = f.image[np.array([f.ids.index(i) for i in ix.ids])]

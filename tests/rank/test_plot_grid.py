@@ -38,6 +38,27 @@ def test_retrieval_grid_png(tmp_path) -> None:
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_retrieval_grid_names_the_divergent_mode(tmp_path, monkeypatch) -> None:
+    import pictext.rank.plot_grid as plot_grid
+
+    drawn = []
+    save = plot_grid.save_png
+
+    def keep(fig, path):
+        drawn.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(plot_grid, "save_png", keep)
+    rows = [
+        GridRow("head", "i0", [("i1", 0.1)], [("i2", 1.2), ("i3", 1.1)], "diverse (spread 0.5)"),
+        GridRow("head", "i0", [("i1", 0.1)], [("i2", 1.2), ("i4", 1.2)], "farthest"),
+    ]
+    retrieval_grid(rows, lambda i: Image.new("RGB", (8, 8)), str, tmp_path / "grid.png")
+    texts = [t.get_text().replace("\n", " ") for ax in drawn[0].axes for t in ax.texts]
+    assert "diverse (spread 0.5)" in texts
+    assert "farthest" in texts
+
+
 def test_ranking_map_png_and_projection(tmp_path) -> None:
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 20)

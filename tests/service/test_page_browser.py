@@ -137,6 +137,19 @@ def test_page_end_to_end(server: str, tmp_path: Path) -> None:
         page.wait_for_selector("#verify-out .badge")
         page.wait_for_selector("#similar-grid .card img")
         page.wait_for_selector("#divergent-grid .card")
+        # the page says which divergent mode answered, and asks again when it is changed
+        page.wait_for_function(
+            "document.querySelector('#divergent-mode').textContent.includes('diverse')"
+        )
+        page.select_option("#div-mode", "farthest")
+        page.wait_for_function(
+            "document.querySelector('#divergent-mode').textContent.includes('farthest')"
+        )
+        assert page.eval_on_selector("#div-spread", "e => e.disabled")
+        page.select_option("#div-mode", "diverse")
+        page.wait_for_function(
+            "document.querySelector('#divergent-mode').textContent.includes('diverse')"
+        )
         page.wait_for_function("document.querySelector('#caption-out').textContent.length > 3")
         page.wait_for_function(
             "Array.from(document.querySelectorAll('#similar-grid .card img'))"

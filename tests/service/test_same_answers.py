@@ -53,6 +53,57 @@ def test_cli_and_service_give_the_same_list(cli, client, toy_root, query_png, ro
     np.testing.assert_allclose([d for _, d in by_cli], [d for _, d in by_service], atol=2e-4)
 
 
+# diverse knobs that, on the toy collection, give another list than the farthest
+_SPREAD_OUT = {"mode": "diverse", "spread": "0.9", "quantile": "0.3"}
+
+
+@pytest.mark.parametrize("knobs", [{}, {"mode": "farthest"}, _SPREAD_OUT])
+def test_cli_and_service_give_the_same_divergent_list(
+    cli, client, toy_root, query_png, knobs
+) -> None:
+    from pictext.rank.divergent import Divergence
+
+    flags = [a for name, v in knobs.items() for a in (f"--{name}", v)]
+    index = toy_root / "bundle" / "index"
+    res = cli("divergent", query_png, "-k", 6, "--index", index, *flags)
+    assert res.exit_code == 0, res.output
+    by_cli = _cli_hits(res.output)
+    body = client.post("/divergent", files=_upload(query_png), data={"k": "6", **knobs}).json()
+    div = Divergence(**{n: v if n == "mode" else float(v) for n, v in knobs.items()})
+    assert body["divergence"]["mode"] == div.mode
+    assert body["divergence"]["describe"] == div.describe()
+    assert div.describe() in res.output  # both say which mode answered
+    by_service = [(h["id"], h["distance"]) for h in body["hits"]]
+    assert len(by_cli) == 6
+    assert [i for i, _ in by_cli] == [i for i, _ in by_service]
+    np.testing.assert_allclose([d for _, d in by_cli], [d for _, d in by_service], atol=2e-4)
+    # an item of the collection: the service's item_id form and the CLI's id query agree
+    item = by_cli[0][0]
+    res = cli("divergent", f"id:{item}", "-k", 6, "--index", index, *flags)
+    by_id = client.post("/divergent", data={"item_id": item, "k": "6", **knobs}).json()
+    assert [i for i, _ in _cli_hits(res.output)] == [h["id"] for h in by_id["hits"]]
+
+
+def test_the_spread_out_knobs_change_the_toy_list(cli, toy_root, query_png) -> None:
+    index = toy_root / "bundle" / "index"
+    far = cli("divergent", query_png, "-k", 6, "--index", index, "--mode", "farthest")
+    flags = [a for name, v in _SPREAD_OUT.items() for a in (f"--{name}", v)]
+    spread = cli("divergent", query_png, "-k", 6, "--index", index, *flags)
+    assert [i for i, _ in _cli_hits(far.output)] != [i for i, _ in _cli_hits(spread.output)]
+
+
+def test_bad_divergent_knobs_are_refused(cli, client, toy_root, query_png) -> None:
+    res = cli("divergent", query_png, "--index", toy_root / "bundle" / "index", "--mode", "near")
+    assert res.exit_code != 0
+    assert "unknown divergent mode" in res.output
+    r = client.post("/divergent", files=_upload(query_png), data={"mode": "near"})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "mode"
+    r = client.post("/divergent", files=_upload(query_png), data={"spread": "1.5"})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "spread"
+
+
 def test_cli_and_service_give_the_same_caption(cli, client, toy_root, query_png) -> None:
     from pictext.cli.caption import search_by_caption
 

@@ -4,7 +4,7 @@ pictext rank train DATASET --out RUN          triplet-loss ranking head on cache
 pictext rank evaluate RUN                     head vs raw: triplet acc, score@30, mAP, pictures
 pictext index build DATASET [--head RUN/head] exact (default) or FAISS index
 pictext similar QUERY -k 5                    QUERY: item id, image file or text
-pictext divergent QUERY -k 5
+pictext divergent QUERY -k 5 --spread 0.5   far and spread out; --mode farthest: the farthest
 pictext recommend --history ID --history ID -k 10 --method mmr --lambda 0.5
 pictext rank diversity INDEX                  selectors vs kNN: relevance, ILD, coverage
 """
@@ -23,6 +23,7 @@ from pictext.encoders.registry import EncoderVersionError
 from pictext.store.failures import UnreadableItemsError
 
 if TYPE_CHECKING:
+    from pictext.rank.divergent import Divergence
     from pictext.rank.head import RankingHead
     from pictext.rank.index import Hit
 
@@ -33,6 +34,13 @@ index_app = typer.Typer(help="Build a search index over a dataset.", no_args_is_
 
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index directory (default: the last one built).")
+]
+ModeOpt = Annotated[
+    str, typer.Option(help="diverse: far from QUERY and spread out; farthest: the farthest.")
+]
+SpreadOpt = Annotated[float, typer.Option(help="diverse: 0 = farthest first .. 1 = most spread.")]
+QuantileOpt = Annotated[
+    float, typer.Option(help="diverse: only items beyond this quantile of distance to QUERY.")
 ]
 
 
@@ -125,12 +133,16 @@ def rank_evaluate(
     grid_queries: int = 4,
     map_method: Annotated[str, typer.Option(help="tsne or pca.")] = "tsne",
     threads: int = 1,
+    mode: ModeOpt = defaults.DIVERGENT_MODE,
+    spread: SpreadOpt = defaults.DIVERGENT_SPREAD,
+    quantile: QuantileOpt = defaults.DIVERGENT_QUANTILE,
 ) -> None:
     """Head vs raw embedding on the test split: metrics table, grid and map PNGs."""
     from pictext.rank.runs import evaluate
 
     _threads(threads)
-    report = evaluate(run, grid_queries=grid_queries, map_method=map_method)
+    div = _divergence(mode, spread, quantile)
+    report = evaluate(run, grid_queries=grid_queries, map_method=map_method, divergence=div)
     typer.echo(f"{report['dataset']}: {report['n_test']} test items")
     _print_table(report["table"])
     typer.echo(
@@ -286,8 +298,11 @@ def divergent(
     high: Annotated[
         float, typer.Option(help="--by caption: divergent up to this cosine.")
     ] = defaults.CAPTION_DIVERGENT_HIGH,
+    mode: ModeOpt = defaults.DIVERGENT_MODE,
+    spread: SpreadOpt = defaults.DIVERGENT_SPREAD,
+    quantile: QuantileOpt = defaults.DIVERGENT_QUANTILE,
 ) -> None:
-    """The K items most divergent from (farthest from) QUERY."""
+    """K items divergent from QUERY: far and spread out (diverse), or the farthest."""
     if _by(by) == "caption":
         from pictext.cli.caption import run_caption_search
 
@@ -301,16 +316,34 @@ def divergent(
             divergent_high=high,
         )
         return
-    _show(_search(query, k, index, farthest=True), f"most divergent from {query!r}:")
+    div = _divergence(mode, spread, quantile)
+    hits = _search(query, k, index, farthest=True, divergence=div)
+    _show(hits, f"most divergent from {query!r} ({div.describe()}):")
 
 
-def _search(query: str, k: int, index: Path | None, *, farthest: bool) -> list[Hit]:
+def _divergence(mode: str, spread: float, quantile: float) -> Divergence:
+    from pictext.rank.divergent import Divergence
+
+    try:
+        return Divergence(mode, spread, quantile)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+def _search(
+    query: str,
+    k: int,
+    index: Path | None,
+    *,
+    farthest: bool,
+    divergence: Divergence | None = None,
+) -> list[Hit]:
     """Resolve and answer a query string; an unreadable image file is a one-line error."""
     from pictext.rank import queries
 
     ix = _open_index(index)
     try:
-        return queries.search(ix, query, k, farthest=farthest)
+        return queries.search(ix, query, k, farthest=farthest, divergence=divergence)
     except UnreadableItemsError as err:
         refuse_unreadable(err)
 

@@ -35,6 +35,13 @@ CAPTION_SIMILAR = 0.90  # caption cosine at or above: similar (the report's valu
 CAPTION_DIVERGENT_LOW = 0.50  # divergent band, lower end (inclusive; the report's value)
 CAPTION_DIVERGENT_HIGH = 0.60  # divergent band, upper end (inclusive; the report's value)
 
+# ---- divergent lists (rank/divergent.py; chosen on validation queries: bench/divergent.py --tune)
+DIVERGENT_MODE = "diverse"  # "diverse": far from the query and spread out; "farthest": exact
+DIVERGENT_SPREAD = 0.5  # diverse: MMR weight of spread among the picks (0 = farthest list)
+DIVERGENT_QUANTILE = 0.8  # diverse: only items beyond this quantile of distance to the query
+DIVERGENT_POOL = 4096  # diverse: most far items the selector compares per query
+DIVERGENT_FLOOR_SAMPLE = 4096  # rows whose distances set the floor when not all are scanned
+
 # ---- limits on inputs (checked before any work) ------------------------------------------
 MAX_PIXELS = 40_000_000  # width x height above this is refused (decompression bombs)
 MAX_K = 100  # most results one query may ask for

@@ -59,7 +59,9 @@ from pictext.rank.ann import (
     top_k_inner,
     write_ann,
 )
+from pictext.rank.divergent import Divergence, divergent_rows
 from pictext.rank.recommend import Searcher, candidates, recommend_rows
+from pictext.rank.space import head_space, span_basis, text_part
 from pictext.store.inputs import EncoderMismatchError
 
 if TYPE_CHECKING:
@@ -172,15 +174,15 @@ class SearchIndex:
         params = ann_params or AnnParams()
         if head is not None:
             keep = head.usable(features)
-            basis = _span_basis(head)
-            vectors = _head_space(head, basis, features.subset(np.flatnonzero(keep)))
+            basis = span_basis(head)
+            vectors = head_space(head, basis, features.subset(np.flatnonzero(keep)))
         else:
             if features.image is None:
                 raise ValueError("features have no image embeddings to index")
             keep = np.ones(features.n, bool) if features.image_mask is None else features.image_mask
             vectors, basis = np.asarray(features.image[keep], np.float32), None
         rows = np.flatnonzero(keep)
-        text, text_mask = _text_part(features, rows, with_text)
+        text, text_mask = text_part(features, rows, with_text)
         manifest = Manifest(
             dataset=dataset,
             space="raw" if head is None else "head",
@@ -296,7 +298,7 @@ class SearchIndex:
             EncoderMismatchError: the features come from other encoders than the index's.
         """
         if self.head is not None:
-            return _head_space(self.head, self.basis, features)
+            return head_space(self.head, self.basis, features)
         if features.image is None:
             raise ValueError("these features have no image embeddings to search a raw index")
         if features.image_encoder != self.manifest.image_encoder:
@@ -378,9 +380,22 @@ class SearchIndex:
         """
         return self._nearest(query, k, farthest=False)
 
-    def divergent_to(self, query: np.ndarray | Features | int, k: int = 5) -> list[Hit]:
-        """The ``k`` items farthest from a query (arguments as in :meth:`similar_to`)."""
-        return self._nearest(query, k, farthest=True)
+    def divergent_to(
+        self, query: np.ndarray | Features | int, k: int = 5, divergence: Divergence | None = None
+    ) -> list[Hit]:
+        """``k`` items far from a query, most distant first (``query`` as in
+        :meth:`similar_to`; ``divergence``: mode and knobs, see :mod:`pictext.rank.divergent`).
+
+        A FAISS index answers from its rim pool, an exact one from every row."""
+        div = divergence or Divergence()
+        if div.mode == "farthest":
+            return self._nearest(query, k, farthest=True)
+        vector, exclude = self._query_vector(query)
+        q = self._space_queries(vector)[0]
+        skip = exclude[0] if exclude else ()
+        scan = self.rim if self.ann is not None else None
+        rows, dist = divergent_rows(self._space_vectors(), q, k, div, scan=scan, exclude=skip)
+        return self._hits(rows, dist)
 
     def _nearest(self, query: np.ndarray | Features | int, k: int, farthest: bool) -> list[Hit]:
         vector, exclude = self._query_vector(query)
@@ -410,23 +425,32 @@ class SearchIndex:
             )
         return vector, None
 
-    def text_search(self, vector: np.ndarray, k: int = 5, *, farthest: bool = False) -> list[Hit]:
-        """The ``k`` items whose text is nearest to (or farthest from) a text embedding.
+    def text_search(
+        self,
+        vector: np.ndarray,
+        k: int = 5,
+        *,
+        farthest: bool = False,
+        divergence: Divergence | None = None,
+    ) -> list[Hit]:
+        """The ``k`` items whose text is nearest to (or far from) a text embedding.
 
         Args:
             vector: ``[Dt]`` embedding by the index's text encoder (``manifest.text_encoder``).
             k: results; only items with text are searched.
             farthest: divergent search instead of similar.
+            divergence: how a divergent list is chosen (as in :meth:`divergent_to`).
         """
         if self.text is None or self.text_mask is None:
             raise ValueError("this index has no text features; rebuild it with text embeddings")
         usable = np.flatnonzero(self.text_mask)
         q = normalize_rows(np.atleast_2d(vector))
-        sign = -1.0 if farthest else 1.0
-        rows, _ = top_k_inner(self.text[usable], sign * q, k)
+        if farthest:
+            rows, dist = divergent_rows(self.text[usable], q[0], k, divergence)
+            return self._hits(usable[rows], dist)
+        rows, _ = top_k_inner(self.text[usable], q, k)
         found = usable[rows[0][rows[0] >= 0]]
-        dist = np.linalg.norm(self.text[found] - q, axis=1)
-        return self._hits(found, dist)
+        return self._hits(found, np.linalg.norm(self.text[found] - q, axis=1))
 
     def _hits(self, rows: np.ndarray, dist: np.ndarray) -> list[Hit]:
         return [
@@ -495,31 +519,3 @@ class SearchIndex:
     def _unit(self) -> np.ndarray:
         """Unit-length rows (what relevance and diversity are measured on)."""
         return self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
-
-
-def _head_space(head: RankingHead, basis: np.ndarray | None, features: Features) -> np.ndarray:
-    """The ranking head's output for ``features``, in the index's basis when it has one."""
-    vectors = head.transform(features)
-    return vectors @ basis if basis is not None else vectors
-
-
-def _span_basis(head: RankingHead) -> np.ndarray | None:
-    """Orthonormal basis of span([W, b]) when it is narrower than the output, else None."""
-    w, b = head._params["weight"], head._params["bias"]
-    if w.shape[0] <= w.shape[1] + 1:
-        return None
-    q, _ = np.linalg.qr(np.concatenate([w, b[:, None]], axis=1).astype(np.float64))
-    return q.astype(np.float32)
-
-
-def _text_part(
-    features: Features, rows: np.ndarray, with_text: bool
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    text = features.text.get("text")
-    if not with_text or text is None:
-        return None, None
-    mask = features.text_mask.get("text")
-    mask = np.ones(features.n, bool) if mask is None else np.asarray(mask, bool)
-    if not mask[rows].any():  # e.g. fashion-mnist: no item has text
-        return None, None
-    return normalize_rows(text[rows]), mask[rows]

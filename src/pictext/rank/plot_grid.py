@@ -1,9 +1,11 @@
-"""Retrieval grids (the report's figures 9 and 10): a query, its most similar and its most
+"""Retrieval grids (the report's figures 9 and 10): a query, its most similar and its
 divergent items, one row per query and space, so the head can be compared with the raw
-embedding on the same queries."""
+embedding on the same queries. The column between the two lists names the divergent mode
+that answered (:meth:`pictext.rank.divergent.Divergence.describe`)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ class GridRow:
     query: str  # query item id
     similar: Sequence[tuple[str, float]]  # (item id, distance), most similar first
     divergent: Sequence[tuple[str, float]]  # (item id, distance), most divergent first
+    mode: str = "farthest"  # how the divergent list was chosen (Divergence.describe())
 
 
 def retrieval_grid(
@@ -46,7 +49,7 @@ def retrieval_grid(
     n_div = max(len(r.divergent) for r in rows)
     cols = 1 + n_sim + 1 + n_div  # a blank column between similar and divergent
     fig, axes = figure(
-        len(rows), cols, figsize=(cols * thumb, len(rows) * (thumb + 0.35)), squeeze=False
+        len(rows), cols, figsize=(cols * thumb, len(rows) * (thumb + 0.5)), squeeze=False
     )
     for ax in axes.ravel():
         ax.axis("off")
@@ -59,6 +62,17 @@ def retrieval_grid(
             (2 + n_sim + j, item, f"{label(item)}\nd={d:.2f}")
             for j, (item, d) in enumerate(row.divergent)
         ]
+        gap = axes[i, 1 + n_sim]
+        gap.text(
+            0.5,
+            0.5,
+            textwrap.fill(row.mode, 13),
+            transform=gap.transAxes,
+            fontsize=7,
+            ha="center",
+            va="center",
+            style="italic",
+        )
         for col, item, caption in cells:
             ax = axes[i, col]
             ax.imshow(picture(item))
@@ -68,5 +82,5 @@ def retrieval_grid(
                     side.set_edgecolor("tab:blue")
     for col, text in ((1, "most similar ->"), (2 + n_sim, "most divergent ->")):
         ax = axes[0, col]
-        ax.text(0, 1.45, text, transform=ax.transAxes, fontsize=10, weight="bold")
+        ax.text(0, 1.6, text, transform=ax.transAxes, fontsize=10, weight="bold")
     return save_png(fig, path)

@@ -22,6 +22,7 @@ import numpy as np
 
 from pictext.core.errors import UsageError
 from pictext.data.item import Item
+from pictext.rank.divergent import Divergence
 from pictext.rank.index import Hit, SearchIndex
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
@@ -101,18 +102,22 @@ def search(
     k: int = 5,
     *,
     farthest: bool = False,
+    divergence: Divergence | None = None,
     encoders: EncoderSource | None = None,
     memory: MemoryCache | None = None,
 ) -> list[Hit]:
-    """The ``k`` items most similar to (or, ``farthest``, most divergent from) a query string.
+    """The ``k`` items most similar to (or, ``farthest``, divergent from) a query string.
 
-    The query is an item id, an image file or a text; options as in :func:`resolve_query`.
+    The query is an item id, an image file or a text; ``divergence`` chooses the divergent
+    list (:mod:`pictext.rank.divergent`); other options as in :func:`resolve_query`.
     """
     resolved = resolve_query(index, query, encoders=encoders, memory=memory)
     if resolved.kind == "text":
-        return index.text_search(resolved.vector[0], k, farthest=farthest)
+        return index.text_search(resolved.vector[0], k, farthest=farthest, divergence=divergence)
     target = resolved.row if resolved.row is not None else resolved.vector[0]
-    return index.divergent_to(target, k) if farthest else index.similar_to(target, k)
+    if farthest:
+        return index.divergent_to(target, k, divergence)
+    return index.similar_to(target, k)
 
 
 def similar(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
@@ -121,7 +126,7 @@ def similar(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[
 
 
 def divergent(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
-    """The ``k`` items most divergent from a query string (options as in :func:`search`)."""
+    """The ``k`` items divergent from a query string (options as in :func:`search`)."""
     return search(index, query, k, farthest=True, **options)
 
 
@@ -220,6 +225,7 @@ def search_items(
     k: int = 5,
     *,
     farthest: bool = False,
+    divergence: Divergence | None = None,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
@@ -228,6 +234,7 @@ def search_items(
 
     An item with an image (or with text, when the ranking head reads text) is searched in the
     index space; an item with text only is searched by text, when the index keeps text.
+    ``divergence`` chooses the divergent lists (:mod:`pictext.rank.divergent`).
 
     Raises:
         QueryInputError: an item has none of the inputs this index can search by.
@@ -249,12 +256,14 @@ def search_items(
     if in_space:
         vecs = index.to_space(space_features(index, [items[i] for i in in_space], **options))
         for i, vec in zip(in_space, vecs, strict=True):
-            out[i] = index.divergent_to(vec, k) if farthest else index.similar_to(vec, k)
+            out[i] = (
+                index.divergent_to(vec, k, divergence) if farthest else index.similar_to(vec, k)
+            )
     if by_text:
         texts = [items[i] for i in by_text]
         tvecs = _text_vectors(index, texts, "text", encoders, memory, cache_dir)
         for i, vec in zip(by_text, tvecs, strict=True):
-            out[i] = index.text_search(vec, k, farthest=farthest)
+            out[i] = index.text_search(vec, k, farthest=farthest, divergence=divergence)
     return out
 
 

@@ -22,6 +22,7 @@ from pictext.core.atomic import atomic_write_json as _write_json
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
     from pictext.data.split import DatasetSplit
+    from pictext.rank.divergent import Divergence
     from pictext.rank.head import RankingHead
     from pictext.store.features import Features
 
@@ -129,13 +130,20 @@ def train(
 
 
 def evaluate(
-    run_dir: Path, *, grid_queries: int = 4, map_method: str = "tsne", progress: bool = True
+    run_dir: Path,
+    *,
+    grid_queries: int = 4,
+    map_method: str = "tsne",
+    divergence: Divergence | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Ranking metrics of the head vs the raw embedding on the run's test split, plus pictures.
 
-    The split is the one the training run recorded (``split.json``), not drawn again.
+    The split is the one the training run recorded (``split.json``), not drawn again; the
+    grid's divergent lists are chosen by ``divergence`` (default: the default mode).
     """
     from pictext.data.split import DatasetSplit
+    from pictext.rank.divergent import Divergence
     from pictext.rank.evaluate import ranking_table
     from pictext.rank.head import RankingHead
 
@@ -155,21 +163,25 @@ def evaluate(
     table = ranking_table(spaces, data.labels[rows], fine=fine, seed=spec.seed)
     report = {"dataset": spec.dataset, "n_test": len(rows), "table": table}
     _write_json(run_dir / "report.json", report)
-    _pictures(run_dir, data, rows, spaces, grid_queries, map_method, spec.seed)
+    pictures = _Pictures(grid_queries, map_method, spec.seed, divergence or Divergence())
+    _pictures(run_dir, data, rows, spaces, pictures)
     return report
 
 
+@dataclass
+class _Pictures:
+    n_queries: int  # grid rows per space
+    map_method: str  # "tsne" or "pca"
+    seed: int  # picks the grid's queries
+    divergence: Divergence  # how the grid's divergent lists are chosen
+
+
 def _pictures(
-    run_dir: Path,
-    data: Loaded,
-    rows: np.ndarray,
-    spaces: dict[str, np.ndarray],
-    n_queries: int,
-    map_method: str,
-    seed: int,
+    run_dir: Path, data: Loaded, rows: np.ndarray, spaces: dict[str, np.ndarray], pic: _Pictures
 ) -> None:
     from pictext.data.images import load_image
     from pictext.rank.ann import top_k_inner
+    from pictext.rank.divergent import divergent_rows
     from pictext.rank.plot_grid import GridRow, retrieval_grid
     from pictext.rank.plot_map import ranking_map
 
@@ -178,24 +190,26 @@ def _pictures(
         data.labels[rows],
         data.dataset.classes,
         run_dir / "ranking_map.png",
-        method=map_method,
-        seed=seed,
+        method=pic.map_method,
+        seed=pic.seed,
     )
-    rng = np.random.default_rng(seed)
-    queries = rng.choice(len(rows), size=min(n_queries, len(rows)), replace=False)
+    rng = np.random.default_rng(pic.seed)
+    queries = rng.choice(len(rows), size=min(pic.n_queries, len(rows)), replace=False)
     grid = []
     for q in queries:
         for name in ("raw", "head"):
             z = spaces[name] / np.linalg.norm(spaces[name], axis=1, keepdims=True)
             near, _ = top_k_inner(z, z[q : q + 1], 6)
-            far, _ = top_k_inner(z, -z[q : q + 1], 5)
+            far, far_d = divergent_rows(z, z[q], 5, pic.divergence, exclude={int(q)})
+            ids = [data.features.ids[rows[j]] for j in far]
             d = lambda j, z=z, q=q: float(np.linalg.norm(z[j] - z[q]))  # noqa: E731
             grid.append(
                 GridRow(
                     name,
                     data.features.ids[rows[q]],
                     [(data.features.ids[rows[j]], d(j)) for j in near[0] if j != q][:5],
-                    [(data.features.ids[rows[j]], d(j)) for j in far[0]],
+                    list(zip(ids, far_d.tolist(), strict=True)),
+                    pic.divergence.describe(),
                 )
             )
     by_id = {it.id: it for it in data.dataset.items}

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pictext.data.item import Item
 from pictext.encoders.registry import EncoderVersionError
@@ -25,6 +25,9 @@ from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError, unprocessable
 from pictext.service.timing import Timing
 from pictext.store import EncoderPool, MemoryCache, UnreadableItemsError
+
+if TYPE_CHECKING:
+    from pictext.rank.divergent import Divergence
 
 log = logging.getLogger("pictext.service")
 
@@ -222,15 +225,21 @@ class Backend:
 
     # ---- index --------------------------------------------------------------------------
     def nearest(
-        self, queries: Sequence[Item], k: int, farthest: bool, timing: Timing
+        self,
+        queries: Sequence[Item],
+        k: int,
+        farthest: bool,
+        timing: Timing,
+        divergence: Divergence | None = None,
     ) -> list[dict[str, Any]]:
-        """The ``k`` most similar (or most divergent) collection items per query."""
+        """The ``k`` most similar (or divergent, chosen by ``divergence``) items per query."""
         from pictext.rank.queries import QueryInputError, search_items
 
         self.require("index")
+        options = dict(farthest=farthest, divergence=divergence, **self._embedding())
         try:
             with timing.measure("model"), _refusing():
-                found = search_items(self.index, queries, k, farthest=farthest, **self._embedding())
+                found = search_items(self.index, queries, k, **options)
         except QueryInputError as err:
             raise unprocessable(str(err), field="image", code="missing_input") from None
         return [
@@ -245,12 +254,15 @@ class Backend:
         """True when the index holds ``item_id``."""
         return self.index is not None and item_id in self.index
 
-    def neighbours(self, item_id: str, k: int, farthest: bool) -> list[dict[str, Any]]:
+    def neighbours(
+        self, item_id: str, k: int, farthest: bool, divergence: Divergence | None = None
+    ) -> list[dict[str, Any]]:
         """Items most similar (or divergent) to a collection item; [] when it is not indexed."""
         if not self.indexed(item_id):
             return []
-        ix = self.index
-        return self._hits((ix.divergent_to if farthest else ix.similar_to)(ix.row(item_id), k))
+        ix, row = self.index, self.index.row(item_id)
+        hits = ix.divergent_to(row, k, divergence) if farthest else ix.similar_to(row, k)
+        return self._hits(hits)
 
     def recommend(
         self,
@@ -337,9 +349,17 @@ class Backend:
                 "space": ix.manifest.space,
                 "metric": ix.manifest.metric,
                 "text_search": ix.text is not None,
+                "divergence": _default_divergence(),
             },
             "encoders": self.encoders.specs,
         }
+
+
+def _default_divergence() -> dict[str, Any]:
+    """The default divergent mode and knobs, with the modes the page may offer."""
+    from pictext.rank.divergent import MODES, Divergence
+
+    return Divergence().to_dict() | {"modes": list(MODES)}
 
 
 @contextmanager

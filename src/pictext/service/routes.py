@@ -14,8 +14,10 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from pictext.core import defaults
 from pictext.core.lru import LruCache
 from pictext.data.item import Item
+from pictext.rank.divergent import Divergence
 from pictext.service.backend import Backend
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import unprocessable
@@ -208,8 +210,26 @@ async def verify_batch(
 
 
 # ---- similar, divergent, recommend ---------------------------------------------------------
-def _search_work(k: int, farthest: bool) -> Work:
-    return lambda b, q, t, tm: b.nearest(q, k, farthest, tm)
+ModeField = Annotated[
+    str, Form(description="diverse: far from the query and spread out; farthest: the farthest")
+]
+SpreadField = Annotated[
+    float, Form(ge=0.0, le=1.0, description="diverse: 0 = farthest first, 1 = most spread out")
+]
+QuantileField = Annotated[
+    float, Form(ge=0.0, lt=1.0, description="diverse: only items beyond this distance quantile")
+]
+
+
+def _divergence(mode: str, spread: float, quantile: float) -> Divergence:
+    try:
+        return Divergence(mode, spread, quantile)
+    except ValueError as err:  # spread and quantile are range-checked by their fields
+        raise unprocessable(str(err), field="mode") from None
+
+
+def _search_work(k: int, farthest: bool, div: Divergence | None = None) -> Work:
+    return lambda b, q, t, tm: b.nearest(q, k, farthest, tm, div)
 
 
 async def _search(
@@ -219,6 +239,7 @@ async def _search(
     item_id: str,
     k: int,
     farthest: bool,
+    div: Divergence | None = None,
 ) -> dict[str, Any]:
     st = _state(request)
     if item_id:
@@ -228,8 +249,9 @@ async def _search(
             raise unprocessable(
                 f"item {item_id!r} is not in the index", field="item_id", code="unknown_item"
             )
-        return {"hits": st.backend.neighbours(item_id, k, farthest), "item": item_id, "image": None}
-    return await _single(request, "index", image, text, _search_work(k, farthest))
+        hits = st.backend.neighbours(item_id, k, farthest, div)
+        return {"hits": hits, "item": item_id, "image": None}
+    return await _single(request, "index", image, text, _search_work(k, farthest, div))
 
 
 @router.post("/similar", tags=["search"], summary="The k most similar collection images")
@@ -266,18 +288,32 @@ async def divergent(
     tags: TagsField = "",
     item_id: Annotated[str, Form(description="search from a collection item instead")] = "",
     k: K = 10,
+    mode: ModeField = defaults.DIVERGENT_MODE,
+    spread: SpreadField = defaults.DIVERGENT_SPREAD,
+    quantile: QuantileField = defaults.DIVERGENT_QUANTILE,
 ) -> dict[str, Any]:
-    """Farthest items in the ranking space."""
+    """Items far from the query in the ranking space, spread out (diverse) or the farthest."""
     _check_k(request, k)
-    return await _search(request, image, _text(request, title, description, tags), item_id, k, True)
+    div = _divergence(mode, spread, quantile)
+    text = _text(request, title, description, tags)
+    out = await _search(request, image, text, item_id, k, True, div)
+    return out | {"divergence": div.to_dict()}
 
 
 @router.post("/divergent/batch", tags=["search"], summary="Divergent images for several images")
 async def divergent_batch(
-    request: Request, images: ImagesField, items: ItemsField = "", k: K = 10
+    request: Request,
+    images: ImagesField,
+    items: ItemsField = "",
+    k: K = 10,
+    mode: ModeField = defaults.DIVERGENT_MODE,
+    spread: SpreadField = defaults.DIVERGENT_SPREAD,
+    quantile: QuantileField = defaults.DIVERGENT_QUANTILE,
 ) -> dict[str, Any]:
     _check_k(request, k)
-    return await _batch(request, "index", images, items, _search_work(k, True))
+    div = _divergence(mode, spread, quantile)
+    out = await _batch(request, "index", images, items, _search_work(k, True, div))
+    return out | {"divergence": div.to_dict()}
 
 
 @router.post("/recommend", tags=["search"], summary="Relevant yet diverse items for a history")
@@ -390,4 +426,5 @@ def item(
     out["indexed"] = backend.indexed(item_id)
     out["similar"] = backend.neighbours(item_id, neighbours, False) if neighbours else []
     out["divergent"] = backend.neighbours(item_id, neighbours, True) if neighbours else []
+    out["divergence"] = Divergence().to_dict()
     return out

@@ -55,6 +55,7 @@ async function init() {
     $("#tags-out").replaceWith(el("p", { class: "muted" }, `No classifier in this bundle: ${info.missing.classifier}`));
     $("#claim-row").hidden = true;
   }
+  if (info.parts.index) setupDivergent(info.index.divergence);
   if (info.parts.index) await loadMap();
   else $("#map-panel").append(el("p", { class: "muted" }, `No index in this bundle: ${info.missing.index}`));
   window.addEventListener("hashchange", route);
@@ -92,6 +93,31 @@ function setupDrop() {
   $("#claim").addEventListener("change", () => { if (state.file) analyse(); });
 }
 
+// The divergent list's mode and spread start at the server's defaults (/info).
+function setupDivergent(div) {
+  const mode = $("#div-mode");
+  for (const m of div.modes) mode.append(el("option", { value: m }, m));
+  mode.value = div.mode;
+  $("#div-spread").value = div.spread;
+  const sync = () => {
+    $("#div-spread-out").textContent = Number($("#div-spread").value).toFixed(2);
+    $("#div-spread").disabled = mode.value === "farthest";
+  };
+  sync();
+  const again = () => { sync(); if (state.file || $("#title-in").value) divergentJob(); };
+  mode.addEventListener("change", again);
+  $("#div-spread").addEventListener("input", sync);
+  $("#div-spread").addEventListener("change", again);
+}
+
+function divergentJob() {
+  const knobs = { k: 8, mode: $("#div-mode").value, spread: $("#div-spread").value };
+  return api("/divergent", { method: "POST", body: form(knobs) }).then((r) => {
+    $("#divergent-mode").textContent = `· ${r.divergence.describe}`;
+    showGrid("#divergent-grid", r.hits);
+  }, (e) => showError("#divergent-grid", e));
+}
+
 function form(extra) {
   const fd = new FormData();
   if (state.file) fd.append("image", state.file, state.file.name || "upload");
@@ -120,7 +146,7 @@ async function analyse() {
   }
   if (parts.index) {
     queue(() => post("/similar", { k: 8 }).then((r) => showGrid("#similar-grid", r.hits, true), (e) => showError("#similar-grid", e)));
-    queue(() => post("/divergent", { k: 8 }).then((r) => showGrid("#divergent-grid", r.hits), (e) => showError("#divergent-grid", e)));
+    queue(divergentJob);
   }
   if (parts.captioner && state.file) {
     queue(() => post("/caption", { k: 8 }).then(showCaption, (e) => showError("#caption-out", e)));
@@ -212,6 +238,7 @@ async function openItem(id) {
     $("#item-caption").textContent = it.caption || "—";
     showGrid("#item-similar", it.similar);
     showGrid("#item-divergent", it.divergent);
+    $("#item-divergent-mode").textContent = it.divergence ? `· ${it.divergence.describe}` : "";
   } catch (err) {
     $("#item-title").textContent = err.message;
   }
