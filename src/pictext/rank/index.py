@@ -287,6 +287,17 @@ class SearchIndex:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._row_of
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the ids and vectors: a cache key for what is derived from this index
+        (two indexes share it only when they hold the same vectors for the same ids)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for item_id in self.ids:
+            h.update(item_id.encode("utf-8", "surrogatepass") + b"\0")
+        h.update(memoryview(np.ascontiguousarray(self.vectors)).cast("B"))
+        return h.hexdigest()
+
     def to_space(self, features: Features) -> np.ndarray:
         """``[N, dim]`` vectors of ``features`` in the index space.
 

@@ -125,7 +125,7 @@ class Backend:
         for spec in index_encoders(index).specs:
             self._encoder(spec, "index")
         self.index = index
-        self.catalog.load_map(index)
+        self.catalog.load_map(index, self._cache_dir)
         m = index.manifest
         log.info("index: %d items, %s space, %s (%s)", len(index), m.space, m.metric, path)
 

@@ -11,7 +11,10 @@ that trains it)::
                                                      -> /similar, /divergent, /recommend, /map
       captioner/      pictext caption-train DATASET --holdout 0 --out MODEL_DIR/captioner
                                                                               -> /caption
-      map.json        2-D map of the index, written by the service on first start
+
+A bundle is read-only to the service: what it derives from one (the 2-D map of the index,
+the collection's captions and embeddings) is kept in the cache (``$PICTEXT_CACHE``), keyed
+by content, never written into MODEL_DIR.
 
 The collection (items, their text and images, for ``/items`` and thumbnails) is the
 dataset named by ``bundle.json``, else the one recorded in the index's config. MODEL_DIR
@@ -78,10 +81,6 @@ class Bundle:
     def hint(self, part: str) -> str:
         """The command that builds a missing part."""
         return TRAIN_COMMANDS[part].format(root=self.root)
-
-    @property
-    def map_file(self) -> Path:
-        return self.root / "map.json"
 
 
 def _check_part(folder: Path, part: str, root: Path) -> Path:

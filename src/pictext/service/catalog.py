@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,6 +21,23 @@ if TYPE_CHECKING:
     from pictext.service.config import ServiceConfig
 
 log = logging.getLogger("pictext.service")
+
+
+def map_file(index: Any, method: str, cache_root: Path | None = None) -> Path:
+    """Where the 2-D map of ``index`` is kept: ``<cache>/maps/<fingerprint>-<method>.json``.
+
+    The fingerprint is of the index's content (ids and vectors), so two bundles never share
+    a map unless they hold the same index, and a rebuilt index gets a new one.
+
+    Args:
+        index: a loaded :class:`~pictext.rank.index.SearchIndex`.
+        method: the projection (``"tsne"`` or ``"pca"``).
+        cache_root: the cache root (default ``$PICTEXT_CACHE``).
+    """
+    from pictext.core.paths import cache_dir
+
+    root = Path(cache_root) if cache_root is not None else cache_dir()
+    return root / "maps" / f"{index.fingerprint()[:32]}-{method}.json"
 
 
 def item_url(item_id: str) -> str:
@@ -57,17 +75,18 @@ class Catalog:
         self.items = {it.id: it for it in ds.items}
         log.info("collection %s: %d items", self.bundle.dataset, len(self.items))
 
-    def load_map(self, index: Any) -> None:
+    def load_map(self, index: Any, cache_root: Path | None = None) -> None:
         """2-D points of the index vectors: the library's collection map (the one projection
-        of every pictext map), kept in the bundle."""
+        of every pictext map), kept in the cache, never in the bundle (a bundle is read-only
+        to the service)."""
         from pictext.core.projection import collection_map
 
         m = index.manifest
         key = f"{m.created}|{m.n}|{m.dim}|{m.space}"
-        xy = collection_map(
-            self.bundle.map_file, key, index.ids, index.vectors, self.config.map_method
-        )
-        self.map_method = self.config.map_method
+        method = self.config.map_method
+        file = map_file(index, method, cache_root)
+        xy = collection_map(file, key, index.ids, index.vectors, method)
+        self.map_method = method
         self.points = [
             {"id": i, "x": round(float(x), 4), "y": round(float(y), 4), "label": lab}
             for i, lab, (x, y) in zip(index.ids, index.labels, xy, strict=True)
