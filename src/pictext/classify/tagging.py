@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 class UnknownLabelError(UsageError, ValueError):
     """A claimed label the model does not know; the message lists the known ones."""
 
+    code = "unknown_label"
+
 
 _SHOWN_CLASSES = 60  # known labels listed in an unknown-label message
 

@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +26,7 @@ from pictext.core.lru import LruCache
 from pictext.service.backend import Backend, EncoderFactory
 from pictext.service.bundle import find_bundle
 from pictext.service.config import ServiceConfig
-from pictext.service.errors import ServiceError
+from pictext.service.errors import ServiceError, bad_request, internal, unprocessable
 from pictext.service.routes import ServiceState, router
 from pictext.service.timing import Gate, Timing
 
@@ -91,31 +90,27 @@ def _version() -> str:
     return __version__
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    body = {"status": status, "code": code, "message": message, **extra}
-    return JSONResponse({"error": body}, status_code=status)
+def error_response(err: BaseException) -> JSONResponse:
+    """The service's one answer to an error: its JSON body and status, never a stack trace.
+
+    A :class:`~pictext.core.errors.PictextError` (the library's, or a
+    :class:`~pictext.service.errors.ServiceError`) answers with its own status and code;
+    anything else is a bug, answered 500 naming only its type.
+    """
+    if not isinstance(err, PictextError):
+        err = internal(err)
+    return JSONResponse(err.to_dict(), status_code=err.status)
 
 
 def _add_errors(app: FastAPI) -> None:
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
-
     @app.exception_handler(PictextError)
     async def library_error(request: Request, exc: PictextError) -> JSONResponse:
-        # The library's own error family carries its status: the same error as the CLI's line.
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+        # The library's error family and the service's own: the same object as the CLI's line.
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems, fields = [], []
-        for e in exc.errors():
-            loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
-            name = ".".join(loc) or "request"
-            fields.append(name)
-            missing = e.get("type") == "missing"
-            problems.append(f"missing field {name!r}" if missing else f"{name}: {e.get('msg')}")
-        return _error(422, "invalid", "; ".join(problems), field=fields[0] if fields else None)
+        return error_response(_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -123,13 +118,26 @@ def _add_errors(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}; see /docs"
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), detail)
+        code = codes.get(exc.status_code, "http_error")
+        return error_response(ServiceError(exc.status_code, code, detail))
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         # The last resort of the server: log the traceback, answer JSON instead of a bare 500.
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return _error(500, "internal", f"internal error ({type(exc).__name__}); see the server log")
+        return error_response(exc)
+
+
+def _validation_error(exc: RequestValidationError) -> ServiceError:
+    """FastAPI's field checks (types, bounds, missing fields) as one 422 naming the field."""
+    problems, fields = [], []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
+        name = ".".join(loc) or "request"
+        fields.append(name)
+        missing = e.get("type") == "missing"
+        problems.append(f"missing field {name!r}" if missing else f"{name}: {e.get('msg')}")
+    return unprocessable("; ".join(problems), field=fields[0] if fields else None)
 
 
 def _add_pages(app: FastAPI) -> None:
@@ -211,12 +219,14 @@ class RequestMiddleware:
         """Refuse a body over the limit: by its declared length, or by counting a chunked one."""
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
-        too_big = _error(
-            413, "request_too_large", f"request body over {self.max_body} bytes; send less"
+        too_big = error_response(
+            ServiceError(
+                413, "request_too_large", f"request body over {self.max_body} bytes; send less"
+            )
         )
         if length is not None:
             if not length.isdigit():
-                return _error(400, "bad_request", "invalid Content-Length"), receive
+                return error_response(bad_request("invalid Content-Length")), receive
             return (too_big if int(length) > self.max_body else None), receive
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return None, receive

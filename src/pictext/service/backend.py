@@ -12,9 +12,8 @@ request asked for and turns results into JSON-ready dicts; model time is measure
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pictext.data.item import Item
@@ -24,7 +23,7 @@ from pictext.service.catalog import Catalog
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError, unprocessable
 from pictext.service.timing import Timing
-from pictext.store import EncoderPool, MemoryCache, UnreadableItemsError
+from pictext.store import EncoderPool, MemoryCache
 
 if TYPE_CHECKING:
     from pictext.rank.divergent import Divergence
@@ -181,6 +180,27 @@ class Backend:
                 hint=f"build it: {self.bundle.hint(part)}",
             )
 
+    def answered_by(self, part: str) -> dict[str, Any]:
+        """Which part answered: ``{"kind", "path", "items"}``.
+
+        ``path`` is the part's folder from the bundle folder's name on (no server path above
+        it); ``items`` is what the answer was chosen among: the indexed items (index), the
+        classes (classifier) or the captioned collection images (captioner).
+        """
+        self.require(part)
+        folder = self.bundle.part(part)
+        assert folder is not None  # loaded parts have a folder
+        root = self.bundle.root
+        path = PurePosixPath(root.resolve().name) / folder.relative_to(root).as_posix()
+        if part == "index":
+            items = len(self.index)
+        elif part == "classifier":
+            items = len(self.classifier.classes_)
+        else:
+            col = self.captions.collection
+            items = 0 if col is None else len(col.ids)
+        return {"kind": part, "path": str(path), "items": items}
+
     @property
     def image_size(self) -> int:
         """The largest input side of the loaded image encoders (uploads decode at least this)."""
@@ -196,7 +216,7 @@ class Backend:
         from pictext.classify.tagging import tag_items
 
         self.require("classifier")
-        with timing.measure("model"), _refusing():
+        with timing.measure("model"):
             tops = tag_items(self.classifier, queries, k, **self._embedding())
         return [{"top": _top(t), "inputs": _inputs(q)} for q, t in zip(queries, tops, strict=True)]
 
@@ -204,16 +224,11 @@ class Backend:
         self, queries: Sequence[Item], claimed: Sequence[str], k: int, timing: Timing
     ) -> list[dict[str, Any]]:
         """Agree or disagree with each claimed label, with confidence and the top-``k``."""
-        from pictext.classify.tagging import UnknownLabelError, verify_items
+        from pictext.classify.tagging import verify_items
 
         self.require("classifier")
-        try:
-            with timing.measure("model"), _refusing():
-                verdicts = verify_items(
-                    self.classifier, queries, list(claimed), k, **self._embedding()
-                )
-        except UnknownLabelError as err:
-            raise unprocessable(str(err), field="label", code="unknown_label") from None
+        with timing.measure("model"):
+            verdicts = verify_items(self.classifier, queries, list(claimed), k, **self._embedding())
         out = []
         for q, v in zip(queries, verdicts, strict=True):
             d = v.to_dict()
@@ -233,15 +248,12 @@ class Backend:
         divergence: Divergence | None = None,
     ) -> list[dict[str, Any]]:
         """The ``k`` most similar (or divergent, chosen by ``divergence``) items per query."""
-        from pictext.rank.queries import QueryInputError, search_items
+        from pictext.rank.queries import search_items
 
         self.require("index")
         options = dict(farthest=farthest, divergence=divergence, **self._embedding())
-        try:
-            with timing.measure("model"), _refusing():
-                found = search_items(self.index, queries, k, **options)
-        except QueryInputError as err:
-            raise unprocessable(str(err), field="image", code="missing_input") from None
+        with timing.measure("model"):
+            found = search_items(self.index, queries, k, **options)
         return [
             {"hits": self._hits(hits), "inputs": _inputs(q)}
             for q, hits in zip(queries, found, strict=True)
@@ -291,7 +303,7 @@ class Backend:
             )
         if query is None and not history:
             raise unprocessable("give history item ids or an image", field="history")
-        with timing.measure("model"), _refusing():
+        with timing.measure("model"):
             hits = recommend_items(
                 self.index,
                 list(history),
@@ -311,7 +323,7 @@ class Backend:
         for q in queries:
             if not q.has_image():
                 raise unprocessable(f"{q.id}: a caption needs an image", field="image")
-        with timing.measure("model"), _refusing():
+        with timing.measure("model"):
             answers = self.captions.answer(queries, k, memory=self.memory)
         th = self.captions.thresholds
         return [
@@ -360,15 +372,6 @@ def _default_divergence() -> dict[str, Any]:
     from pictext.rank.divergent import MODES, Divergence
 
     return Divergence().to_dict() | {"modes": list(MODES)}
-
-
-@contextmanager
-def _refusing() -> Iterator[None]:
-    """An upload the library could not read is the client's problem: a 400 naming it."""
-    try:
-        yield
-    except UnreadableItemsError as err:
-        raise ServiceError(400, "corrupt_image", str(err), field="image") from None
 
 
 def _inputs(q: Item) -> dict[str, bool]:

@@ -154,6 +154,10 @@ def batch_items(
         rows = json.loads(items_json) if items_json.strip() else []
     except ValueError as err:
         raise unprocessable(f"items is not valid JSON: {err}", field="items") from None
+    except RecursionError:  # the parser's own depth limit, well above a valid items list
+        raise unprocessable(
+            "items is nested too deeply: give a JSON list of flat objects", field="items"
+        ) from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise unprocessable("items must be a JSON list of objects", field="items")
     if rows and len(rows) != n_images:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +20,7 @@ from pictext.data.item import Item
 from pictext.rank.divergent import Divergence
 from pictext.service.backend import Backend
 from pictext.service.config import ServiceConfig
-from pictext.service.errors import unprocessable
+from pictext.service.errors import ServiceError, unprocessable
 from pictext.service.forms import (
     RawUpload,
     TextInput,
@@ -60,7 +60,27 @@ DescriptionField = Annotated[str, Form(description="description of the image")]
 TagsField = Annotated[str, Form(description="tags, comma- or semicolon-separated")]
 K = Annotated[int, Form(ge=1, description="number of results (at most the service's max_k)")]
 
-router = APIRouter()
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def _form_body(request: Request) -> None:
+    """Every POST route reads a form: a body of another type (JSON, raw bytes) is refused
+    with a 415 naming the accepted types, not read as an empty form."""
+    if request.method != "POST":
+        return
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared in FORM_TYPES or (not declared and not await request.body()):
+        return
+    raise ServiceError(
+        415,
+        "unsupported_media_type",
+        f"request body of type {declared or '(none)'!r}: this API reads forms; "
+        f"send {' or '.join(FORM_TYPES)}",
+        field="content-type",
+    )
+
+
+router = APIRouter(dependencies=[Depends(_form_body)])
 
 
 def _state(request: Request) -> ServiceState:
@@ -113,7 +133,9 @@ async def _single(
     work: Work,
 ) -> dict[str, Any]:
     upload = await read_upload(image, "image", _state(request).config)
-    return (await _answer(request, part, [upload], [text], work))[0]
+    result = (await _answer(request, part, [upload], [text], work))[0]
+    result["answered_by"] = _state(request).backend.answered_by(part)
+    return result
 
 
 async def _batch(
@@ -128,7 +150,8 @@ async def _batch(
     cfg = _state(request).config
     texts = batch_items(items, len(images), cfg, need_label=need_label)
     uploads = [await read_upload(f, f"images[{i}]", cfg) for i, f in enumerate(images)]
-    return {"results": await _answer(request, part, uploads, texts, work)}
+    results = await _answer(request, part, uploads, texts, work)
+    return {"results": results, "answered_by": _state(request).backend.answered_by(part)}
 
 
 def _check_k(request: Request, k: int) -> None:
@@ -249,8 +272,12 @@ async def _search(
             raise unprocessable(
                 f"item {item_id!r} is not in the index", field="item_id", code="unknown_item"
             )
-        hits = st.backend.neighbours(item_id, k, farthest, div)
-        return {"hits": hits, "item": item_id, "image": None}
+        return {
+            "hits": st.backend.neighbours(item_id, k, farthest, div),
+            "item": item_id,
+            "image": None,
+            "answered_by": st.backend.answered_by("index"),
+        }
     return await _single(request, "index", image, text, _search_work(k, farthest, div))
 
 
@@ -348,6 +375,7 @@ async def recommend(
             "hits": hits,
             "history": ids,
             "image": None if decoded is None else decoded.describe(),
+            "answered_by": st.backend.answered_by("index"),
         }
 
     async with st.gate.slot(timing):

@@ -17,7 +17,8 @@ async function api(path, options) {
   try { body = await res.json(); } catch (e) { body = null; }
   if (!res.ok) {
     const err = body && body.error ? body.error : { message: `${res.status} ${res.statusText}` };
-    const e = new Error(err.message + (err.hint ? ` — ${err.hint}` : ""));
+    const hint = err.hint && !err.message.includes(err.hint) ? ` — ${err.hint}` : "";
+    const e = new Error(err.message + hint);
     e.status = res.status;
     throw e;
   }
