@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import pytest
 from PIL import Image
-from service_toys import picture, png_bytes
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims ``width x height`` pixels but holds almost no data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
+from service_toys import picture, png_bytes, png_header_only
 
 
 def _post(client, data: bytes, ctype: str = "image/png", name: str = "bad.png"):
