@@ -24,7 +24,7 @@ POST_ROUTES = [
 ]  # fmt: skip
 FIELDS = [
     "title", "description", "tags", "label", "k", "item_id", "history", "method", "lambda",
-    "pool", "items", "unknown",
+    "pool", "items", "mode", "spread", "quantile", "unknown",
 ]  # fmt: skip
 CONTENT_TYPES = [
     None, "application/json", "application/x-www-form-urlencoded", "multipart/form-data",
@@ -90,7 +90,8 @@ def _image(rng: random.Random) -> bytes:
 PLAUSIBLE = {
     "title": "a red picture", "description": "mostly blue", "tags": "green, colour",
     "label": "red", "k": "3", "item_id": IDS[0], "history": IDS[1], "method": "dpp",
-    "lambda": "0.3", "pool": "50", "items": "", "unknown": "x",
+    "lambda": "0.3", "pool": "50", "items": "", "mode": "farthest", "spread": "0.5",
+    "quantile": "0.8", "unknown": "x",
 }  # fmt: skip
 
 
@@ -188,7 +189,6 @@ def test_fuzz_leaves_the_service_answering_the_same(app) -> None:
         problem = _problem(method, path, r)
         if problem:
             problems.append(f"#{i} {method.upper()} {path[:60]} {kwargs!r:.200}: {problem}")
-    print(sorted(statuses.items()))
     assert not problems, "\n".join(problems[:10])
     assert _references(client) == before
     # the fuzz reached past the form checks: some answers, and errors of several kinds
