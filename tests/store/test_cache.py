@@ -52,10 +52,16 @@ def test_refuses_non_finite_and_wrong_shapes(tmp_path):
     assert len(VectorCache(tmp_path, dim=2)) == 0
 
 
-def test_wrong_dimension_on_disk_names_the_folder(tmp_path):
+def test_wrong_dimension_on_disk_is_set_aside_and_named(tmp_path, caplog):
     VectorCache(tmp_path, dim=2).put(keys("a"), np.ones((1, 2), np.float32))
-    with pytest.raises(ValueError, match=str(tmp_path)):
-        VectorCache(tmp_path, dim=3)
+    reopened = VectorCache(tmp_path, dim=3)
+    assert len(reopened) == 0  # its items are computed again, at the right width
+    assert "000000.vecs.npy" in caplog.text
+    assert "expected float32 (1, 3)" in caplog.text
+    assert sorted(p.name.split(".npy")[0] for p in (tmp_path / "damaged").iterdir()) == [
+        "000000.keys",
+        "000000.vecs",
+    ]
 
 
 def test_compact_keeps_every_vector(tmp_path):

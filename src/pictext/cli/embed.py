@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pictext.core.paths import cache_dir
+from pictext.data.dataset import Dataset
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pictext.store import EmbedReport
 
 
 def write_failure_log(name: str, failures: list[tuple[str, str]]) -> Path:
@@ -33,6 +40,13 @@ def embed(
     strip_label_words: Annotated[
         bool, typer.Option(help="Remove class and folder words from the text first.")
     ] = False,
+    allow_outside_root: Annotated[
+        bool,
+        typer.Option(
+            help="Follow symlinks (folders) and manifest paths that lead outside the dataset's "
+            "folder; by default they are named and skipped."
+        ),
+    ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per encoder call.")] = 32,
     workers: Annotated[int, typer.Option(min=1, help="Image decoding threads.")] = 2,
     limit: Annotated[int, typer.Option(min=0, help="Embed only the first N items (0: all).")] = 0,
@@ -40,15 +54,17 @@ def embed(
 ) -> None:
     """Compute and cache image and text embeddings; a second run only reads the cache."""
     from rich.console import Console
-    from rich.table import Table
 
     from pictext.data import load_dataset
     from pictext.store import EmbedReport, embed_dataset
 
     console = Console()
-    ds = load_dataset(dataset, strip_label_words=strip_label_words)
+    ds = load_dataset(
+        dataset, strip_label_words=strip_label_words, allow_outside_root=allow_outside_root
+    )
+    kept = len(ds)
     if limit:
-        ds = ds.subset(range(min(limit, len(ds))))
+        ds = Dataset(ds.name, ds.items[:limit], ds.problems, class_names=ds.classes)
     report = EmbedReport()
     feats = embed_dataset(
         ds,
@@ -59,29 +75,72 @@ def embed(
         progress=progress,
         report=report,
     )
-    table = Table(title=f"pictext embed {dataset}", show_header=False)
-    table.add_row("items", str(report.items))
-    if feats.image_encoder:
-        table.add_row("image encoder", feats.image_encoder)
+    console.print(summary_table(dataset, ds, kept, report, feats.image_encoder, feats.text_encoder))
+    _print_problems(console, dataset, ds, report)
+
+
+def summary_table(
+    name: str, ds: Dataset, kept: int, report: EmbedReport, image_spec: str, text_spec: str
+) -> Table:
+    """The run's counts; they add up: read = skipped + kept, items = embedded + failed (+ items
+    with nothing to embed); items with empty text are kept and counted among them."""
+    from rich.table import Table
+
+    table = Table(title=f"pictext embed {name}", show_header=False)
+    table.add_row("entries read", str(kept + ds.skipped))
+    table.add_row("  skipped while reading", str(ds.skipped))
+    table.add_row("  kept as items", str(kept))
+    shown = "" if report.items == kept else f" (first {report.items}, --limit)"
+    table.add_row("items embedded" + shown, str(report.items))
+    table.add_row("  with vectors", str(report.embedded))
+    table.add_row("  failed", str(report.failed))
+    if report.no_input:
+        table.add_row("  nothing to embed", str(report.no_input))
+    table.add_row("  of them with empty text (kept)", str(report.empty_text))
+    if report.set_aside:
+        table.add_row("damaged cache shards set aside", str(len(report.set_aside)))
+    if image_spec:
+        table.add_row("image encoder", image_spec)
         table.add_row(
             "images cached / computed", f"{report.images_cached} / {report.images_computed}"
         )
         if report.images_computed:
             table.add_row("images/s (decode + encode)", f"{report.images_per_second:.1f}")
-    if feats.text_encoder:
-        table.add_row("text encoder", feats.text_encoder)
+    if text_spec:
+        table.add_row("text encoder", text_spec)
         table.add_row("texts cached / computed", f"{report.texts_cached} / {report.texts_computed}")
-    table.add_row("skipped items", str(len(report.failures) + len(ds.problems)))
     table.add_row("seconds", f"{report.seconds:.2f}")
-    console.print(table)
-    problems = [(p.split(":", 1)[0], p.split(":", 1)[-1].strip()) for p in ds.problems]
-    failures = problems + report.failures
-    if failures:
-        log = write_failure_log(dataset, failures)
-        for item, problem in failures[:10]:
-            console.print(f"[yellow]skipped[/] {item}: {problem}")
-        more = f" ({len(failures) - 10} more)" if len(failures) > 10 else ""
-        console.print(f"{len(failures)} items skipped{more}; full list in {log}")
+    return table
+
+
+def _print_problems(console: Console, name: str, ds: Dataset, report: EmbedReport) -> None:
+    """The first problems, each marked skipped / failed / note, and where the full list is."""
+    from pictext.data.dataset import SKIPPED
+
+    lines: list[tuple[str, str, str]] = []  # (kind, id, problem)
+    for p in ds.problems:
+        item, _, problem = p.partition(": ")
+        if problem.endswith(SKIPPED):
+            lines.append(("skipped", item, problem.removesuffix(SKIPPED)))
+        else:
+            lines.append(("note", item, problem))
+    lines += [("failed", f.item_id, f.problem) for f in report.failures]
+    if not lines:
+        return
+    log = write_failure_log(name, [(item, f"{kind}: {problem}") for kind, item, problem in lines])
+    colour = {"skipped": "yellow", "failed": "red", "note": "cyan"}
+    for kind, item, problem in lines[:10]:
+        console.print(
+            f"[{colour[kind]}]{kind}[/] {item}: {problem}", highlight=False, soft_wrap=True
+        )
+    more = f" ({len(lines) - 10} more)" if len(lines) > 10 else ""
+    notes = len(lines) - ds.skipped - len(report.failures)
+    console.print(
+        f"{ds.skipped} skipped, {len(report.failures)} failed, {notes} noted{more}; "
+        f"full list in {log}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

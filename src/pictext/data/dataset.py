@@ -9,6 +9,8 @@ import numpy as np
 
 from pictext.data.item import Item
 
+SKIPPED = "; skipped"  # how a reader's problem ends when it dropped the entry
+
 
 @dataclass
 class Dataset:
@@ -22,7 +24,7 @@ class Dataset:
 
     name: str  # registry name or path it was read from
     items: list[Item]  # in a deterministic order
-    problems: list[str] = field(default_factory=list)  # per-item read problems, already skipped
+    problems: list[str] = field(default_factory=list)  # "id: problem" per entry; see `skipped`
     class_names: list[str] | None = None  # fixed class order; default: sorted labels
 
     @property
@@ -30,6 +32,15 @@ class Dataset:
         if self.class_names is not None:
             return list(self.class_names)
         return sorted({it.label for it in self.items if it.label is not None})
+
+    @property
+    def skipped(self) -> int:
+        """Entries the reader dropped: its problems ending in ``"; skipped"``.
+
+        The other problems are notes on items that were kept (e.g. an unreadable sidecar:
+        the item keeps its image with empty text) or on files that are no items.
+        """
+        return sum(p.endswith(SKIPPED) for p in self.problems)
 
     def labels(self) -> np.ndarray:
         """Class index per item (int64); -1 for unlabelled items."""

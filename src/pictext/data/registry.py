@@ -47,7 +47,11 @@ def list_datasets() -> list[str]:
 
 
 def load_dataset(
-    name_or_path: str | Path, *, strip_label_words: bool = False, **options: Any
+    name_or_path: str | Path,
+    *,
+    strip_label_words: bool = False,
+    allow_outside_root: bool = False,
+    **options: Any,
 ) -> Dataset:
     """A dataset by packaged name or by path.
 
@@ -59,6 +63,9 @@ def load_dataset(
         name_or_path: ``openclipart``, ``tuxpaint``, ``fashion-mnist``, or a path.
         strip_label_words: remove label and folder-name words from the text
             (:func:`pictext.data.hygiene.strip_label_words`).
+        allow_outside_root: for a class folder or a manifest, read images that symlinks or
+            manifest paths place outside the folder (default: named and skipped; see
+            ``docs/DATA.md``). Packaged and WebVision datasets are read as they are.
         **options: passed to the reader (e.g. ``include_all=True`` for openclipart).
 
     Raises:
@@ -69,7 +76,7 @@ def load_dataset(
         >>> len(ds), len(ds.classes)  # doctest: +SKIP
         (950, 16)
     """
-    dataset = _read(name_or_path, options)
+    dataset = _read(name_or_path, options, allow_outside_root)
     if strip_label_words:
         from pictext.data.hygiene import strip_label_words as strip
 
@@ -77,7 +84,7 @@ def load_dataset(
     return dataset
 
 
-def _read(name_or_path: str | Path, options: dict[str, Any]) -> Dataset:
+def _read(name_or_path: str | Path, options: dict[str, Any], allow_outside: bool) -> Dataset:
     key = str(name_or_path)
     if key in _PACKAGED:
         return _PACKAGED[key](**options)
@@ -89,16 +96,18 @@ def _read(name_or_path: str | Path, options: dict[str, Any]) -> Dataset:
             return read_webvision(path, **options)
         from pictext.data.folder import read_folder
 
-        return read_folder(path, **options)
+        return read_folder(path, allow_outside_root=allow_outside, **options)
     if path.is_file():
         from pictext.data.manifest import MANIFEST_SUFFIXES, read_manifest
 
         if path.suffix.lower() in MANIFEST_SUFFIXES:
-            return read_manifest(path, **options)
+            return read_manifest(path, allow_outside_root=allow_outside, **options)
         raise DatasetNotFoundError(
-            f"{path}: not a manifest (use {', '.join(MANIFEST_SUFFIXES)}) nor a folder"
+            f"{path}: not a manifest (use {', '.join(MANIFEST_SUFFIXES)}) nor a folder",
+            item=str(path),
         )
     raise DatasetNotFoundError(
         f"no dataset {key!r}: not a packaged name ({', '.join(_PACKAGED)}) "
-        "nor an existing folder or manifest"
+        "nor an existing folder or manifest",
+        item=key,
     )

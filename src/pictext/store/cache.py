@@ -4,24 +4,71 @@ Layout of one cache (one encoder name + version)::
 
     <root>/<NNNNNN>.vecs.npy   float32 [n, D]
     <root>/<NNNNNN>.keys.npy   |S20    [n]     (written last: a shard without keys is ignored)
+    <root>/damaged/            shards found damaged, set aside (never deleted)
 
 Every file is written to a temporary name and renamed, so a killed run leaves either a
 whole shard or nothing; a later run embeds only what no whole shard holds.
+
+What can go wrong on disk, and what the cache does:
+
+- a **damaged shard** (truncated vectors, an empty or corrupt keys file, wrong shapes): a
+  warning names the file and the problem, the shard is moved to ``damaged/`` and its items
+  are simply not found, so the caller computes them again; never fatal;
+- a **read-only** cache folder: :class:`~pictext.core.errors.StateError` naming the folder
+  when the cache is opened, before any work;
+- a **full** disk: a free-space check before a run's work (:meth:`VectorCache.reserve`),
+  and ``ENOSPC`` on a write becomes the same one-line error; the shard being written is
+  removed, finished shards stay;
+- **stale files** of killed runs (temporary files, vectors without keys) are removed when
+  the cache is opened.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pictext.core.atomic import atomic_save_npy
+from pictext.core.errors import StateError
 
 KEY_DTYPE = np.dtype("S20")
+DAMAGED = "damaged"  # sub-folder where damaged shards are set aside
+
+log = logging.getLogger("pictext.store")
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def cache_state_error(root: Path, err: OSError, doing: str) -> StateError:
+    """The one-line error for a cache folder that cannot be written (read-only, full, ...)."""
+    if err.errno in _FULL:
+        what, hint = "is full", "free some space or set PICTEXT_CACHE to another folder"
+    elif err.errno in _READ_ONLY:
+        what, hint = "is not writable", "set PICTEXT_CACHE to a writable folder"
+    else:
+        what, hint = "cannot be written", "set PICTEXT_CACHE to a writable folder"
+    reason = err.strerror or type(err).__name__
+    return StateError(f"cache folder {root} {what} ({reason}); {doing}", item=str(root), hint=hint)
+
+
+class _DamagedShardError(Exception):
+    """A shard file that cannot be used: the file at fault and the problem."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(problem)
+        self.path, self.problem = path, problem
 
 
 @dataclass
@@ -32,6 +79,10 @@ class _Shard:
 
 class VectorCache:
     """Vectors of one encoder, stored in shards and read back as memory maps.
+
+    Opening the cache checks that its folder can be written (else
+    :class:`~pictext.core.errors.StateError`), removes temporary files left by killed runs
+    and sets damaged shards aside (see the module docstring).
 
     Example:
         >>> import tempfile
@@ -45,32 +96,100 @@ class VectorCache:
     def __init__(self, root: str | Path, dim: int) -> None:
         self.root = Path(root)
         self.dim = dim
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.set_aside: list[str] = []  # one line per damaged shard set aside by this object
         self._shards: list[_Shard] = []
         self._sorted_keys = np.empty(0, KEY_DTYPE)
         self._where = np.empty((0, 2), np.int64)  # (shard, row) per sorted key
+        self._open_for_writing()
         self.reload()
 
+    def _open_for_writing(self) -> None:
+        """Probe that the folder takes new files, and remove stale temporary files."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._lock():
+                fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe.", suffix=".tmp")
+                os.close(fd)
+                os.unlink(probe)
+                # Every writer writes under this lock: temporary files here now, and vectors
+                # whose keys file never came, belong to runs that were killed.
+                for path in self.root.glob(".*.tmp"):
+                    path.unlink(missing_ok=True)
+                for path in self.root.glob("[0-9]*.vecs.npy"):
+                    if not path.with_name(path.name.replace(".vecs.", ".keys.")).exists():
+                        path.unlink(missing_ok=True)
+        except OSError as err:
+            raise cache_state_error(self.root, err, "nothing was embedded") from err
+
     def reload(self) -> None:
-        """Re-read the shard list from disk (whole shards only)."""
+        """Re-read the shard list from disk (whole shards only; damaged ones set aside)."""
         shards = []
         for keys_path in sorted(self.root.glob("*.keys.npy")):
             vecs_path = keys_path.with_name(keys_path.name.replace(".keys.", ".vecs."))
             try:
-                keys = np.load(keys_path, allow_pickle=False)
-                vecs = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
-            except FileNotFoundError:
-                continue  # another process is compacting this shard away
-
-            if vecs.shape != (len(keys), self.dim) or keys.dtype != KEY_DTYPE:
-                raise ValueError(
-                    f"cache shard {vecs_path} has shape {vecs.shape} and keys {keys.dtype}; "
-                    f"expected ({len(keys)}, {self.dim}) and {KEY_DTYPE}. Delete the folder "
-                    f"{self.root} to rebuild this cache."
-                )
-            shards.append(_Shard(keys, vecs))
+                shard = self._read_shard(keys_path, vecs_path)
+            except _DamagedShardError as bad:
+                self._set_aside(keys_path, vecs_path, bad)
+                continue
+            if shard is not None:
+                shards.append(shard)
         self._shards = shards
         self._reindex()
+
+    def _read_shard(self, keys_path: Path, vecs_path: Path) -> _Shard | None:
+        """One whole shard; None when another process is compacting it away."""
+        try:
+            keys = np.load(keys_path, allow_pickle=False)
+        except FileNotFoundError:
+            return None  # compacted away since the listing
+        except PermissionError as err:
+            raise StateError(
+                f"cannot read cache shard {keys_path}: {err.strerror}", item=str(keys_path)
+            ) from err
+        except (ValueError, EOFError, OSError) as err:
+            raise _DamagedShardError(keys_path, f"unreadable keys file ({_reason(err)})") from None
+        if keys.ndim != 1 or keys.dtype != KEY_DTYPE:
+            problem = f"keys file holds {keys.dtype} {keys.shape}, expected {KEY_DTYPE} [n]"
+            raise _DamagedShardError(keys_path, problem)
+        try:
+            vecs = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            if keys_path.exists():  # compaction removes the keys file first: this is damage
+                raise _DamagedShardError(vecs_path, "vectors file is missing") from None
+            return None
+        except PermissionError as err:
+            raise StateError(
+                f"cannot read cache shard {vecs_path}: {err.strerror}", item=str(vecs_path)
+            ) from err
+        except (ValueError, EOFError, OSError) as err:
+            raise _DamagedShardError(
+                vecs_path, f"unreadable vectors file ({_reason(err)})"
+            ) from None
+        if vecs.shape != (len(keys), self.dim) or vecs.dtype != np.float32:
+            problem = (
+                f"vectors file holds {vecs.dtype} {vecs.shape}, "
+                f"expected float32 ({len(keys)}, {self.dim})"
+            )
+            raise _DamagedShardError(vecs_path, problem)
+        return _Shard(keys, vecs)
+
+    def _set_aside(self, keys_path: Path, vecs_path: Path, bad: _DamagedShardError) -> None:
+        """Move a damaged shard to ``damaged/`` (keys first: it stops being whole) and warn."""
+        dest = self.root / DAMAGED
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        try:
+            dest.mkdir(exist_ok=True)
+            for path in (keys_path, vecs_path):
+                with suppress(FileNotFoundError):  # set aside by another process already
+                    os.replace(path, _unused(dest / f"{path.name}.{stamp}"))
+        except OSError as err:
+            raise cache_state_error(self.root, err, f"cannot set aside {bad.path}") from err
+        line = (
+            f"warning: damaged cache shard {bad.path}: {bad.problem}; "
+            f"moved to {dest}, its items will be embedded again"
+        )
+        log.warning(line)
+        self.set_aside.append(line)
 
     def _reindex(self) -> None:
         """Rebuild the sorted key -> (shard, row) lookup from the shards in memory."""
@@ -117,8 +236,32 @@ class VectorCache:
             out[dest[sel][order]] = self._shards[shard_id].vecs[rows[order]]
         return out, found
 
+    def reserve(self, n: int) -> None:
+        """Refuse, before the work, when the disk cannot hold ``n`` more vectors.
+
+        Raises:
+            StateError: less free space than ``n`` vectors and their keys take.
+        """
+        need = n * (self.dim * 4 + KEY_DTYPE.itemsize) + 1024
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            return  # no figure to check against; a failed write still says so
+        if n and free < need:
+            raise StateError(
+                f"cache folder {self.root} is full: {n} vectors need {_size(need)}, "
+                f"{_size(free)} free; nothing was embedded",
+                item=str(self.root),
+                hint="free some space or set PICTEXT_CACHE to another folder",
+            )
+
     def put(self, keys: np.ndarray, vecs: np.ndarray) -> None:
-        """Append one shard (atomically) and make it visible."""
+        """Append one shard (atomically) and make it visible.
+
+        Raises:
+            StateError: the folder cannot be written (full, read-only); the shard is not
+                left half-written.
+        """
         keys = np.asarray(keys, dtype=KEY_DTYPE)
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         if vecs.shape != (len(keys), self.dim):
@@ -127,12 +270,22 @@ class VectorCache:
             raise ValueError("refusing to cache non-finite vectors")
         if len(keys) == 0:
             return
-        with self._lock():
-            stem = f"{self._next_id():06d}"
-            atomic_save_npy(self.root / f"{stem}.vecs.npy", vecs)
-            atomic_save_npy(self.root / f"{stem}.keys.npy", keys)  # last: it makes the shard whole
-            # Only this shard is new to us: no need to re-read every shard from disk.
-            mapped = np.load(self.root / f"{stem}.vecs.npy", mmap_mode="r", allow_pickle=False)
+        try:
+            with self._lock():
+                stem = f"{self._next_id():06d}"
+                vecs_path = self.root / f"{stem}.vecs.npy"
+                try:
+                    atomic_save_npy(vecs_path, vecs)
+                    atomic_save_npy(self.root / f"{stem}.keys.npy", keys)  # last: shard whole
+                except BaseException:
+                    with suppress(OSError):  # no vectors without their keys left behind
+                        vecs_path.unlink(missing_ok=True)
+                    raise
+                # Only this shard is new to us: no need to re-read every shard from disk.
+                mapped = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
+        except OSError as err:
+            doing = f"the {len(keys)} vectors being written were not kept"
+            raise cache_state_error(self.root, err, doing) from err
         self._shards.append(_Shard(keys, mapped))
         self._reindex()
 
@@ -167,3 +320,22 @@ class VectorCache:
             for path in sorted(old, key=lambda p: ".keys." not in p.name):
                 path.unlink()
         self.reload()
+
+
+def _reason(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``path`` with a counter when that name is taken."""
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate, n = path.with_name(f"{path.name}.{n}"), n + 1
+    return candidate
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"

@@ -19,7 +19,7 @@ from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
 from pictext.core.paths import cache_dir as default_cache_dir
 from pictext.data.errors import ItemError
 from pictext.data.item import text_key
-from pictext.store.cache import KEY_DTYPE, VectorCache
+from pictext.store.cache import KEY_DTYPE, VectorCache, cache_state_error
 from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS, Features
@@ -54,12 +54,21 @@ class EmbedReport:
     texts_cached: int = 0  # distinct texts found in the cache
     texts_computed: int = 0  # distinct texts encoded in this run
     failures: list[Failure] = field(default_factory=list)  # (item id, problem) per failure
+    embedded: int = 0  # items with a vector: their image (or, without images, some text)
+    no_input: int = 0  # items with nothing to embed: no image (or, without images, no text)
+    empty_text: int = 0  # items with no text at all (kept; also counted in one of the above)
+    set_aside: list[str] = field(default_factory=list)  # damaged cache shards, one line each
     seconds: float = 0.0  # wall time of the run
     image_seconds: float = 0.0  # wall time spent on images that were not cached
 
     @property
     def images_per_second(self) -> float:
         return self.images_computed / self.image_seconds if self.image_seconds else 0.0
+
+    @property
+    def failed(self) -> int:
+        """Items that could not be read: ``embedded + failed + no_input == items``."""
+        return len({f.item_id for f in self.failures})
 
 
 def encoder_cache(root: Path, encoder: ImageEncoder | TextEncoder) -> VectorCache:
@@ -101,6 +110,7 @@ def embed_images(
     _, first = np.unique(keys[todo], return_index=True)
     todo = todo[np.sort(first)]
     report.images_cached = int(found.sum())
+    _reserve(cache, len(todo))
     start = time.perf_counter()
     computed: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, vectors) made in this run
     if len(todo):
@@ -161,6 +171,7 @@ def embed_texts(
     missing = {texts[i]: keys[i] for i in np.flatnonzero(want)}
     report.texts_cached += len(np.unique(keys[present & found]))
     computed: list[tuple[np.ndarray, np.ndarray]] = []
+    _reserve(cache, len(missing))
     if missing:
         todo = list(missing)
         bar = _progress(len(todo), f"texts {encoder.name}", progress)
@@ -177,6 +188,13 @@ def embed_texts(
         bar(0, done=True)
     vecs, mask = _read_back(cache, keys, computed)
     return vecs, mask & present
+
+
+def _reserve(cache: KeyedVectors, n: int) -> None:
+    """Refuse before the work when a disk cache has no room for ``n`` vectors."""
+    reserve = getattr(cache, "reserve", None)  # a memory cache has no disk to fill
+    if reserve is not None and n:
+        reserve(n)
 
 
 def _resolve(
@@ -248,33 +266,52 @@ def embed_items(
     start = time.perf_counter()
     caches = _caches(cache_dir, memory)
     feats = Features(ids=[it.id for it in items])
-    if image_encoder is not None:
-        enc = _resolve(image_encoder, encoders)
+    # Both caches are opened (a read-only one refused, damaged shards set aside) before work.
+    enc = _resolve(image_encoder, encoders) if image_encoder is not None else None
+    tenc = _resolve(text_encoder, encoders) if text_encoder is not None else None
+    image_cache = caches(enc) if enc is not None else None
+    text_cache = caches(tenc) if tenc is not None else None
+    for opened in (image_cache, text_cache):
+        report.set_aside.extend(getattr(opened, "set_aside", []))
+    if enc is not None and image_cache is not None:
         feats.image, feats.image_mask = embed_images(
             items,
             enc,  # type: ignore[arg-type]
-            caches(enc),
+            image_cache,
             report,
             batch_size=batch_size,
             workers=workers,
             progress=progress,
         )
         feats.image_encoder = f"{enc.name}@{enc.version}"
-    if text_encoder is not None:
-        tenc = _resolve(text_encoder, encoders)
-        cache = caches(tenc)
+    if tenc is not None and text_cache is not None:
         for name in text_inputs:
             texts = [it.field_text(name) for it in items]
             feats.text[name], feats.text_mask[name] = embed_texts(
                 texts,
-                tenc,
-                cache,
+                tenc,  # type: ignore[arg-type]
+                text_cache,
                 report,
-                progress=progress,  # type: ignore[arg-type]
+                progress=progress,
             )
         feats.text_encoder = f"{tenc.name}@{tenc.version}"
+    _count(feats, items, report)
     report.seconds = time.perf_counter() - start
     return feats, list(report.failures)
+
+
+def _count(feats: Features, items: Sequence[Item], report: EmbedReport) -> None:
+    """The summary's item counts (``embedded + failed + no_input == items``), items with no
+    text."""
+    if feats.image_mask is not None:
+        got = feats.image_mask
+    elif feats.text_mask:
+        got = np.logical_or.reduce(list(feats.text_mask.values()))
+    else:
+        got = np.zeros(len(items), bool)
+    report.embedded = int(np.asarray(got, bool).sum())
+    report.no_input = report.items - report.embedded - report.failed
+    report.empty_text = sum(not it.text.strip() for it in items)
 
 
 def _caches(
@@ -283,7 +320,14 @@ def _caches(
     """Encoder -> where its vectors are kept: the memory cache, else the disk cache."""
     if memory is not None:
         return memory.vectors
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if cache_dir is not None:
+        root = Path(cache_dir)
+    else:
+        try:
+            root = default_cache_dir()
+        except OSError as err:
+            where = Path(err.filename) if err.filename else Path("PICTEXT_CACHE")
+            raise cache_state_error(where, err, "nothing was embedded") from err
     return lambda encoder: encoder_cache(root, encoder)
 
 

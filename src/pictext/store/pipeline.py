@@ -22,13 +22,24 @@ if TYPE_CHECKING:
     from pictext.encoders.base import ImageEncoder
 
 
+TRANSIENT = "transient, not cached: tried again on the next run"
+
+
 def _decode(item: Item, encoder: ImageEncoder) -> np.ndarray | ItemError:
+    """The item's pixels, or the error naming it.
+
+    Running out of memory on one item (others decode in parallel) is a failure of that item
+    this time, not a property of its content: it is reported like any failure and, as every
+    failure, never cached, so the next run tries it again.
+    """
     from pictext.data.images import load_image
 
     try:
         return encoder.pixels(load_image(item, size=encoder.image_size))
     except ItemError as err:
         return err
+    except MemoryError:
+        return ItemError(item.id, f"out of memory while decoding the image ({TRANSIENT})")
 
 
 Batch = tuple[list[int], np.ndarray, list[ItemError]]
