@@ -119,6 +119,32 @@ def test_read_only_cache_is_refused_before_any_work(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock"]
 
 
+def test_read_only_cache_still_serves_what_it_holds(tmp_path, monkeypatch):
+    # A shared cache mounted read-only: vectors it has are answered, new ones are refused.
+    items = make_items(5)
+    embed_dataset(
+        Dataset("toy", items),
+        CountingImageEncoder(),
+        CountingTextEncoder(),
+        cache_dir=tmp_path,
+        progress=False,
+    )
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("pictext.store.cache.tempfile.mkstemp", refuse)
+    image, text = CountingImageEncoder(), CountingTextEncoder()
+    feats = embed_dataset(Dataset("toy", items), image, text, cache_dir=tmp_path, progress=False)
+    assert (image.seen, text.seen) == (0, [])
+    assert len(feats.ids) == 5
+    with pytest.raises(StateError, match="is not writable"):
+        embed_dataset(
+            Dataset("toy", make_items(7)), image, text, cache_dir=tmp_path, progress=False
+        )
+    assert (image.seen, text.seen) == (0, [])  # refused before the work
+
+
 def _enospc_on_call(monkeypatch, n: int) -> None:
     """os.fsync fails with ENOSPC from its n-th call on: the disk fills during a write."""
     real, calls = os.fsync, []

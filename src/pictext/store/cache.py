@@ -80,9 +80,10 @@ class _Shard:
 class VectorCache:
     """Vectors of one encoder, stored in shards and read back as memory maps.
 
-    Opening the cache checks that its folder can be written (else
-    :class:`~pictext.core.errors.StateError`), removes temporary files left by killed runs
-    and sets damaged shards aside (see the module docstring).
+    Opening the cache checks that its folder can be written, removes temporary files left
+    by killed runs and sets damaged shards aside (see the module docstring). A read-only
+    folder still serves the vectors it holds; :meth:`reserve` refuses, before the work, to
+    add any (:class:`~pictext.core.errors.StateError`).
 
     Example:
         >>> import tempfile
@@ -100,6 +101,7 @@ class VectorCache:
         self._shards: list[_Shard] = []
         self._sorted_keys = np.empty(0, KEY_DTYPE)
         self._where = np.empty((0, 2), np.int64)  # (shard, row) per sorted key
+        self._read_only: StateError | None = None  # why the folder takes no new files
         self._open_for_writing()
         self.reload()
 
@@ -119,7 +121,11 @@ class VectorCache:
                     if not path.with_name(path.name.replace(".vecs.", ".keys.")).exists():
                         path.unlink(missing_ok=True)
         except OSError as err:
-            raise cache_state_error(self.root, err, "nothing was embedded") from err
+            if err.errno not in _READ_ONLY:
+                raise cache_state_error(self.root, err, "nothing was embedded") from err
+            # A shared read-only cache still answers for what it holds; the refusal comes
+            # from reserve(), before any work, only when something would have to be added.
+            self._read_only = cache_state_error(self.root, err, "nothing was embedded")
 
     def reload(self) -> None:
         """Re-read the shard list from disk (whole shards only; damaged ones set aside)."""
@@ -242,6 +248,8 @@ class VectorCache:
         Raises:
             StateError: less free space than ``n`` vectors and their keys take.
         """
+        if n and self._read_only is not None:
+            raise self._read_only
         need = n * (self.dim * 4 + KEY_DTYPE.itemsize) + 1024
         try:
             free = shutil.disk_usage(self.root).free
