@@ -16,12 +16,22 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from pictext.core.errors import InputError, NotFoundError
 from pictext.data.dataset import Dataset
 from pictext.data.folder import text_fields
 from pictext.data.item import Item
-from pictext.data.text import clean_text, decode_text
+from pictext.data.text import clean_text, decode_text, text_problem
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+_SNIFF_CHARS = 65536  # the start of a manifest checked for binary data
+
+
+class ManifestError(InputError, ValueError):
+    """A manifest that cannot be read at all: empty, binary, or without a path column."""
+
+
+class ManifestNotFoundError(ManifestError, NotFoundError, FileNotFoundError):
+    """A manifest path that does not exist."""
 
 
 def read_manifest(path: str | Path, *, name: str | None = None) -> Dataset:
@@ -32,14 +42,18 @@ def read_manifest(path: str | Path, *, name: str | None = None) -> Dataset:
         name: dataset name; default the file's stem.
 
     Raises:
-        FileNotFoundError: the manifest does not exist.
-        ValueError: unknown suffix, or a CSV without a ``path``/``image`` column.
+        ManifestNotFoundError: the manifest does not exist.
+        ManifestError: an unknown suffix, an empty or binary file, or a CSV without a
+            ``path``/``image`` column (the message names the manifest and the problem).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MANIFEST_SUFFIXES:
-        raise ValueError(f"{path}: not a manifest; use one of {', '.join(MANIFEST_SUFFIXES)}")
-    text, problem = decode_text(path.read_bytes())
+        raise ManifestError(
+            f"{path}: not a manifest; use one of {', '.join(MANIFEST_SUFFIXES)}", item=str(path)
+        )
+    text, problem = decode_text(_read(path))
+    _check_text(path, text)
     problems = [f"{path.name}: {problem}"] if problem else []
     rows = (
         _jsonl_rows(text, problems)
@@ -61,11 +75,37 @@ def read_manifest(path: str | Path, *, name: str | None = None) -> Dataset:
     return Dataset(name, items, problems)
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestNotFoundError(f"{path}: no such manifest file", item=str(path)) from None
+    except IsADirectoryError:
+        raise ManifestError(f"{path}: is a folder, not a manifest file", item=str(path)) from None
+    except OSError as err:
+        raise ManifestError(
+            f"{path}: cannot read the manifest ({err.strerror or err})", item=str(path)
+        ) from None
+
+
+def _check_text(path: Path, text: str) -> None:
+    """Refuse an empty manifest and one that is binary data, before reading rows."""
+    if not text.strip():
+        raise ManifestError(f"{path}: the manifest is empty", item=str(path))
+    problem = text_problem(text[:_SNIFF_CHARS])
+    if problem:
+        raise ManifestError(f"{path}: not a text manifest ({problem})", item=str(path))
+
+
 def _csv_rows(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    columns = {c.strip().lower() for c in reader.fieldnames or []}
-    if not columns & {"path", "image"}:
-        raise ValueError(f"{path}: manifest needs a 'path' (or 'image') column; has {columns}")
+    names = [c.strip().lower() for c in reader.fieldnames or [] if c is not None]
+    if not set(names) & {"path", "image"}:
+        header = ", ".join(repr(c) for c in names[:10]) or "nothing"
+        raise ManifestError(
+            f"{path}: no 'path' (or 'image') column; the header line has {header}",
+            item=str(path),
+        )
     for row in reader:
         clean = {k.strip().lower(): v for k, v in row.items() if k is not None}
         yield reader.line_num, clean
