@@ -1,0 +1,37 @@
+"""Which texts are text: binary data and undecodable bytes are refused, real text of any
+script passes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pictext.data.text import text_problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a red car on a road",
+        "日本語のテキスト 🐱",
+        "Ünïcödé, tabs\tand\nnew lines",
+        "one stray replacement \ufffd in an otherwise fine sentence",
+    ],
+)
+def test_text_passes(text: str) -> None:
+    assert text_problem(text) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("abc\x00def", "not text (it holds NUL bytes: binary data?)"),
+        (b"\xff\xfeabc".decode("utf-8", "surrogateescape"), "not valid UTF-8 text"),
+        # 255 characters: 12 are white space; 22 C0 controls, DEL and 31 C1 controls are not text
+        (bytes(range(1, 256)).decode("latin-1"), "not text: 54 of 243 visible characters"),
+        (bytes(range(256)).decode("utf-8", "replace")[1:], "not text: "),
+        ("\x01\x02\x03 abc", "not text: 3 of 6 visible characters"),
+    ],
+)
+def test_binary_data_is_not_text(text: str, problem: str) -> None:
+    assert text_problem(text).startswith(problem)
