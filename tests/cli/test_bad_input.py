@@ -300,6 +300,26 @@ def test_k_out_of_range_is_a_usage_error(fx, command, k):
     refused(pictext(*args, "-k", k), 2, "-k", "between 1 and 100", k)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--pool", "0", "pool must be at least 1"),
+        ("--method", "nosuch", "unknown method 'nosuch'"),
+        ("--lambda", "3", "lambda must be between 0 and 1"),
+    ],
+)
+def test_recommend_settings_out_of_range_are_usage_errors(fx, option, value, problem):
+    args = ["recommend", "--history", "red/red0.png", "--index", str(fx["index"])]
+    refused(pictext(*args, option, value), 2, problem)
+
+
+def test_a_pool_larger_than_the_index_is_all_of_it(fx):
+    args = ["recommend", "--history", "red/red0.png", "--index", str(fx["index"]), "--json"]
+    res = pictext(*args, "--pool", "1000000000", "-k", "3")
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads(res.stdout)["hits"]) == 3
+
+
 # ---- 4. unknown dataset and encoder names -------------------------------------------------------
 @pytest.mark.parametrize(
     ("args", "status", "names"),

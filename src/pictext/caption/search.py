@@ -26,6 +26,7 @@ from pictext.caption.retrieval import (
     caption_query,
     caption_similar,
 )
+from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure, per_item, read_rows, require_read
@@ -226,8 +227,10 @@ class CaptionSearch:
         """Caption each item's image and find up to ``k`` similar and ``k`` divergent images.
 
         Raises:
+            UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
             UnreadableItemsError: an image could not be read; nothing is answered.
         """
+        check_k(k)
         image = image_features(
             self.captioner, items, encoders=self.encoders, cache_dir=cache_dir, memory=memory
         )

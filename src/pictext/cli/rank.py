@@ -388,9 +388,10 @@ def recommend(
     as_json: JsonOpt = False,
 ) -> None:
     """Items relevant to a user's history yet diverse."""
-    from pictext.rank.queries import recommend_answer
+    from pictext.rank.queries import check_recommend, recommend_answer
 
     check_k(k, name="-k")
+    check_recommend(k, method=method, lambda_=lambda_, pool=pool)
     ix = open_index(index)
     answer = recommend_answer(ix, history, k, method=method, lambda_=lambda_, pool=pool)
     _show(answer, f"{method} (lambda={lambda_}) for history {history}:", as_json)

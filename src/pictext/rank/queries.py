@@ -421,15 +421,36 @@ def recommend_items(
     :func:`space_features`.
 
     Raises:
-        UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
+        UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`, an
+            unknown ``method``, ``lambda_`` outside [0, 1] or ``pool`` below 1.
         UnreadableItemsError: a new item's image could not be read.
     """
-    check_k(k)
+    check_recommend(k, method=method, lambda_=lambda_, pool=pool)
+    pool = min(pool, len(index))  # more candidates than items is all of them
     queries = None
     if items:
         feats = space_features(index, items, encoders=encoders, cache_dir=cache_dir, memory=memory)
         queries = index.to_space(feats)
     return index.recommend(history, k, queries=queries, method=method, lambda_=lambda_, pool=pool)
+
+
+def check_recommend(k: int, *, method: str, lambda_: float, pool: int) -> None:
+    """Refuse a recommendation request out of range, before any work.
+
+    Raises:
+        UsageError: naming the setting and its allowed values.
+    """
+    from pictext.rank.diversity import SELECTORS
+
+    check_k(k)
+    if method not in SELECTORS:
+        raise UsageError(
+            f"unknown method {method!r}; use one of {', '.join(SELECTORS)}", item="method"
+        )
+    if not 0.0 <= lambda_ <= 1.0:
+        raise UsageError(f"lambda must be between 0 and 1, got {lambda_}", item="lambda")
+    if pool < 1:
+        raise UsageError(f"pool must be at least 1, got {pool}", item="pool")
 
 
 def recommend_answer(
