@@ -114,8 +114,8 @@ def test_a_batch_answers_the_readable_items_and_names_the_others(tmp_path) -> No
     out = tag_each(clf, items, 2, **options)
     assert [type(r) for r in out] == [list, Failure, Failure, Failure]
     assert "image file not found" in out[1].problem
-    assert out[2].problem.startswith("description is not text")
-    assert out[3].problem == "title is not valid UTF-8 text (undecodable bytes)"
+    assert out[2].problem.startswith("description is not text: 60 of 60 visible characters")
+    assert out[3].problem == "title is not text: it holds bytes that are not UTF-8"
     assert out[0] == tag_items(clf, items[:1], 2, **options)[0]  # the same answer alone
     with pytest.raises(UnreadableItemsError, match="3 items"):
         tag_items(clf, items, 2, **options)

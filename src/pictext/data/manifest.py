@@ -94,7 +94,7 @@ def _check_text(path: Path, text: str) -> None:
         raise ManifestError(f"{path}: the manifest is empty", item=str(path))
     problem = text_problem(text[:_SNIFF_CHARS])
     if problem:
-        raise ManifestError(f"{path}: not a text manifest ({problem})", item=str(path))
+        raise ManifestError(f"{path}: not a text manifest: {problem}", item=str(path))
 
 
 def _csv_rows(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:

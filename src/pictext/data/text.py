@@ -75,22 +75,20 @@ def text_problem(text: str, *, max_share: float = UNREADABLE_TEXT_SHARE) -> str:
         >>> text_problem("a red car")
         ''
         >>> text_problem("\\x01\\x02\\x03 abc")
-        'not text: 3 of 6 visible characters are control or undecodable characters'
+        '3 of 6 visible characters are control or undecodable characters'
     """
     if "\x00" in text:
-        return "not text (it holds NUL bytes: binary data?)"
+        return "it holds NUL bytes (binary data?)"
     bad = visible = 0
     for ch in text:
-        if ch in "\t\n\r " or ch.isspace():
+        if ch.isspace():
             continue
         visible += 1
         category = unicodedata.category(ch)
         if category == "Cs":
-            return "not valid UTF-8 text (undecodable bytes)"
+            return "it holds bytes that are not UTF-8"
         if category in _NOT_TEXT or ch == _REPLACEMENT:
             bad += 1
     if visible and bad / visible > max_share:
-        return (
-            f"not text: {bad} of {visible} visible characters are control or undecodable characters"
-        )
+        return f"{bad} of {visible} visible characters are control or undecodable characters"
     return ""

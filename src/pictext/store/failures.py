@@ -69,7 +69,7 @@ def text_failures(items: Sequence[Item], fields: Iterable[str]) -> list[Failure]
         for name in names:
             problem = text_problem(item.field_text(name))
             if problem:
-                out.append(Failure(item.id, f"{name} is {problem}"))
+                out.append(Failure(item.id, f"{name} is not text: {problem}"))
                 break
     return out
 
