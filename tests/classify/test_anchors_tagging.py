@@ -87,3 +87,40 @@ def test_check_labels_names_the_unknown_and_shortens_a_long_class_list() -> None
     assert "['ant', 'zebra']" in message
     assert "c059 ..." in message
     assert "c060" not in message
+
+
+# ---- a batch: the readable items answered, the others named ------------------------------------
+def test_a_batch_answers_the_readable_items_and_names_the_others(tmp_path) -> None:
+    from service_toys import picture, toy_factory
+
+    from pictext.classify.tagging import tag_each, tag_items, verify_each
+    from pictext.core.errors import UsageError
+    from pictext.data.item import Item
+    from pictext.store.encoders import EncoderPool
+    from pictext.store.failures import Failure, UnreadableItemsError
+
+    feats, y = make_features(60, 3, image_dim=12, text_dim=16)
+    clf = FusionClassifier(epochs=3, patience=3, hidden=16, tune_dim=8, image_tune_dim=8)
+    clf.fit(feats, y, classes=["red", "green", "blue"])
+    good = tmp_path / "good.png"
+    picture("red").save(good)
+    items = [
+        Item("good", str(good), title="a red picture"),
+        Item("gone", str(tmp_path / "gone.png"), title="a red picture"),
+        Item("binary", str(good), description="\x01\x02\x03" * 20),
+        Item("undecodable", str(good), title=b"\xff\xfe ok".decode("utf-8", "surrogateescape")),
+    ]
+    options = {"encoders": EncoderPool(factory=toy_factory), "cache_dir": tmp_path / "cache"}
+    out = tag_each(clf, items, 2, **options)
+    assert [type(r) for r in out] == [list, Failure, Failure, Failure]
+    assert "image file not found" in out[1].problem
+    assert out[2].problem.startswith("description is not text: 60 of 60 visible characters")
+    assert out[3].problem == "title is not text: it holds bytes that are not UTF-8"
+    assert out[0] == tag_items(clf, items[:1], 2, **options)[0]  # the same answer alone
+    with pytest.raises(UnreadableItemsError, match="3 items"):
+        tag_items(clf, items, 2, **options)
+    verdicts = verify_each(clf, items, ["red"] * 4, **options)
+    assert verdicts[0].claimed == "red"
+    assert [v.item_id for v in verdicts[1:]] == ["gone", "binary", "undecodable"]
+    with pytest.raises(UsageError, match="k must be between 1 and 100, got 0"):
+        tag_each(clf, items, 0, **options)

@@ -288,3 +288,58 @@ def test_an_unreadable_query_file_is_refused(tmp_path) -> None:
     encoders = {"toy@1": _FakeImageEncoder()}.__getitem__
     with pytest.raises(UnreadableItemsError, match=f"cannot read {bad}"):
         queries.similar(ix, f"file:{bad}", 3, encoders=encoders)
+
+
+# ---- query strings: named, bounded, and saying what answered ---------------------------------
+@pytest.mark.parametrize("query", ["it99", "it99.png", "cats/tom.png", "C:\\pics\\tom"])
+def test_a_query_naming_no_id_and_no_file_is_an_error(query: str) -> None:
+    f, labels = _features()
+    ix = SearchIndex.build(f, labels=labels)
+    if query == "it99":  # one plain word: searched as text, and the answer says so
+        encoders = {"txt@1": _FakeTextEncoder()}.__getitem__
+        answer = queries.answer(ix, query, 2, encoders=encoders)
+        assert (answer.kind, answer.how) == ("text", "text (no item id or file of that name)")
+        return
+    with pytest.raises(queries.UnknownQueryError, match="no such file, and not an item id"):
+        queries.similar(ix, query, 3)
+
+
+def test_text_is_searched_when_asked_for_whatever_it_looks_like() -> None:
+    f, labels = _features()
+    ix = SearchIndex.build(f, labels=labels)
+    encoders = {"txt@1": _FakeTextEncoder()}.__getitem__
+    by_flag = queries.answer(ix, "cats/tom.png", 3, text=True, encoders=encoders)
+    by_prefix = queries.answer(ix, "text:cats/tom.png", 3, encoders=encoders)
+    assert by_flag.kind == by_prefix.kind == "text"
+    assert [h.id for h in by_flag.hits] == [h.id for h in by_prefix.hits]
+
+
+def test_an_answer_names_the_index_it_came_from(tmp_path) -> None:
+    f, labels = _features()
+    titles = [f"title {i}" for i in range(f.n)]
+    SearchIndex.build(f, labels=labels, titles=titles).save(tmp_path / "ix")
+    ix = SearchIndex.load(tmp_path / "ix")
+    answer = queries.answer(ix, "it5", 2)
+    assert answer.index["path"] == str((tmp_path / "ix").resolve())
+    assert answer.index["items"] == len(ix) == f.n - 1  # it7 has no image
+    assert answer.how == "item id of the index"
+    assert answer.distance.startswith("d = |u - v| of unit vectors in the raw")
+    assert [h.title for h in answer.hits] == [titles[f.ids.index(h.id)] for h in answer.hits]
+    with pytest.raises(KeyError, match=f"not in the index {(tmp_path / 'ix').resolve()}"):
+        queries.answer(ix, "id:nope", 2)
+
+
+@pytest.mark.parametrize("k", [-1, 0, 101, 10**9])
+def test_k_is_bounded_in_every_query_call(k: int) -> None:
+    from pictext.core.errors import UsageError
+
+    f, labels = _features()
+    ix = SearchIndex.build(f, labels=labels)
+    for call in (
+        lambda: queries.similar(ix, "it0", k),
+        lambda: queries.divergent(ix, "it0", k),
+        lambda: queries.search_items(ix, [queries.Item("q", title="x")], k),
+        lambda: queries.recommend_items(ix, ["it0"], k=k),
+    ):
+        with pytest.raises(UsageError, match=f"k must be between 1 and 100, got {k}"):
+            call()

@@ -26,9 +26,10 @@ from pictext.caption.retrieval import (
     caption_query,
     caption_similar,
 )
+from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
-from pictext.store.failures import Failure, require_read
+from pictext.store.failures import Failure, per_item, read_rows, require_read
 
 if TYPE_CHECKING:
     from pictext.caption.captioner import Captioner
@@ -70,6 +71,32 @@ def image_features(
     return feats.image
 
 
+def caption_each(
+    captioner: Captioner,
+    items: Sequence[Item],
+    *,
+    beam_size: int = 1,
+    encoders: EncoderSource | None = None,
+    cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
+) -> list[str | Failure]:
+    """Per item, the caption of its image, or the :class:`Failure` that kept the image from
+    being read: what a batch answers (embedding options as in :func:`image_features`).
+
+    Raises:
+        ValueError: the captioner names no image encoder.
+    """
+    if not captioner.image_encoder:
+        raise ValueError("the captioner does not name its image encoder; retrain it")
+    feats, failures = embed_items(
+        items, captioner.image_encoder, None, encoders=encoders, cache_dir=cache_dir, memory=memory
+    )
+    assert feats.image is not None
+    rows = read_rows(feats.ids, failures)
+    texts = captioner.predict(feats.image[rows], beam_size=beam_size) if rows else []
+    return per_item(feats.ids, failures, texts)
+
+
 def caption_images(
     captioner: Captioner,
     items: Sequence[Item],
@@ -79,9 +106,21 @@ def caption_images(
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
 ) -> list[str]:
-    """One caption per item's image (embedding options as in :func:`image_features`)."""
-    image = image_features(captioner, items, encoders=encoders, cache_dir=cache_dir, memory=memory)
-    return captioner.predict(image, beam_size=beam_size)
+    """One caption per item's image (embedding options as in :func:`image_features`).
+
+    Raises:
+        UnreadableItemsError: an image could not be read; nothing is captioned.
+    """
+    out = caption_each(
+        captioner,
+        items,
+        beam_size=beam_size,
+        encoders=encoders,
+        cache_dir=cache_dir,
+        memory=memory,
+    )
+    require_read([c for c in out if isinstance(c, Failure)])
+    return out  # type: ignore[return-value]
 
 
 class CaptionSearch:
@@ -188,8 +227,10 @@ class CaptionSearch:
         """Caption each item's image and find up to ``k`` similar and ``k`` divergent images.
 
         Raises:
+            UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
             UnreadableItemsError: an image could not be read; nothing is answered.
         """
+        check_k(k)
         image = image_features(
             self.captioner, items, encoders=self.encoders, cache_dir=cache_dir, memory=memory
         )

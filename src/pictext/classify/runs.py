@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.classify.datacheck import check_classes, split_check
 from pictext.classify.fusion import FusionClassifier, FusionConfig
 from pictext.classify.metrics import expected_calibration_error, topk_accuracy
 
@@ -20,13 +21,18 @@ if TYPE_CHECKING:
 
 
 def load_labelled(name_or_path: str, *, strip_label_words: bool = False) -> Dataset:
-    """A dataset by registry name or path, keeping only labelled items."""
+    """A dataset by registry name or path, keeping only labelled items.
+
+    Raises:
+        DatasetNotFoundError: no such dataset.
+        TrainingDataError: the dataset is empty, unlabelled or has fewer than two classes
+            (checked before any embedding or training).
+    """
     from pictext.data import load_dataset
 
     ds = load_dataset(name_or_path, strip_label_words=strip_label_words)
+    check_classes(ds)
     keep = [i for i, it in enumerate(ds.items) if it.label is not None]
-    if not keep:
-        raise ValueError(f"{name_or_path}: no labelled items; training needs labels")
     return ds if len(keep) == len(ds) else ds.subset(keep)
 
 
@@ -62,8 +68,11 @@ def train_fusion(
             save it with the model (:meth:`~pictext.data.split.DatasetSplit.save`).
 
     Returns:
-        The calibrated model and its metrics (percent; ECE before and after calibration).
+        The calibrated model and its metrics (percent; ECE before and after calibration;
+        ``data``: items per class and the classes too small for the split, see
+        :func:`~pictext.classify.datacheck.split_check`).
     """
+    check = split_check(dataset, split)
     y = dataset.labels()
     s = split.rows([it.id for it in dataset.items])
     clf = FusionClassifier(config).fit(
@@ -86,6 +95,7 @@ def train_fusion(
     metrics["temperature"] = clf.temperature_
     metrics["config"] = dataclasses.asdict(config)
     metrics["split"] = {"policy": split.policy, "holdout": split.holdout, "seed": split.seed}
+    metrics["data"] = check.to_dict()
     return clf, metrics
 
 
@@ -145,9 +155,29 @@ def evaluate_dataset(
     novel: bool = True,
     log: Any = None,
 ) -> Table3Result:
-    """Run Table 3 on a dataset with cached embeddings (and the novel-subset columns)."""
-    from pictext.classify.table3 import run_table3
+    """Run Table 3 on a dataset with cached embeddings (and the novel-subset columns).
+
+    The splits are drawn first and checked (:func:`~pictext.classify.datacheck.split_check`):
+    classes too small for a split are logged and recorded in ``result.data``.
+    """
+    from pictext.classify.table3 import draw_splits, run_table3
     from pictext.data.split import duplicate_groups
 
-    groups = duplicate_groups(dataset) if novel else None
-    return run_table3(dataset, features_for(dataset, cache_dir), cfg, dup_groups=groups, log=log)
+    groups = duplicate_groups(dataset)
+    splits = draw_splits(dataset, cfg, groups)
+    checks = [split_check(dataset, s) for s in splits]
+    for seed, check in zip(cfg.seeds, checks, strict=True):
+        if check.warning() and log is not None:
+            log(f"warning: seed {seed}: {check.warning()}")
+    result = run_table3(
+        dataset,
+        features_for(dataset, cache_dir),
+        cfg,
+        splits=splits,
+        dup_groups=groups if novel else None,
+        log=log,
+    )
+    result.data = {
+        "seeds": {str(seed): c.to_dict() for seed, c in zip(cfg.seeds, checks, strict=True)}
+    }
+    return result

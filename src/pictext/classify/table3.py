@@ -70,6 +70,8 @@ class Table3Result:
     predictions: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # first seed: row ->
     # {"y_true", "y_pred"} on test, for confusion plots
     splits: list[DatasetSplit] = field(default_factory=list)  # the split of each seed, in order
+    data: dict[str, Any] = field(default_factory=dict)  # per seed: items per class and the
+    # classes too small for the split (pictext.classify.datacheck)
 
 
 def classify_split(

@@ -120,6 +120,7 @@ def write_outputs(result: Table3Result, out_dir: str | Path) -> dict[str, Path]:
         "histories": result.histories,
         "classes": result.classes,
         "predictions": result.predictions,
+        "data": result.data,
     }
     files = {
         "json": _write(out / "table3.json", json.dumps(raw, indent=2)),

@@ -9,16 +9,17 @@ the service both call them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pictext.core.errors import UsageError
+from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource
-from pictext.store.failures import Failure, require_read
+from pictext.store.failures import Failure, per_item, read_rows, require_read, text_failures
 from pictext.store.inputs import uses_text
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class UnknownLabelError(UsageError, ValueError):
     code = "unknown_label"
 
 
+TopLabels = list[tuple[str, float]]  # (label, probability), most likely first
 _SHOWN_CLASSES = 60  # known labels listed in an unknown-label message
 
 
@@ -146,18 +148,61 @@ def embed_for_model(
         progress: show progress bars.
 
     Returns:
-        ``(features, failures)``: see :func:`~pictext.store.embed.embed_items`.
+        ``(features, failures)``: see :func:`~pictext.store.embed.embed_items`; an item whose
+        text in a field the model reads is not text (binary data, bytes that were never
+        UTF-8) is a failure too (see :func:`~pictext.store.failures.text_failures`).
     """
+    from pictext.encoders.registry import EncoderVersionError
+
     image, text = model_encoders(model)
-    return embed_items(
-        items,
-        image,
-        text,
-        encoders=encoders,
-        cache_dir=cache_dir,
-        memory=memory,
-        progress=progress,
+    bad_text = text_failures(items, [f for f in model.config.inputs if f != "image"])
+    refused = {f.item_id for f in bad_text}
+    # A refused item's text is never embedded (nor cached); its row stays, unanswered.
+    items = [
+        replace(it, title="", description="", tags=()) if it.id in refused else it for it in items
+    ]
+    try:
+        feats, failures = embed_items(
+            items,
+            image,
+            text,
+            encoders=encoders,
+            cache_dir=cache_dir,
+            memory=memory,
+            progress=progress,
+        )
+    except EncoderVersionError as err:
+        raise EncoderVersionError(
+            f"the model was {err}; retrain it", err.recorded, err.found
+        ) from None
+    return feats, bad_text + [f for f in failures if f.item_id not in refused]
+
+
+def tag_each(
+    model: FusionClassifier,
+    items: Sequence[Item],
+    k: int = 5,
+    *,
+    encoders: EncoderSource | None = None,
+    cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
+) -> list[TopLabels | Failure]:
+    """Per item, its top-``k`` labels, or the :class:`Failure` that kept it from being read.
+
+    What a batch answers (a manifest, several files): the items that were read get labels,
+    the others their problem; nothing is scored from an input that was not read. Embedding
+    options as in :func:`embed_for_model`.
+
+    Raises:
+        UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
+    """
+    check_k(k)
+    feats, failures = embed_for_model(
+        model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
     )
+    rows = read_rows(feats.ids, failures)
+    tops = tag(model, feats.subset(np.array(rows, np.int64)), k) if rows else []
+    return per_item(feats.ids, failures, tops)
 
 
 def tag_items(
@@ -168,7 +213,7 @@ def tag_items(
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
-) -> list[list[tuple[str, float]]]:
+) -> list[TopLabels]:
     """Embed ``items`` with the model's encoders and return their top-``k`` labels.
 
     Embedding options as in :func:`embed_for_model`.
@@ -176,11 +221,38 @@ def tag_items(
     Raises:
         UnreadableItemsError: an item could not be read; no labels are given for any.
     """
+    out = tag_each(model, items, k, encoders=encoders, cache_dir=cache_dir, memory=memory)
+    require_read([r for r in out if isinstance(r, Failure)])
+    return out  # type: ignore[return-value]
+
+
+def verify_each(
+    model: FusionClassifier,
+    items: Sequence[Item],
+    claimed: Sequence[str],
+    k: int = 5,
+    *,
+    encoders: EncoderSource | None = None,
+    cache_dir: str | Path | None = None,
+    memory: MemoryCache | None = None,
+) -> list[Verdict | Failure]:
+    """Per item, the verdict on its claimed label, or the :class:`Failure` that kept it from
+    being read (see :func:`tag_each`).
+
+    Raises:
+        UnknownLabelError: a claimed label is not one of the model's classes (checked first).
+    """
+    if len(claimed) != len(items):
+        raise ValueError(f"{len(items)} items but {len(claimed)} claimed labels")
+    check_k(k)
+    check_labels(model, claimed)
     feats, failures = embed_for_model(
         model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
     )
-    require_read(failures)
-    return tag(model, feats, k)
+    rows = read_rows(feats.ids, failures)
+    sub = feats.subset(np.array(rows, np.int64))
+    verdicts = verify(model, sub, [claimed[i] for i in rows], k) if rows else []
+    return per_item(feats.ids, failures, verdicts)
 
 
 def verify_items(
@@ -201,9 +273,8 @@ def verify_items(
         UnknownLabelError: a claimed label is not one of the model's classes.
         UnreadableItemsError: an item could not be read; no verdict is given for any.
     """
-    check_labels(model, claimed)
-    feats, failures = embed_for_model(
-        model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
+    out = verify_each(
+        model, items, claimed, k, encoders=encoders, cache_dir=cache_dir, memory=memory
     )
-    require_read(failures)
-    return verify(model, feats, claimed, k)
+    require_read([r for r in out if isinstance(r, Failure)])
+    return out  # type: ignore[return-value]

@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pictext.cli.errors import refuse_unreadable
+from pictext.cli.errors import report_batch
+from pictext.cli.models import bundle_dataset, check_encoder_names, load_captioner
 from pictext.core import defaults
 from pictext.core.atomic import atomic_write_json as _write_json
+from pictext.core.errors import NotFoundError, UsageError
+from pictext.core.limits import check_k
 from pictext.data.item import Item
 from pictext.encoders.registry import EncoderVersionError
-from pictext.store.failures import UnreadableItemsError
+from pictext.store.failures import Failure
 
 if TYPE_CHECKING:
-    from pictext.caption import Captioner, CaptionMatch
+    from pictext.caption import CaptionMatch
 
 _DATASET = typer.Argument(help="dataset name (tuxpaint, openclipart, ...) or folder/manifest")
 _CACHE = typer.Option("--cache-dir", help="embedding cache root (default $PICTEXT_CACHE)")
@@ -35,38 +38,39 @@ def _image_items(paths: list[Path]) -> list[Item]:
     return [Item(str(p), str(p)) for p in paths]
 
 
-def _load_captioner(model: Path) -> Captioner:
-    from pictext.caption import Captioner
-
-    captioner = Captioner.load(model)
-    if not captioner.image_encoder:
-        raise typer.BadParameter("the model does not name its image encoder; retrain it")
-    return captioner
+def _retrain(err: EncoderVersionError) -> EncoderVersionError:
+    return EncoderVersionError(
+        f"the model was {err}; retrain with caption-train", err.recorded, err.found
+    )
 
 
 def caption(
     images: Annotated[list[Path], typer.Argument(help="image files")],
-    model: Annotated[Path, typer.Option("--model", help="saved captioner folder")],
+    model: Annotated[
+        Path, typer.Option("--model", help="saved captioner folder, or a bundle holding one")
+    ],
     beam: Annotated[int, typer.Option(min=1, help="beam width; 1 decodes greedily")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per image")] = False,
 ) -> None:
-    """Caption images with a captioner saved by `pictext caption-train`."""
-    from pictext.caption.search import caption_images
+    """Caption images with a captioner saved by `pictext caption-train`.
+
+    An image that cannot be read gets an error line instead of a caption (exit status 1).
+    """
+    from pictext.caption.search import caption_each
     from pictext.store import MemoryCache
 
-    captioner = _load_captioner(model)
+    captioner = load_captioner(model)
     try:
-        texts = caption_images(
-            captioner, _image_items(images), beam_size=beam, memory=MemoryCache(0)
-        )
-    except UnreadableItemsError as err:
-        refuse_unreadable(err)
+        texts = caption_each(captioner, _image_items(images), beam_size=beam, memory=MemoryCache(0))
     except EncoderVersionError as err:
-        raise typer.BadParameter(f"the model was {err}; retrain with caption-train") from None
-    for path, text in zip(images, texts, strict=True):
-        typer.echo(
-            json.dumps({"image": str(path), "caption": text}) if as_json else f"{path}: {text}"
-        )
+        raise _retrain(err) from None
+
+    def show(pair: tuple[Path, str]) -> str:
+        path, text = pair
+        return json.dumps({"image": str(path), "caption": text}) if as_json else f"{path}: {text}"
+
+    paired = [t if isinstance(t, Failure) else (p, t) for p, t in zip(images, texts, strict=True)]
+    report_batch(paired, as_json, show)
 
 
 def caption_train(
@@ -89,6 +93,7 @@ def caption_train(
     from pictext.data import load_dataset
     from pictext.store import embed_dataset
 
+    check_encoder_names(image_encoder)
     ds = load_dataset(dataset)
     feats = embed_dataset(ds, image_encoder, None, cache_dir=cache_dir)
     cfg = CaptionRunConfig(archs=(arch,), field=field, holdout=holdout, seed=seed, epochs=epochs)
@@ -151,6 +156,7 @@ def caption_eval(
     from pictext.data import load_dataset
     from pictext.store import embed_dataset
 
+    check_encoder_names(image_encoder, text_encoder)
     ds = load_dataset(dataset)
     feats = embed_dataset(ds, image_encoder, None, cache_dir=cache_dir)
     cfg = CaptionRunConfig(
@@ -204,8 +210,8 @@ def search_by_caption(
     from pictext.store import MemoryCache
 
     if mode not in ("similar", "divergent"):
-        raise typer.BadParameter(f"mode must be 'similar' or 'divergent', got {mode!r}")
-    captioner = _load_captioner(model)
+        raise UsageError(f"mode must be 'similar' or 'divergent', got {mode!r}", item="mode")
+    captioner = load_captioner(model)
     th = CaptionThresholds(similar, divergent_low, divergent_high)
     try:
         search = CaptionSearch.over(
@@ -217,7 +223,7 @@ def search_by_caption(
             cache_dir=cache_dir,
         )
     except EncoderVersionError as err:
-        raise typer.BadParameter(f"the model was {err}; retrain with caption-train") from None
+        raise _retrain(err) from None
     answers = search.answer(_image_items(images), k, memory=MemoryCache(0))
     return [(a.caption, a.similar if mode == "similar" else a.divergent) for a in answers]
 
@@ -232,28 +238,59 @@ def run_caption_search(
     similar: float = defaults.CAPTION_SIMILAR,
     divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
     divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
+    text_encoder: str = defaults.CAPTION_TEXT_ENCODER,
+    as_json: bool = False,
 ) -> None:
     """Body of ``pictext similar|divergent QUERY --by caption``: search and print."""
-    if model is None or dataset is None:
-        raise typer.BadParameter("--by caption needs --model CAPTIONER_DIR and --dataset NAME")
+    check_k(k, name="-k")
+    check_encoder_names(text_encoder)
+    if model is None:
+        raise UsageError("--by caption needs --model CAPTIONER_OR_BUNDLE", item="--model")
+    dataset = dataset or bundle_dataset(model)
+    if dataset is None:
+        raise UsageError(
+            "--by caption needs --dataset NAME (or a bundle that names its collection)",
+            item="--dataset",
+        )
     path = Path(query.removeprefix("file:"))
     if not path.is_file():
-        raise typer.BadParameter(f"{query}: --by caption needs an image file as QUERY")
-    try:
-        [(text, matches)] = search_by_caption(
-            [path],
-            dataset,
-            model,
-            mode=mode,
-            k=k,
-            similar=similar,
-            divergent_low=divergent_low,
-            divergent_high=divergent_high,
+        what = "is a folder" if path.is_dir() else "is no such file"
+        raise NotFoundError(
+            f"{path} {what}: --by caption needs an image file as QUERY", item=str(path)
         )
-    except UnreadableItemsError as err:
-        refuse_unreadable(err)
+    [(text, matches)] = search_by_caption(
+        [path],
+        dataset,
+        model,
+        mode=mode,
+        k=k,
+        similar=similar,
+        divergent_low=divergent_low,
+        divergent_high=divergent_high,
+        text_encoder=text_encoder,
+    )
     band = f">= {similar:.2f}" if mode == "similar" else f"{divergent_low:.2f}-{divergent_high:.2f}"
-    typer.echo(f"{path}: caption {text!r}; {mode} captions (cosine {band}):")
+    meaning = f"cos = cosine of the generated captions' text embeddings ({mode}: {band})"
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "query": str(path),
+                    "caption": text,
+                    "model": str(model),
+                    "dataset": dataset,
+                    "distance": meaning,
+                    "hits": [
+                        {"rank": i, "id": m.id, "cosine": m.score, "caption": m.caption}
+                        for i, m in enumerate(matches, 1)
+                    ],
+                }
+            )
+        )
+        return
+    typer.echo(f"captioner: {model}; collection: {dataset}")
+    typer.echo(meaning)
+    typer.echo(f"{path}: caption {text!r}; {mode} captions:")
     if not matches:
         typer.echo("  none in this band")
     for i, m in enumerate(matches, 1):

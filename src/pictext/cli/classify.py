@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from pictext.cli.errors import refuse_unreadable
+from pictext.cli.errors import report_batch
+from pictext.cli.models import check_encoder_names, load_classifier
 from pictext.core import defaults
+from pictext.core.errors import InputError, UsageError
+from pictext.core.limits import check_k
 from pictext.data.item import Item
-from pictext.encoders.registry import EncoderVersionError
-from pictext.store.failures import UnreadableItemsError
+from pictext.store.failures import Failure
 
 _DATASET = typer.Argument(help="dataset name (openclipart, tuxpaint, ...) or folder/manifest")
 _STRIP = typer.Option("--strip-label-words", help="remove class words from the text first")
 _CACHE = typer.Option("--cache-dir", help="embedding cache root (default $PICTEXT_CACHE)")
+_MODEL = typer.Option("--model", help="saved classifier folder, or a bundle holding one")
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _log(line: str) -> None:
+    """Progress on stdout, warnings on stderr."""
+    typer.echo(line, err=line.startswith("warning:"))
 
 
 def train(
@@ -43,6 +51,7 @@ def train(
 ) -> None:
     """Train one fusion (or single-input) head, calibrate it, save it with its learning curve
     and the split it used (``split.json``)."""
+    from pictext.classify.datacheck import split_check
     from pictext.classify.fusion import FusionConfig
     from pictext.classify.runs import (
         features_for,
@@ -53,12 +62,16 @@ def train(
     from pictext.classify.table3 import classify_split
     from pictext.core.atomic import atomic_write_json
 
+    check_encoder_names(image_encoder, text_encoder)
     ds = load_labelled(dataset, strip_label_words=strip_label_words)
+    split = classify_split(ds, holdout=holdout, seed=seed)
+    warning = split_check(ds, split).warning()
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     feats = features_for(ds, cache_dir)(image_encoder, text_encoder)
     cfg = FusionConfig(
         inputs=_csv(inputs), seed=seed, optimizer=optimizer, epochs=epochs, progress=True
     )
-    split = classify_split(ds, holdout=holdout, seed=seed)
     model, metrics = train_fusion(ds, feats, cfg, split=split)
     model.save(out)
     split.save(out / "split.json")
@@ -97,6 +110,7 @@ def evaluate(
         import torch
 
         torch.set_num_threads(threads)
+    check_encoder_names(*_csv(image_encoders), *_csv(text_encoders))
     ds = load_labelled(dataset, strip_label_words=strip_label_words)
     cfg = Table3Config(
         image_encoders=_csv(image_encoders),
@@ -105,7 +119,7 @@ def evaluate(
         holdout=holdout,
         members=members,
     )
-    result = evaluate_dataset(ds, cfg, cache_dir=cache_dir, log=typer.echo)
+    result = evaluate_dataset(ds, cfg, cache_dir=cache_dir, log=_log)
     files = write_outputs(result, out)
     files.update({p.stem: p for p in write_plots(result, out)})
     Console().print(rich_table(summary(result)))
@@ -114,55 +128,69 @@ def evaluate(
 
 def _items(
     images: list[Path], manifest: Path | None, title: str, description: str, tags: str
-) -> list[Item]:
+) -> tuple[list[Item], list[str]]:
+    """The items asked about, and the manifest rows that were skipped (their problems)."""
     if manifest is not None:
         from pictext.data.manifest import read_manifest
 
         ds = read_manifest(manifest)
-        for p in ds.problems:
-            typer.echo(f"skipped: {p}", err=True)
-        return ds.items
+        if not ds.items:
+            why = f": {ds.problems[0]}" if ds.problems else ""
+            raise InputError(
+                f"{manifest}: no usable rows ({len(ds.problems)} skipped{why})",
+                item=str(manifest),
+            )
+        skipped = [p for p in ds.problems if p.endswith("skipped")]
+        for note in (p for p in ds.problems if p not in skipped):
+            typer.echo(f"warning: {note}", err=True)
+        return ds.items, skipped
     if not images:
-        raise typer.BadParameter("give IMAGE paths or --manifest FILE")
+        raise UsageError("give IMAGE paths or --manifest FILE", item="IMAGE")
     tag_tuple = _csv(tags.replace(";", ","))
-    return [
+    items = [
         Item(str(p), str(p), title=title, description=description, tags=tag_tuple) for p in images
     ]
+    return items, []
 
 
 def tag(
     images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
-    model: Annotated[Path, typer.Option("--model", help="saved model folder")] = Path("model"),
+    model: Annotated[Path, _MODEL] = Path("model"),
     title: str = "",
     description: str = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[Path | None, typer.Option(help="CSV/JSONL of many items")] = None,
-    k: int = 5,
+    k: Annotated[int, typer.Option("-k", "--k", help=f"labels (1 to {defaults.MAX_K})")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per item")] = False,
 ) -> None:
-    """Suggested labels for images (with their text): the top-k with probabilities."""
-    from pictext.classify.fusion import FusionClassifier
-    from pictext.classify.tagging import tag_items
+    """Suggested labels for images (with their text): the top-k with probabilities.
 
-    clf = FusionClassifier.load(model)
-    items = _items(images or [], manifest, title, description, tags)
-    try:
-        tops = tag_items(clf, items, k)
-    except UnreadableItemsError as err:
-        refuse_unreadable(err)
-    except EncoderVersionError as err:
-        raise typer.BadParameter(f"the model was {err}; retrain it") from None
-    for item, top in zip(items, tops, strict=True):
+    An item that cannot be read (a missing, truncated or oversized image, a text that is
+    binary data) gets an error line instead of labels, and the exit status is 1.
+    """
+    from pictext.classify.tagging import tag_each
+
+    check_k(k, name="-k")
+    items, skipped = _items(images or [], manifest, title, description, tags)
+    clf = load_classifier(model)
+    results = tag_each(clf, items, k)
+
+    def show(pair: tuple[Item, Any]) -> str:
+        item, top = pair
         if as_json:
-            typer.echo(json.dumps({"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]}))
-        else:
-            typer.echo(f"{item.id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top))
+            return json.dumps({"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]})
+        return f"{item.id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top)
+
+    paired = [
+        r if isinstance(r, Failure) else (it, r) for it, r in zip(items, results, strict=True)
+    ]
+    report_batch(paired, as_json, show, skipped)
 
 
 def verify(
     images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
     label: Annotated[str, typer.Option("--label", help="claimed label (for IMAGE arguments)")] = "",
-    model: Annotated[Path, typer.Option("--model", help="saved model folder")] = Path("model"),
+    model: Annotated[Path, _MODEL] = Path("model"),
     title: str = "",
     description: str = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
@@ -171,30 +199,25 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per item")] = False,
 ) -> None:
-    """Agree or disagree with a claimed label, with calibrated confidence and the top-5."""
-    from pictext.classify.fusion import FusionClassifier
-    from pictext.classify.tagging import UnknownLabelError, verify_items
+    """Agree or disagree with a claimed label, with calibrated confidence and the top-5.
 
-    clf = FusionClassifier.load(model)
-    items = _items(images or [], manifest, title, description, tags)
+    An item that cannot be read gets an error line instead of a verdict (exit status 1).
+    """
+    from pictext.classify.tagging import verify_each
+
+    items, skipped = _items(images or [], manifest, title, description, tags)
+    clf = load_classifier(model)
     claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)
-    try:
-        verdicts = verify_items(clf, items, claimed)
-    except UnknownLabelError as err:
-        raise typer.BadParameter(str(err)) from err
-    except UnreadableItemsError as err:
-        refuse_unreadable(err)
-    except EncoderVersionError as err:
-        raise typer.BadParameter(f"the model was {err}; retrain it") from None
-    for v in verdicts:
+    results = verify_each(clf, items, claimed)
+
+    def show(v: Any) -> str:
         if as_json:
-            typer.echo(json.dumps(v.to_dict()))
-        else:
-            word = "AGREE" if v.agree else "DISAGREE"
-            top = ", ".join(f"{lab} {p:.2f}" for lab, p in v.top)
-            typer.echo(
-                f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
-            )
+            return json.dumps(v.to_dict())
+        word = "AGREE" if v.agree else "DISAGREE"
+        top = ", ".join(f"{lab} {p:.2f}" for lab, p in v.top)
+        return f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
+
+    report_batch(results, as_json, show, skipped)
 
 
 def register(app: typer.Typer) -> None:

@@ -98,7 +98,9 @@ def demo(
     t = _step("5/7 ranking head (triplet loss), index, similar and divergent images")
     rank.rank_train(dataset, out=out / "rank", epochs=rank_epochs, holdout=0.4, threads=2)
     rank.rank_evaluate(out / "rank", threads=2)
-    rank.index_build(dataset, head=out / "rank" / "head", out=out / "index", threads=2)
+    rank.index_build(
+        dataset, head=out / "rank" / "head", out=out / "index", current=False, threads=2
+    )
     rank.similar(str(image), k=5, index=out / "index")
     rank.divergent(str(image), k=5, index=out / "index")
     _done(t)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import typer
 
 from pictext.core.errors import PictextError, one_line
-from pictext.store.failures import UnreadableItemsError
+from pictext.store.failures import Failure
 
 _INTERNAL_HINT = "this is a bug in pictext; rerun with --debug for the traceback"
 
@@ -32,11 +34,34 @@ def report(err: BaseException) -> int:
     return 1
 
 
-def refuse_unreadable(err: UnreadableItemsError) -> NoReturn:
-    """Print the one-line error naming the unreadable item(s) and exit with status 1.
+def report_batch(
+    results: Sequence[object],
+    as_json: bool,
+    show: Callable[[Any], str],
+    skipped: Sequence[str] = (),
+) -> None:
+    """Print a batch: one line per answer on stdout, one ``error:`` line per item that could
+    not be read (and per manifest row skipped, ``skipped``) on stderr; with ``--json``, an
+    error row also takes the item's place on stdout.
 
-    A command never answers for an item it could not read (no labels, neighbours or
-    caption made from a missing input).
+    Nothing is answered for an unreadable item; when some were, the exit status is 1.
     """
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
+    for problem in skipped:
+        typer.echo(f"error: {problem}", err=True)
+    failed = [r for r in results if isinstance(r, Failure)]
+    for r in results:
+        if isinstance(r, Failure):
+            typer.echo(f"error: cannot read {r}", err=True)
+            if as_json:
+                typer.echo(json.dumps({"id": r.item_id, "error": r.problem}))
+        else:
+            typer.echo(show(r))
+    bad, total = len(failed) + len(skipped), len(results) + len(skipped)
+    if bad:
+        if total > 1:
+            typer.echo(
+                f"error: {bad} of {total} items could not be read; "
+                f"answered the other {total - bad}",
+                err=True,
+            )
+        raise typer.Exit(1)

@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pictext.cli.errors import refuse_unreadable
+from pictext.cli.models import check_encoder_names, current_index_file, open_index
 from pictext.core import defaults
 from pictext.core.atomic import atomic_write_text
+from pictext.core.errors import UsageError
+from pictext.core.limits import check_k
 from pictext.encoders.registry import EncoderVersionError
-from pictext.store.failures import UnreadableItemsError
 
 if TYPE_CHECKING:
     from pictext.rank.divergent import Divergence
     from pictext.rank.head import RankingHead
-    from pictext.rank.index import Hit
+    from pictext.rank.queries import QueryAnswer
 
 rank_app = typer.Typer(
     help="Train and evaluate the triplet-loss ranking head.", no_args_is_help=True
@@ -33,7 +34,10 @@ rank_app = typer.Typer(
 index_app = typer.Typer(help="Build a search index over a dataset.", no_args_is_help=True)
 
 IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index directory (default: the last one built).")
+    Path | None,
+    typer.Option(
+        "--index", help="Index or bundle folder (default: the current index, see index build)."
+    ),
 ]
 ModeOpt = Annotated[
     str, typer.Option(help="diverse: far from QUERY and spread out; farthest: the farthest.")
@@ -57,23 +61,6 @@ def _threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(n)
-
-
-def _current_file() -> Path:
-    from pictext.core.paths import cache_dir
-
-    return cache_dir("index") / "CURRENT"
-
-
-def _open_index(path: Path | None):
-    from pictext.rank.index import SearchIndex
-
-    if path is None:
-        current = _current_file()
-        if not current.exists():
-            raise typer.BadParameter("no index built yet: run `pictext index build DATASET`")
-        path = Path(current.read_text().strip())
-    return SearchIndex.load(path)
 
 
 @rank_app.command("train")
@@ -164,7 +151,7 @@ def rank_diversity(
 
     from pictext.rank.evaluate import diversity_sweep, matched_table, random_histories, unit_rows
 
-    ix = _open_index(index)
+    ix = open_index(index)
     names = sorted({lab for lab in ix.labels if lab is not None})
     labels = np.array([names.index(lab) if lab is not None else -1 for lab in ix.labels])
     hist = random_histories(labels, users, history, seed)
@@ -188,12 +175,26 @@ def index_build(
     metric: Annotated[str, typer.Option(help="cosine or l2.")] = "cosine",
     text: Annotated[bool, typer.Option(help="Keep text embeddings for text queries.")] = True,
     out: Annotated[Path | None, typer.Option(help="Index directory.")] = None,
+    image_encoder: Annotated[
+        str, typer.Option(help="Image tower of a raw index (a head's recorded one wins).")
+    ] = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[
+        str, typer.Option(help="Text tower of text search (a head's recorded one wins).")
+    ] = defaults.TEXT_ENCODER,
+    current: Annotated[
+        bool,
+        typer.Option(
+            help="Make it the current index (what similar/divergent/recommend read "
+            "without --index)."
+        ),
+    ] = True,
     threads: int = 1,
 ) -> None:
     """Embed DATASET (cached) and build its search index.
 
     The encoders are the ones the ranking head recorded (checked against the installed
-    versions); a raw index uses the default towers.
+    versions); a raw index uses the default towers. The index becomes the current one
+    (the pointer lives in the cache, ``$PICTEXT_CACHE/index/CURRENT``) unless --no-current.
     """
     from pictext.core.paths import cache_dir
     from pictext.data import load_dataset
@@ -202,18 +203,22 @@ def index_build(
     from pictext.rank.index import SearchIndex
     from pictext.store import embed_dataset
 
+    check_encoder_names(image_encoder, text_encoder)
     _threads(threads)
     ds = load_dataset(dataset)
     rh = RankingHead.load(head) if head is not None else None
-    image_encoder, text_encoder = _index_encoders(rh, text)
+    image_encoder, text_encoder = _index_encoders(rh, text, image_encoder, text_encoder)
     try:
         feats = embed_dataset(ds, image_encoder, text_encoder)
     except EncoderVersionError as err:
-        raise typer.BadParameter(f"the ranking head was {err}; retrain it") from None
+        raise EncoderVersionError(
+            f"the ranking head was {err}; retrain it", err.recorded, err.found
+        ) from None
     ix = SearchIndex.build(
         feats,
         head=rh,
         labels=[it.label for it in ds.items],
+        titles=[it.title or it.description[:_TITLE_CHARS] for it in ds.items],
         dataset=dataset,
         metric=metric,
         backend=backend,
@@ -222,76 +227,131 @@ def index_build(
     )
     target = out or cache_dir("index") / f"{Path(dataset).name}-{ix.manifest.space}-{backend}"
     ix.save(target)
-    atomic_write_text(_current_file(), str(target.resolve()))
     typer.echo(f"indexed {len(ix)} items ({ix.manifest.space}, {metric}, {backend}) -> {target}")
+    if current:
+        pointer = current_index_file()
+        atomic_write_text(pointer, str(target.resolve()))
+        typer.echo(f"current index: {target.resolve()} (recorded in {pointer})")
 
 
-def _index_encoders(head: RankingHead | None, text: bool) -> tuple[str, str | None]:
-    """``(image, text)`` towers of an index: the head's recorded ones, else the defaults.
+_TITLE_CHARS = 80  # a result line shows the title, else this much of the description
+
+
+def _index_encoders(
+    head: RankingHead | None, text: bool, image_encoder: str, text_encoder: str
+) -> tuple[str, str | None]:
+    """``(image, text)`` towers of an index: the head's recorded ones, else the ones asked for.
 
     The head's text tower is embedded whenever the head reads text; otherwise text is
     embedded (for text search) only when asked.
     """
-    from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
-
     if head is None or head.spec is None:
-        return IMAGE_ENCODER, TEXT_ENCODER if text else None
-    image = head.spec.image_encoder or IMAGE_ENCODER
+        return image_encoder, text_encoder if text else None
+    image = head.spec.image_encoder or image_encoder
     if head.spec.text_encoder:
         return image, head.spec.text_encoder
-    return image, TEXT_ENCODER if text else None
+    return image, text_encoder if text else None
 
 
-def _show(hits: list, title: str) -> None:
+def _show(answer: QueryAnswer, title: str, as_json: bool) -> None:
+    """Print an answer: which index, how the query was read, what d means, then the hits."""
+    import json
+
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict()))
+        return
+    index = answer.index
+    where = index["path"] or "an index built in memory"
+    typer.echo(
+        f"index: {where} ({index['items']} items, {index['space']} space, {index['metric']})"
+    )
+    if answer.kind == "history":
+        typer.echo(f"history: {answer.query} ({answer.how})")
+    else:
+        typer.echo(f"query: {answer.query!r} read as {answer.how}")
+    typer.echo(answer.distance)
     typer.echo(title)
-    for i, h in enumerate(hits, 1):
-        typer.echo(f"{i:3d}  {h.id:40s}  {h.label or '-':20s}  d={h.distance:.4f}")
+    if not answer.hits:
+        typer.echo("  no results")
+    for i, h in enumerate(answer.hits, 1):
+        line = f"{i:3d}  {h.id:40s}  {h.label or '-':20s}  d={h.distance:.4f}  {h.title}"
+        typer.echo(line.rstrip())
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="image (the index) or caption.")]
-CaptionerOpt = Annotated[Path | None, typer.Option("--model", help="Captioner (--by caption).")]
-CollectionOpt = Annotated[str | None, typer.Option(help="Collection (--by caption).")]
+CaptionerOpt = Annotated[
+    Path | None, typer.Option("--model", help="Captioner or bundle folder (--by caption).")
+]
+CollectionOpt = Annotated[
+    str | None, typer.Option(help="Collection (--by caption; default: the bundle's).")
+]
+CaptionTextOpt = Annotated[
+    str, typer.Option("--text-encoder", help="--by caption: encoder of caption similarity.")
+]
+KOpt = Annotated[int, typer.Option("-k", help=f"Results (1 to {defaults.MAX_K}).")]
+TextOpt = Annotated[
+    bool, typer.Option("--text", help="Read QUERY as a text, whatever it looks like.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object: index, query, hits.")]
+QueryArg = Annotated[
+    str,
+    typer.Argument(
+        help="Item id, image file, or text (id:/file:/text: forces). A word that reads as a "
+        "file or an id but is neither is an error; use --text or text: to search it as text."
+    ),
+]
 
 
 def _by(by: str) -> str:
     if by not in ("image", "caption"):
-        raise typer.BadParameter(f"--by must be 'image' or 'caption', not {by!r}")
+        raise UsageError(f"--by must be 'image' or 'caption', not {by!r}", item="--by")
     return by
 
 
 def similar(
-    query: Annotated[
-        str, typer.Argument(help="Item id, image file, or text (id:/file:/text: forces).")
-    ],
-    k: Annotated[int, typer.Option("-k", help="Results.")] = 5,
+    query: QueryArg,
+    k: KOpt = 5,
     index: IndexOpt = None,
+    text: TextOpt = False,
+    as_json: JsonOpt = False,
     by: ByOpt = "image",
     model: CaptionerOpt = None,
     dataset: CollectionOpt = None,
+    text_encoder: CaptionTextOpt = defaults.CAPTION_TEXT_ENCODER,
     min_cosine: Annotated[
         float, typer.Option(help="--by caption: similar at or above.")
     ] = defaults.CAPTION_SIMILAR,
 ) -> None:
     """The K items most similar to QUERY (by the index, or by caption similarity)."""
+    check_k(k, name="-k")
     if _by(by) == "caption":
         from pictext.cli.caption import run_caption_search
 
         run_caption_search(
-            query, mode="similar", k=k, model=model, dataset=dataset, similar=min_cosine
+            query,
+            mode="similar",
+            k=k,
+            model=model,
+            dataset=dataset,
+            similar=min_cosine,
+            text_encoder=text_encoder,
+            as_json=as_json,
         )
         return
-    _show(_search(query, k, index, farthest=False), f"most similar to {query!r}:")
+    answer = _search(query, k, index, farthest=False, text=text)
+    _show(answer, f"most similar to {query!r}:", as_json)
 
 
 def divergent(
-    query: Annotated[
-        str, typer.Argument(help="Item id, image file, or text (id:/file:/text: forces).")
-    ],
-    k: Annotated[int, typer.Option("-k", help="Results.")] = 5,
+    query: QueryArg,
+    k: KOpt = 5,
     index: IndexOpt = None,
+    text: TextOpt = False,
+    as_json: JsonOpt = False,
     by: ByOpt = "image",
     model: CaptionerOpt = None,
     dataset: CollectionOpt = None,
+    text_encoder: CaptionTextOpt = defaults.CAPTION_TEXT_ENCODER,
     low: Annotated[
         float, typer.Option(help="--by caption: divergent from this cosine.")
     ] = defaults.CAPTION_DIVERGENT_LOW,
@@ -303,6 +363,7 @@ def divergent(
     quantile: QuantileOpt = defaults.DIVERGENT_QUANTILE,
 ) -> None:
     """K items divergent from QUERY: far and spread out (diverse), or the farthest."""
+    check_k(k, name="-k")
     if _by(by) == "caption":
         from pictext.cli.caption import run_caption_search
 
@@ -314,11 +375,13 @@ def divergent(
             dataset=dataset,
             divergent_low=low,
             divergent_high=high,
+            text_encoder=text_encoder,
+            as_json=as_json,
         )
         return
     div = _divergence(mode, spread, quantile)
-    hits = _search(query, k, index, farthest=True, divergence=div)
-    _show(hits, f"most divergent from {query!r} ({div.describe()}):")
+    answer = _search(query, k, index, farthest=True, text=text, divergence=div)
+    _show(answer, f"most divergent from {query!r} ({div.describe()}):", as_json)
 
 
 def _divergence(mode: str, spread: float, quantile: float) -> Divergence:
@@ -336,32 +399,35 @@ def _search(
     index: Path | None,
     *,
     farthest: bool,
+    text: bool,
     divergence: Divergence | None = None,
-) -> list[Hit]:
-    """Resolve and answer a query string; an unreadable image file is a one-line error."""
+) -> QueryAnswer:
+    """Resolve and answer a query string (a refusal is a PictextError: one line, exit 1)."""
     from pictext.rank import queries
 
-    ix = _open_index(index)
-    try:
-        return queries.search(ix, query, k, farthest=farthest, divergence=divergence)
-    except UnreadableItemsError as err:
-        refuse_unreadable(err)
+    ix = open_index(index)
+    return queries.answer(ix, query, k, farthest=farthest, text=text, divergence=divergence)
 
 
 def recommend(
     history: Annotated[list[str], typer.Option("--history", help="A seen item id (repeat).")],
-    k: Annotated[int, typer.Option("-k", help="List length.")] = 10,
+    k: Annotated[int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")] = 10,
     method: Annotated[str, typer.Option(help="knn, mmr, kcenter or dpp.")] = "mmr",
     lambda_: Annotated[
         float, typer.Option("--lambda", help="1 = pure relevance, 0 = max diversity.")
     ] = 0.5,
     pool: int = 200,
     index: IndexOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Items relevant to a user's history yet diverse."""
-    ix = _open_index(index)
-    hits = ix.recommend(history, k, lambda_=lambda_, method=method, pool=pool)
-    _show(hits, f"{method} (lambda={lambda_}) for history {history}:")
+    from pictext.rank.queries import check_recommend, recommend_answer
+
+    check_k(k, name="-k")
+    check_recommend(k, method=method, lambda_=lambda_, pool=pool)
+    ix = open_index(index)
+    answer = recommend_answer(ix, history, k, method=method, lambda_=lambda_, pool=pool)
+    _show(answer, f"{method} (lambda={lambda_}) for history {history}:", as_json)
 
 
 def _print_table(rows: list[dict]) -> None:

@@ -47,3 +47,5 @@ MAX_PIXELS = 40_000_000  # width x height above this is refused (decompression b
 MAX_K = 100  # most results one query may ask for
 MAX_TEXT_CHARS = 4000  # characters per text field (title, description, one tag list)
 MAX_TAGS = 64  # tags per item
+UNREADABLE_TEXT_SHARE = 0.10  # a text whose visible characters are more than this share control
+# or undecodable characters is binary data, not text: a new input with it is refused

@@ -25,10 +25,11 @@ from pictext.data.dataset import SKIPPED, Dataset
 from pictext.data.errors import ItemError
 from pictext.data.folder import checked_text_fields
 from pictext.data.item import Item
-from pictext.data.text import clean_text, decode_text
+from pictext.data.text import clean_text, decode_text, text_problem
 from pictext.data.walk import OUTSIDE_HINT
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+_SNIFF_CHARS = 65536  # the start of a manifest checked for binary data
 
 
 def read_manifest(
@@ -55,6 +56,8 @@ def read_manifest(
     if suffix not in MANIFEST_SUFFIXES:
         raise ItemError(str(path), f"not a manifest; use one of {', '.join(MANIFEST_SUFFIXES)}")
     text, problem = decode_text(_read(path))
+    if not_text := text_problem(text[:_SNIFF_CHARS]):
+        raise ItemError(str(path), f"manifest is a binary file, not a text manifest: {not_text}")
     problems = [f"{path.name}: {problem}"] if problem else []
     rows = (
         _jsonl_rows(text, problems)
@@ -116,13 +119,13 @@ def _read(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ItemError(str(path), "manifest not found") from None
+        raise ItemError(str(path), "no such manifest file") from None
     except OSError as err:
         raise ItemError(str(path), f"cannot read the manifest ({err.strerror or err})") from err
     if not data.strip():
         raise ItemError(str(path), "manifest is empty")
     if b"\x00" in data[:8192]:
-        raise ItemError(str(path), "manifest is a binary file, not CSV/TSV or JSON lines text")
+        raise ItemError(str(path), "manifest is a binary file, not a text manifest")
     return data
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
+
+from pictext.core.defaults import UNREADABLE_TEXT_SHARE
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".svg", ".svgz"}
@@ -51,3 +54,41 @@ def decode_text(data: bytes) -> tuple[str, str]:
     except UnicodeDecodeError as err:
         problem = f"not valid UTF-8 (byte {err.start}); undecodable bytes replaced"
         return data.decode("utf-8-sig", "replace"), problem
+
+
+# Unicode categories that are no text: controls, lone surrogates (bytes that were not
+# UTF-8, kept by Python's surrogateescape), private use and unassigned code points.
+_NOT_TEXT = frozenset({"Cc", "Cs", "Co", "Cn"})
+_REPLACEMENT = "\ufffd"  # what a tolerant decoder put in place of an invalid byte
+
+
+def text_problem(text: str, *, max_share: float = UNREADABLE_TEXT_SHARE) -> str:
+    """Why ``text`` is not readable text, or "" when it is.
+
+    A text is refused when it holds a NUL or bytes that were never UTF-8 (lone surrogates:
+    Python's stand-ins for undecodable command-line bytes), or when more than ``max_share``
+    of its visible characters are controls, replacement characters (U+FFFD) or code points
+    no text uses (private, unassigned). A stray bad byte in a long text passes; a binary
+    file read as a description does not.
+
+    Example:
+        >>> text_problem("a red car")
+        ''
+        >>> text_problem("\\x01\\x02\\x03 abc")
+        '3 of 6 visible characters are control or undecodable characters'
+    """
+    if "\x00" in text:
+        return "it holds NUL bytes (binary data?)"
+    bad = visible = 0
+    for ch in text:
+        if ch.isspace():
+            continue
+        visible += 1
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return "it holds bytes that are not UTF-8"
+        if category in _NOT_TEXT or ch == _REPLACEMENT:
+            bad += 1
+    if visible and bad / visible > max_share:
+        return f"{bad} of {visible} visible characters are control or undecodable characters"
+    return ""

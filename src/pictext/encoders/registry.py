@@ -15,6 +15,7 @@ from typing import Any
 
 from pictext.core.artifacts import EncoderMismatchError, check_encoder
 from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
+from pictext.core.errors import UsageError
 from pictext.encoders._deps import MissingPackageError, missing_packages
 
 KINDS = ("image", "text")
@@ -108,17 +109,24 @@ def list_encoders(kind: str | None = None) -> list[str]:
     return sorted(names, key=lambda n: (n not in DEFAULTS.values(), n))
 
 
+class UnknownEncoderError(UsageError, KeyError):
+    """An encoder name the registry does not know (a ``KeyError`` too, for mapping callers)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 def get_entry(name: str) -> EncoderEntry:
     """Step 1: the registry entry of a name.
 
     Raises:
-        KeyError: If the name is unknown; the message lists the known names.
+        UnknownEncoderError: If the name is unknown; the message lists the known names.
     """
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(
-            f"unknown encoder {name!r}; known encoders: {', '.join(list_encoders())}"
+        raise UnknownEncoderError(
+            f"unknown encoder {name!r}; known encoders: {', '.join(list_encoders())}", item=name
         ) from None
 
 

@@ -11,7 +11,7 @@ head is given. It is saved as an artifact folder (:mod:`pictext.core.artifacts`)
                        embeddings and "text_mask" (optional); "basis", the orthonormal basis
                        of the head's output span (see below), when used; "rim", rows of the
                        rim pool that divergent queries scan, with a FAISS backend
-    items.json         ids and labels, row order
+    items.json         ids, labels and titles (what a result line shows), row order
     head/              the ranking head (its own artifact folder), when space = "head"
     ann.faiss          the FAISS index, when backend is "hnsw" or "ivf"
 
@@ -77,6 +77,7 @@ class Hit:
     label: str | None  # item class, when known
     distance: float  # Euclidean distance to the query in the searched space
     row: int  # row in the index
+    title: str = ""  # the item's title (or the start of its description), when recorded
 
 
 @dataclass
@@ -130,10 +131,14 @@ class SearchIndex:
         text_mask: np.ndarray | None = None,
         ann: Any = None,
         rim: np.ndarray | None = None,
+        titles: list[str] | None = None,
+        source: Path | None = None,
     ) -> None:
         self.manifest = manifest
         self.ids = ids
         self.labels = labels
+        self.titles = titles if titles is not None else [""] * len(ids)
+        self.source = source  # the folder it was loaded from (None: built in memory)
         self.vectors = vectors
         self.head = head
         self.basis = basis
@@ -153,6 +158,7 @@ class SearchIndex:
         *,
         head: RankingHead | None = None,
         labels: list[str | None] | None = None,
+        titles: list[str] | None = None,
         dataset: str = "",
         metric: str = "cosine",
         backend: str = "exact",
@@ -165,6 +171,7 @@ class SearchIndex:
             features: embeddings of the collection.
             head: a fitted ranking head; None indexes the raw image embedding.
             labels: class name per row of ``features`` (shown in results, used in reports).
+            titles: title per row of ``features`` (shown in results).
             dataset: where the items came from (recorded in the manifest).
             metric: ``cosine`` or ``l2``.
             backend: ``exact``, ``hnsw`` or ``ivf``.
@@ -199,6 +206,7 @@ class SearchIndex:
         )
         ids = [features.ids[i] for i in rows]
         labs = [None] * len(rows) if labels is None else [labels[i] for i in rows]
+        names = None if titles is None else [titles[i] for i in rows]
         index = cls(
             manifest,
             ids,
@@ -208,6 +216,7 @@ class SearchIndex:
             basis=basis,
             text=text,
             text_mask=text_mask,
+            titles=names,
         )
         if backend != "exact":
             index.ann = build_ann(index._rows, backend, params)
@@ -225,7 +234,7 @@ class SearchIndex:
             arrays["basis"] = self.basis
         if self.rim is not None:
             arrays["rim"] = self.rim
-        items = json.dumps({"ids": self.ids, "labels": self.labels})
+        items = json.dumps({"ids": self.ids, "labels": self.labels, "titles": self.titles})
         extra = {"items.json": lambda p: p.write_text(items, encoding="utf-8")}
         if self.head is not None:
             extra["head"] = self.head.save
@@ -269,6 +278,8 @@ class SearchIndex:
             text_mask=arrays.get("text_mask"),
             ann=ann,
             rim=arrays.get("rim"),
+            titles=items.get("titles"),  # older indexes recorded none
+            source=path.resolve(),
         )
 
     # ---- searching ----------------------------------------------------------------------
@@ -280,8 +291,9 @@ class SearchIndex:
         try:
             return self._row_of[item_id]
         except KeyError:
+            where = "this index" if self.source is None else f"the index {self.source}"
             raise UnknownItemError(
-                f"item {item_id!r} is not in this index ({len(self)} items)", item=item_id
+                f"item {item_id!r} is not in {where} ({len(self)} items)", item=item_id
             ) from None
 
     def __contains__(self, item_id: object) -> bool:
@@ -465,7 +477,7 @@ class SearchIndex:
 
     def _hits(self, rows: np.ndarray, dist: np.ndarray) -> list[Hit]:
         return [
-            Hit(self.ids[r], self.labels[r], float(d), int(r))
+            Hit(self.ids[r], self.labels[r], float(d), int(r), self.titles[r])
             for r, d in zip(rows, dist, strict=True)
             if r >= 0
         ]

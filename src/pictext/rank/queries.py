@@ -1,8 +1,12 @@
 """Queries of an index: a query string, or new items (an upload with its text).
 
-A query string is resolved in this order: ``id:``, ``file:`` or ``text:`` prefixes force a
-kind; otherwise an exact item id of the index, then an existing file, then text. New items
-and image files are embedded by the one path for new inputs
+A query string is resolved in this order: ``id:``, ``file:`` or ``text:`` prefixes (or
+``text=True``) force a kind; otherwise an exact item id of the index, then an existing file,
+then text. A query that reads as a name (one word with a path separator or a file suffix,
+e.g. ``cats/tom.png``) but is neither an id nor a file is an error naming it, never a silent
+text search; :class:`QueryAnswer` says how the query was read, which index answered (path,
+size) and what its distances mean. ``k`` is bounded (:func:`~pictext.core.limits.check_k`)
+before any work. New items and image files are embedded by the one path for new inputs
 (:func:`~pictext.store.embed.embed_items`) with the encoders the index recorded (the
 versions must match) and mapped into the index space by
 :meth:`~pictext.rank.index.SearchIndex.to_space`; texts are embedded with the index's text
@@ -13,20 +17,22 @@ This module calls the index; the index never calls it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pictext.core.errors import UsageError
+from pictext.core.errors import InputError, NotFoundError, UsageError
+from pictext.core.limits import check_k
 from pictext.data.item import Item
 from pictext.rank.divergent import Divergence
 from pictext.rank.index import Hit, SearchIndex
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
-from pictext.store.failures import require_read
+from pictext.store.failures import require_read, text_failures
 from pictext.store.features import Features
 from pictext.store.memory import MemoryCache
 
@@ -37,6 +43,10 @@ class QueryInputError(UsageError, ValueError):
     """A query with none of the inputs the index can search by."""
 
 
+class UnknownQueryError(NotFoundError, ValueError):
+    """A query string that names an item or a file, but neither an id of the index nor a file."""
+
+
 @dataclass
 class ResolvedQuery:
     """A query ready for search."""
@@ -44,6 +54,73 @@ class ResolvedQuery:
     kind: str  # "item", "image" or "text"
     vector: np.ndarray  # [1, D] in the index space (text: in the text space)
     row: int | None  # the query's own row, for item queries (excluded from results)
+    how: str = ""  # how the query string was read, e.g. "item id cats/tom.png"
+
+
+@dataclass
+class QueryAnswer:
+    """The hits of a query string, with how it was read and what answered it."""
+
+    query: str  # the query string as given
+    kind: str  # "item", "image" or "text"
+    how: str  # how the query was read
+    hits: list[Hit]  # nearest (or farthest) first
+    index: dict[str, Any]  # which index answered: see :func:`index_summary`
+    distance: str  # what a hit's distance means
+    divergence: str | None = None  # which divergent mode answered (divergent lists only)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "query": self.query,
+            "kind": self.kind,
+            "how": self.how,
+            "index": self.index,
+            "distance": self.distance,
+            "hits": [{"rank": i, **asdict(h)} for i, h in enumerate(self.hits, 1)],
+        }
+        if self.divergence is not None:
+            out["divergence"] = self.divergence
+        return out
+
+
+def index_summary(index: SearchIndex) -> dict[str, Any]:
+    """Which index this is: its folder (None when built in memory), size, space and encoders."""
+    m = index.manifest
+    return {
+        "path": None if index.source is None else str(index.source),
+        "items": len(index),
+        "dataset": m.dataset,
+        "space": m.space,
+        "metric": m.metric,
+        "backend": m.backend,
+        "image_encoder": m.image_encoder,
+        "text_encoder": m.text_encoder,
+    }
+
+
+def describe_index(index: SearchIndex) -> str:
+    """One line naming an index: ``path (N items, head space, cosine, exact)``."""
+    m = index.manifest
+    where = str(index.source) if index.source is not None else "an index built in memory"
+    return f"{where} ({len(index)} items, {m.space} space, {m.metric}, {m.backend})"
+
+
+def distance_meaning(index: SearchIndex, kind: str, *, recommend: bool = False) -> str:
+    """What ``d`` of a hit means for a query of ``kind`` on ``index``."""
+    if kind == "text":
+        return (
+            f"d = |u - v| of unit text embeddings ({index.manifest.text_encoder}, "
+            "sqrt(2 - 2 cos)): 0 = same direction, 2 = opposite"
+        )
+    space = "ranking-head space" if index.manifest.space == "head" else "raw image-embedding space"
+    if recommend:
+        return f"d = distance to the history's mean direction (unit vectors, {space})"
+    if index.manifest.metric == "cosine":
+        return (
+            f"d = |u - v| of unit vectors in the {space} (sqrt(2 - 2 cos)): "
+            "0 = same direction, 2 = opposite"
+        )
+    return f"d = Euclidean (l2) distance in the {space}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +150,7 @@ def resolve_query(
     index: SearchIndex,
     query: str,
     *,
+    text: bool = False,
     encoders: EncoderSource | None = None,
     memory: MemoryCache | None = None,
 ) -> ResolvedQuery:
@@ -81,19 +159,99 @@ def resolve_query(
     Args:
         index: the index searched.
         query: an item id, an image file or a text, optionally prefixed by its kind.
+        text: read ``query`` as a text, whatever it looks like (a ``text:`` prefix is dropped).
         encoders: builds the recorded encoders (default: the registry).
         memory: keeps the query's embeddings (default: kept nowhere, disk included).
+
+    Raises:
+        UnknownQueryError: the query reads as a name but is neither an id nor a file.
+        UnknownItemError: an ``id:`` query the index does not hold.
+        UnreadableItemsError: the image file (or the text) could not be read.
     """
-    kind, _, rest = query.partition(":")
-    if kind not in KINDS or not rest:
-        kind, rest = _guess(index, query), query
+    kind, how, rest = _kind(index, query, text)
     if kind == "id":
         row = index.row(rest)
-        return ResolvedQuery("item", index.vectors[row : row + 1], row)
+        return ResolvedQuery("item", index.vectors[row : row + 1], row, how)
     memory = memory if memory is not None else MemoryCache(0)
     if kind == "file":
-        return ResolvedQuery("image", embed_image_file(index, Path(rest), encoders, memory), None)
-    return ResolvedQuery("text", embed_text(index, rest, encoders, memory), None)
+        vector = embed_image_file(index, Path(rest), encoders, memory)
+        return ResolvedQuery("image", vector, None, how)
+    return ResolvedQuery("text", embed_text(index, rest, encoders, memory), None, how)
+
+
+def _kind(index: SearchIndex, query: str, text: bool) -> tuple[str, str, str]:
+    """``(kind, how it was read, the query without its prefix)``."""
+    prefix, _, rest = query.partition(":")
+    if text:
+        rest = rest if prefix == "text" else query
+        return "text", "text (asked for)", rest
+    if prefix in KINDS and rest:
+        what = {"id": "item id", "file": "image file", "text": "text"}[prefix]
+        return prefix, f"{what} (asked for by '{prefix}:')", rest
+    if query in index:
+        return "id", "item id of the index", query
+    if Path(query).is_file():
+        return "file", "image file", query
+    if Path(query).is_dir():
+        raise InputError(
+            f"{query!r} is a folder, not an image file or an item id of the index", item=query
+        )
+    if _looks_like_name(query):
+        where = describe_index(index)
+        raise UnknownQueryError(
+            f"{query!r}: no such file, and not an item id of the index {where} "
+            f"(to search by text, ask for it: 'text:{query}' or --text)",
+            item=query,
+        )
+    return "text", "text (no item id or file of that name)", query
+
+
+_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")  # a file suffix: .png, .svg, .jpeg, .tiff
+
+
+def _looks_like_name(query: str) -> bool:
+    """One word with a path separator or a file suffix: a mistyped id or a missing file."""
+    q = query.strip()
+    if not q or any(ch.isspace() for ch in q):
+        return False
+    return "/" in q or "\\" in q or bool(_SUFFIX.fullmatch(Path(q).suffix))
+
+
+def answer(
+    index: SearchIndex,
+    query: str,
+    k: int = 5,
+    *,
+    farthest: bool = False,
+    divergence: Divergence | None = None,
+    text: bool = False,
+    encoders: EncoderSource | None = None,
+    memory: MemoryCache | None = None,
+) -> QueryAnswer:
+    """The ``k`` items most similar to (or, ``farthest``, most divergent from) a query string,
+    with how the query was read and which index answered.
+
+    The query is an item id, an image file or a text; ``divergence`` chooses the divergent
+    list (:mod:`pictext.rank.divergent`); other options as in :func:`resolve_query`.
+
+    Raises:
+        UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
+    """
+    check_k(k)
+    resolved = resolve_query(index, query, text=text, encoders=encoders, memory=memory)
+    if resolved.kind == "text":
+        hits = index.text_search(resolved.vector[0], k, farthest=farthest, divergence=divergence)
+    else:
+        target = resolved.row if resolved.row is not None else resolved.vector[0]
+        if farthest:
+            hits = index.divergent_to(target, k, divergence)
+        else:
+            hits = index.similar_to(target, k)
+    meaning = distance_meaning(index, resolved.kind)
+    mode = (divergence or Divergence()).describe() if farthest else None
+    return QueryAnswer(
+        query, resolved.kind, resolved.how, hits, index_summary(index), meaning, mode
+    )
 
 
 def search(
@@ -103,21 +261,21 @@ def search(
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
+    text: bool = False,
     encoders: EncoderSource | None = None,
     memory: MemoryCache | None = None,
 ) -> list[Hit]:
-    """The ``k`` items most similar to (or, ``farthest``, divergent from) a query string.
-
-    The query is an item id, an image file or a text; ``divergence`` chooses the divergent
-    list (:mod:`pictext.rank.divergent`); other options as in :func:`resolve_query`.
-    """
-    resolved = resolve_query(index, query, encoders=encoders, memory=memory)
-    if resolved.kind == "text":
-        return index.text_search(resolved.vector[0], k, farthest=farthest, divergence=divergence)
-    target = resolved.row if resolved.row is not None else resolved.vector[0]
-    if farthest:
-        return index.divergent_to(target, k, divergence)
-    return index.similar_to(target, k)
+    """The hits of :func:`answer` (same arguments)."""
+    return answer(
+        index,
+        query,
+        k,
+        farthest=farthest,
+        divergence=divergence,
+        text=text,
+        encoders=encoders,
+        memory=memory,
+    ).hits
 
 
 def similar(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
@@ -130,23 +288,19 @@ def divergent(index: SearchIndex, query: str, k: int = 5, **options: Any) -> lis
     return search(index, query, k, farthest=True, **options)
 
 
-def _guess(index: SearchIndex, query: str) -> str:
-    if query in index:
-        return "id"
-    if Path(query).is_file():
-        return "file"
-    return "text"
-
-
 def _encoder(spec: str | None, what: str, encoders: EncoderSource | None) -> Any:
     if spec is None:
-        raise ValueError(f"this index records no {what} encoder; cannot embed a {what} query")
+        raise QueryInputError(f"this index records no {what} encoder; cannot embed a {what} query")
     from pictext.encoders.registry import EncoderVersionError
 
     try:
         return encoder_for(spec, encoders)
     except EncoderVersionError as err:
-        raise ValueError(f"the index was {err}; rebuild it with `pictext index build`") from None
+        raise EncoderVersionError(
+            f"the index was {err}; rebuild it with `pictext index build`",
+            err.recorded,
+            err.found,
+        ) from None
 
 
 def embed_image_file(
@@ -172,9 +326,9 @@ def embed_text(
 ) -> np.ndarray:
     """A text, as given, as a ``[1, Dt]`` vector of the index's text space."""
     if not index.manifest.has_text:
-        raise ValueError("this index has no text features; rebuild it from features with text")
+        raise QueryInputError("this index has no text features; rebuild it from features with text")
     if not text.strip():
-        raise ValueError("empty text query")
+        raise QueryInputError("empty text query")
     return _text_vectors(index, [Item("text query", title=text)], "title", encoders, memory)
 
 
@@ -186,6 +340,7 @@ def _text_vectors(
     memory: MemoryCache | None,
     cache_dir: str | Path | None = None,
 ) -> np.ndarray:
+    require_read(text_failures(items, (field,)))
     encoder = _encoder(index.manifest.text_encoder, "text", encoders)
     feats, failures = embed_items(
         items, None, encoder, cache_dir=cache_dir, memory=memory, text_inputs=(field,)
@@ -209,6 +364,8 @@ def space_features(
         UnreadableItemsError: an item's image could not be read; nothing is answered for it.
     """
     enc = index_encoders(index)
+    if enc.head_text is not None:
+        require_read(text_failures(items, ("text",)))
     image = _encoder(enc.image, "image", encoders) if any(it.has_image() for it in items) else None
     wants_text = enc.head_text is not None and any(it.text.strip() for it in items)
     text = _encoder(enc.head_text, "text", encoders) if wants_text else None
@@ -237,9 +394,11 @@ def search_items(
     ``divergence`` chooses the divergent lists (:mod:`pictext.rank.divergent`).
 
     Raises:
+        UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
         QueryInputError: an item has none of the inputs this index can search by.
         UnreadableItemsError: an item's image could not be read.
     """
+    check_k(k)
     enc = index_encoders(index)
     in_space, by_text = [], []
     for i, it in enumerate(items):
@@ -287,10 +446,54 @@ def recommend_items(
     :func:`space_features`.
 
     Raises:
+        UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`, an
+            unknown ``method``, ``lambda_`` outside [0, 1] or ``pool`` below 1.
         UnreadableItemsError: a new item's image could not be read.
     """
+    check_recommend(k, method=method, lambda_=lambda_, pool=pool)
+    pool = min(pool, len(index))  # more candidates than items is all of them
     queries = None
     if items:
         feats = space_features(index, items, encoders=encoders, cache_dir=cache_dir, memory=memory)
         queries = index.to_space(feats)
     return index.recommend(history, k, queries=queries, method=method, lambda_=lambda_, pool=pool)
+
+
+def check_recommend(k: int, *, method: str, lambda_: float, pool: int) -> None:
+    """Refuse a recommendation request out of range, before any work.
+
+    Raises:
+        UsageError: naming the setting and its allowed values.
+    """
+    from pictext.rank.diversity import SELECTORS
+
+    check_k(k)
+    if method not in SELECTORS:
+        raise UsageError(
+            f"unknown method {method!r}; use one of {', '.join(SELECTORS)}", item="method"
+        )
+    if not 0.0 <= lambda_ <= 1.0:
+        raise UsageError(f"lambda must be between 0 and 1, got {lambda_}", item="lambda")
+    if pool < 1:
+        raise UsageError(f"pool must be at least 1, got {pool}", item="pool")
+
+
+def recommend_answer(
+    index: SearchIndex,
+    history: Sequence[str],
+    k: int = 10,
+    *,
+    method: str = "mmr",
+    lambda_: float = 0.5,
+    pool: int = 200,
+) -> QueryAnswer:
+    """:func:`recommend_items` for a history of item ids, with which index answered.
+
+    Raises:
+        UsageError: ``k`` out of range.
+        UnknownItemError: a history id the index does not hold (named).
+    """
+    hits = recommend_items(index, history, (), k, method=method, lambda_=lambda_, pool=pool)
+    how = f"history of {len(history)} item(s), {method} (lambda={lambda_}, pool={pool})"
+    meaning = distance_meaning(index, "item", recommend=True)
+    return QueryAnswer(", ".join(history), "history", how, hits, index_summary(index), meaning)

@@ -7,10 +7,17 @@ line (the CLI prints it and exits non-zero, the service answers 400).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from pictext.core.errors import InputError
+from pictext.data.item import TEXT_FIELDS
+from pictext.data.text import text_problem
+
+if TYPE_CHECKING:
+    from pictext.data.item import Item
+
+T = TypeVar("T")
 
 
 class Failure(NamedTuple):
@@ -45,3 +52,44 @@ def require_read(failures: Sequence[Failure]) -> None:
     """Raise :class:`UnreadableItemsError` when any item failed to be read."""
     if failures:
         raise UnreadableItemsError(failures)
+
+
+def text_failures(items: Sequence[Item], fields: Iterable[str]) -> list[Failure]:
+    """The items whose text in ``fields`` is not readable text (see
+    :func:`~pictext.data.text.text_problem`): binary data or bytes that were never UTF-8.
+
+    A new input with such a text is not answered for: a classifier would still give it a
+    confident, "calibrated" label.
+    """
+    names = list(dict.fromkeys(fields))
+    if "text" in names:  # the concatenation: check the fields it is made of
+        names = list(TEXT_FIELDS)
+    out = []
+    for item in items:
+        for name in names:
+            problem = text_problem(item.field_text(name))
+            if problem:
+                out.append(Failure(item.id, f"{name} is not text: {problem}"))
+                break
+    return out
+
+
+def per_item(
+    ids: Sequence[str], failures: Sequence[Failure], answers: Sequence[T]
+) -> list[T | Failure]:
+    """Answers of the items that were read, and the failures of the others, in item order.
+
+    Args:
+        ids: every item asked about, in order.
+        failures: the items that could not be read.
+        answers: one per item that was read (those of :func:`read_rows`), in order.
+    """
+    failed = {f.item_id: f for f in failures}
+    it = iter(answers)
+    return [failed[i] if i in failed else next(it) for i in ids]
+
+
+def read_rows(ids: Sequence[str], failures: Sequence[Failure]) -> list[int]:
+    """Rows of ``ids`` whose item was read (no failure names it)."""
+    failed = {f.item_id for f in failures}
+    return [i for i, item_id in enumerate(ids) if item_id not in failed]
