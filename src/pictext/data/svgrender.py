@@ -99,21 +99,24 @@ def _draw(svg: bytes, out_w: int, out_h: int) -> bytes:
 
 
 # ---- the renderer's processes -------------------------------------------------------------
+# The worker module is loaded from its file, not through the pictext package: the worker
+# process holds only the standard library and cairosvg (about 30 MB, not pictext's imports).
+_START_WORKER = (
+    "import importlib.util as u, sys; s = u.spec_from_file_location('svgworker', sys.argv[1]); "
+    "m = u.module_from_spec(s); s.loader.exec_module(m); sys.exit(m.main())"
+)
+
+
 class _Worker:
-    """One ``python -m pictext.data.svgworker`` process (it forks a child per document)."""
+    """One :mod:`pictext.data.svgworker` process (it forks a child per document)."""
 
     def __init__(self) -> None:
-        import pictext
-
-        package_root = str(Path(pictext.__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        worker = str(Path(__file__).with_name("svgworker.py"))
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pictext.data.svgworker"],
+                [sys.executable, "-c", _START_WORKER, worker],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env=env,
                 start_new_session=True,  # no Ctrl-C traceback of its own: it ends when stdin closes
             )
         except OSError as err:

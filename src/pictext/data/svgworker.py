@@ -1,4 +1,5 @@
-"""The SVG renderer's own process: ``python -m pictext.data.svgworker``.
+"""The SVG renderer's own process; it imports nothing of pictext (only the standard library
+and cairosvg), so it can be run from its file.
 
 :mod:`pictext.data.svgrender` starts one per rendering thread and sends it documents on
 stdin; for each, the worker forks a child that limits its own address space
