@@ -13,12 +13,15 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pictext.core.defaults import STALE_TMP_SECONDS
 
 
 def _umask() -> int:
@@ -49,6 +52,34 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(
+    folder: str | Path,
+    *,
+    pattern: str = "*.tmp",
+    max_age_s: float = STALE_TMP_SECONDS,
+    recursive: bool = False,
+) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folder``; returns them.
+
+    Only files matching ``pattern`` (the ``.tmp`` files :func:`atomic_write` makes) whose
+    last change is older than ``max_age_s`` are removed: a writer running now is younger.
+    A file that vanishes meanwhile (another process cleaning) is skipped.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - max_age_s
+    removed = []
+    for path in root.rglob(pattern) if recursive else root.glob(pattern):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

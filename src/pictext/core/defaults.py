@@ -44,8 +44,17 @@ DIVERGENT_FLOOR_SAMPLE = 4096  # rows whose distances set the floor when not all
 
 # ---- limits on inputs (checked before any work) ------------------------------------------
 MAX_PIXELS = 40_000_000  # width x height above this is refused (decompression bombs)
+MAX_IMAGE_BYTES = 256 << 20  # largest image file read
+MAX_SVG_BYTES = 16 << 20  # largest SVG document parsed (a .svgz: once decompressed)
 MAX_K = 100  # most results one query may ask for
 MAX_TEXT_CHARS = 4000  # characters per text field (title, description, one tag list)
 MAX_TAGS = 64  # tags per item
 UNREADABLE_TEXT_SHARE = 0.10  # a text whose visible characters are more than this share control
 # or undecodable characters is binary data, not text: a new input with it is refused
+MAX_SVG_ELEMENTS = 50_000  # elements an SVG may draw, <use> expansions counted (openclipart: 18.6k)
+MAX_SVG_RASTER_PIXELS = 16_000_000  # pixels of an SVG's embedded images, tiles and masks, together
+SVG_RENDER_MEMORY = 512 << 20  # bytes one SVG rendering may allocate (in its own process)
+SVG_RENDER_CPU_SECONDS = 10  # CPU seconds one SVG rendering may take (in its own process)
+
+# ---- cache housekeeping --------------------------------------------------------------------
+STALE_TMP_SECONDS = 3600  # a cache's temporary file older than this is a killed writer's leftover

@@ -7,14 +7,15 @@ pixels), :func:`decode_image` the bytes of an upload.
 
 Every failure becomes an :class:`~pictext.data.errors.ItemError` that names the item and the
 problem (an :class:`ImageDecodeError` says which kind of problem), so a reader or the
-embedding store can report the item, skip it and go on.
+embedding store can report the item, skip it and go on. An image over a budget (pixels,
+bytes, what its SVG would draw: :mod:`pictext.data.svgrender`) is refused before it is
+decoded, with an :class:`ImageTooLargeError` (a :class:`~pictext.core.errors.BudgetError`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pictext.core.atomic import atomic_write_bytes as _write_atomic
-from pictext.core.defaults import MAX_PIXELS
-from pictext.data.errors import ItemError
-from pictext.data.svg import SVG_SUFFIXES, SvgRenderError, looks_like_svg, render_svg
+from pictext.core.defaults import MAX_IMAGE_BYTES, MAX_PIXELS
+from pictext.data.errors import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    ImageUnavailableError,
+    ItemError,
+)
+from pictext.data.svg import SVG_SUFFIXES, looks_like_svg
+from pictext.data.svgraster import svg_png
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
@@ -36,6 +42,8 @@ __all__ = [
     "MAX_PIXELS",
     "DecodedImage",
     "ImageDecodeError",
+    "ImageTooLargeError",
+    "ImageUnavailableError",
     "decode_image",
     "drop_unreadable",
     "image_content_key",
@@ -49,19 +57,6 @@ SVG = "SVG"  # the format name of SVG documents (Pillow names the raster ones)
 _WHITE = (255, 255, 255)
 # Pillow's own failures on corrupt data come as several types.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
-
-
-class ImageDecodeError(ItemError):
-    """An image that does not decode, with the kind of problem in ``reason``.
-
-    Reasons: ``not_an_image`` (no known format), ``unsupported_format`` (a format the
-    caller does not accept), ``too_large`` (above the pixel limit) and ``corrupt``
-    (truncated or broken data, zero size, an SVG that does not render).
-    """
-
-    def __init__(self, item_id: str, problem: str, reason: str) -> None:
-        super().__init__(item_id, problem)
-        self.reason = reason
 
 
 @dataclass
@@ -178,6 +173,10 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def _read_bytes(item_id: str, path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            raise ImageTooLargeError(
+                item_id, f"image file too large: {path} is over {MAX_IMAGE_BYTES} bytes"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ItemError(item_id, f"image file not found: {path}") from None
@@ -232,17 +231,15 @@ def _open(item_id: str, label: str, data: bytes) -> Image.Image:
             item_id, f"not a supported image format: {label}", "not_an_image"
         ) from None
     except Image.DecompressionBombError as err:
-        raise ImageDecodeError(
-            item_id, f"image too large (decompression bomb): {err}", "too_large"
-        ) from None
+        raise ImageTooLargeError(item_id, f"image too large (decompression bomb): {err}") from None
     except _DECODE_ERRORS as err:
         raise ImageDecodeError(item_id, f"cannot open image {label}: {err}", "corrupt") from None
 
 
 def _check_size(item_id: str, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise ImageDecodeError(
-            item_id, f"image too large: {width}x{height} pixels (limit {max_pixels})", "too_large"
+        raise ImageTooLargeError(
+            item_id, f"image too large: {width}x{height} pixels (limit {max_pixels})"
         )
     if width <= 0 or height <= 0:
         raise ImageDecodeError(item_id, f"image has zero size: {width}x{height}", "corrupt")
@@ -275,8 +272,8 @@ def _load_raster(
             else:
                 rgb = _pixels_of(probe, size)
         except Image.DecompressionBombError as err:
-            raise ImageDecodeError(
-                item_id, f"image too large (decompression bomb): {err}", "too_large"
+            raise ImageTooLargeError(
+                item_id, f"image too large (decompression bomb): {err}"
             ) from None
         except _DECODE_ERRORS as err:
             raise ImageDecodeError(
@@ -301,13 +298,7 @@ def _pixels_of(img: Image.Image, size: int | None) -> Image.Image:
 def _load_svg(
     item_id: str, data: bytes, render_size: int, max_pixels: int, *, cache: bool, intrinsic: bool
 ) -> DecodedImage:
-    if cache:
-        png = _cached_svg_png(item_id, data, render_size)
-    else:
-        try:
-            png = render_svg(data, render_size)
-        except SvgRenderError as err:
-            raise ImageDecodeError(item_id, f"SVG does not render: {err}", "corrupt") from None
+    png = svg_png(item_id, data, render_size, max_pixels, cache=cache)
     with Image.open(io.BytesIO(png)) as img:
         img.load()
         rgb = to_rgb(img)
@@ -319,37 +310,6 @@ def _load_svg(
         _, (w, h) = prepare_svg(data)
         width, height = round(w), round(h)
     return DecodedImage(rgb, SVG, width, height)
-
-
-def _cached_svg_png(item_id: str, data: bytes, render_size: int) -> bytes:
-    """Rasterise once; the PNG is cached by SVG content hash and render size."""
-    from pictext.core.paths import cache_dir
-    from pictext.data.svg import renderer_version
-
-    key = hashlib.sha1(data).hexdigest()
-    folder = cache_dir("raster") / renderer_version() / key[:2]
-    target = folder / f"{key}_{render_size}.png"
-    failed = target.with_suffix(".err")
-    if target.exists():
-        return target.read_bytes()
-    if failed.exists():
-        raise ImageDecodeError(item_id, failed.read_text(encoding="utf-8"), "corrupt")
-    try:
-        png = render_svg(data, render_size)
-    except SvgRenderError as err:
-        problem = f"SVG does not render: {err}"
-        _cache_write(failed, problem.encode("utf-8"))
-        raise ImageDecodeError(item_id, problem, "corrupt") from None
-    _cache_write(target, png)
-    return png
-
-
-def _cache_write(path: Path, data: bytes) -> None:
-    """Best effort: a read-only or full cache costs a re-render next time, not the item."""
-    try:
-        _write_atomic(path, data)
-    except OSError as err:
-        warnings.warn(f"cannot write raster cache {path}: {err}", RuntimeWarning, stacklevel=3)
 
 
 def drop_unreadable(dataset: Dataset, size: int | None = None) -> Dataset:

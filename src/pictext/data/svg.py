@@ -1,23 +1,26 @@
-"""SVG helpers: sniffing, intrinsic size, safe preparation for cairosvg, rendering.
+"""SVG helpers: sniffing, intrinsic size, safe preparation for cairosvg, the SVG errors.
 
 cairosvg (``unsafe=False``, always) refuses documents that declare XML entities and cannot
 size a root element whose width/height is a percentage or missing. Before rendering we
 therefore (1) drop the DOCTYPE and substitute its simple internal text entities once — a
 bounded, non-recursive substitution, not an XML entity expansion — and (2) give the root
-``<svg>`` absolute width/height taken from its viewBox (or a default size).
+``<svg>`` absolute width/height taken from its viewBox (or a default size). Rendering, with
+its budgets, is :func:`pictext.data.svgrender.render_svg`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
-from pictext.core.errors import InputError
+from pictext.core.defaults import MAX_SVG_BYTES
+from pictext.core.errors import BudgetError, InputError, StateError
 
 SVG_SUFFIXES = (".svg", ".svgz")
 DEFAULT_SVG_SIZE = (256.0, 256.0)  # used when an SVG has neither usable width/height nor viewBox
 _MAX_GROWTH = 4  # entity substitution may not grow a document beyond this factor (+1 MiB)
-_PREP_VERSION = "2"  # bump when preparation changes, so cached rasters are redone
+_PREP_VERSION = "3"  # bump when preparation changes, so cached rasters (and .err) are redone
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
 _ENTITY_DECL = re.compile(
@@ -40,7 +43,16 @@ _UNIT_PX = {
 
 
 class SvgRenderError(InputError, RuntimeError):
-    """An SVG that cannot be rendered, with the reason."""
+    """An SVG that cannot be rendered, with the reason: it is so whenever it is tried."""
+
+
+class SvgBudgetError(SvgRenderError, BudgetError):
+    """An SVG whose rendering would take more pixels, elements, memory or time than allowed."""
+
+
+class SvgUnavailableError(StateError, RuntimeError):
+    """Rendering failed for a reason outside the document (memory pressure, the renderer's
+    process could not start or was killed): trying again may work, so it is never cached."""
 
 
 def looks_like_svg(data: bytes) -> bool:
@@ -64,13 +76,30 @@ def _attr(attrs: bytes, name: str) -> str | None:
 
 def _length_px(value: str | None) -> float | None:
     """An absolute SVG length in px; None for percentages, missing or unparsable values."""
+    px = parse_length(value)
+    return px if px is not None and px > 0 else None
+
+
+def parse_length(value: str | None, percent_of: float | None = None) -> float | None:
+    """An SVG length in px: absolute units, or a percentage of ``percent_of`` when given.
+
+    None for a missing or unparsable value (or a percentage without ``percent_of``).
+
+    Example:
+        >>> parse_length("2in"), parse_length("50%", 300.0), parse_length("auto")
+        (192.0, 150.0, None)
+    """
     if value is None:
         return None
     m = _LENGTH.match(value)
-    if not m or m.group(2) not in _UNIT_PX:
+    if not m:
         return None
-    px = float(m.group(1)) * _UNIT_PX[m.group(2)]
-    return px if px > 0 else None
+    number, unit = float(m.group(1)), m.group(2)
+    if not math.isfinite(number):
+        return None
+    if unit == "%":
+        return None if percent_of is None else number * percent_of / 100
+    return number * _UNIT_PX[unit] if unit in _UNIT_PX else None
 
 
 def intrinsic_size(data: bytes) -> tuple[float, float] | None:
@@ -155,12 +184,9 @@ def _with_absolute_size(data: bytes, width: float, height: float) -> bytes:
 def prepare_svg(data: bytes) -> tuple[bytes, tuple[float, float]]:
     """SVG bytes cairosvg can render safely, and their intrinsic size in px."""
     if data[:2] == b"\x1f\x8b":
-        import gzip
-
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            raise SvgRenderError(f"corrupt .svgz: {err}") from None
+        data = _gunzip(data, MAX_SVG_BYTES)
+    elif len(data) > MAX_SVG_BYTES:
+        raise SvgBudgetError(f"the SVG is {len(data)} bytes; the limit is {MAX_SVG_BYTES}")
     data = substitute_entities(data)
     # CSS Color 4 allows "fill-opacity: 50%"; cairosvg wants a number.
     data = _PERCENT_OPACITY.sub(lambda m: m.group(1) + b"%g" % (float(m.group(2)) / 100), data)
@@ -175,38 +201,17 @@ def prepare_svg(data: bytes) -> tuple[bytes, tuple[float, float]]:
     return data, size
 
 
-def render_svg(data: bytes, longest_side: int) -> bytes:
-    """Render SVG bytes to PNG bytes whose longest side is ``longest_side`` pixels.
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """A .svgz decompressed, refused as soon as it grows past ``limit`` bytes."""
+    import zlib
 
-    Raises:
-        SvgRenderError: the document is not valid SVG or cairosvg cannot draw it.
-    """
-    import cairocffi
-    import cairosvg
-
-    svg, (width, height) = prepare_svg(data)
-    scale = longest_side / max(width, height)
-    out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
+    inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
     try:
-        png = cairosvg.svg2png(
-            bytestring=svg, output_width=out_w, output_height=out_h, unsafe=False
-        )
-    # cairosvg raises many unrelated types for bad documents (parse errors, ValueError on bad
-    # lengths, cairo errors, recursion on self-referencing <use>); all mean "does not render".
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        ZeroDivisionError,
-        RecursionError,
-        MemoryError,
-        OSError,
-        SyntaxError,
-        cairocffi.CairoError,
-    ) as err:
-        raise SvgRenderError(f"{type(err).__name__}: {err}") from None
-    if not png:
-        raise SvgRenderError("renderer produced no output")
-    return png
+        out = inflate.decompress(data, limit + 1)
+    except zlib.error as err:
+        raise SvgRenderError(f"corrupt .svgz: {err}") from None
+    if len(out) > limit:
+        raise SvgBudgetError(f"the .svgz decompresses to more than {limit} bytes (the limit)")
+    if not inflate.eof:
+        raise SvgRenderError("corrupt .svgz: the compressed data is truncated")
+    return out

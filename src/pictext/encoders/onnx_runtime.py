@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core.atomic import remove_stale_temporaries
 from pictext.encoders._deps import require
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ def export_checked(
     torch = require("torch", "torch==2.13.0", purpose="ONNX export")
     require("onnx", "onnx", purpose="ONNX export")
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, pattern="*.onnx.tmp")  # left by a killed export
     fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".onnx.tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -40,6 +40,7 @@ _REFUSALS = {
     "unsupported_format": (415, "unsupported_media_type"),
     "too_large": (413, "image_too_large"),
     "corrupt": (400, "corrupt_image"),
+    "unavailable": (503, "unavailable"),  # the renderer failed for a reason outside the data
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
 from pictext.core.paths import cache_dir as default_cache_dir
+from pictext.data.budgets import cap_items_text
 from pictext.data.errors import ItemError
 from pictext.data.item import text_key
 from pictext.store.cache import KEY_DTYPE, VectorCache, cache_state_error
@@ -237,7 +238,8 @@ def embed_items(
     the service's uploads (in-memory pixels, text-only queries) and embedding workers. An
     item that fails (a missing file, a corrupt image, an SVG that does not render) gets a
     False mask and is returned in the failures: a caller must not answer for it as if it
-    had been read (see :func:`require_read`).
+    had been read (see :func:`require_read`). Text over its budget (``MAX_TEXT_CHARS``,
+    ``MAX_TAGS``) is cut before it is encoded; the cuts are in ``features.truncated``.
 
     Args:
         items: the items; an image is a path or in-memory ``pixels``.
@@ -285,8 +287,9 @@ def embed_items(
         )
         feats.image_encoder = f"{enc.name}@{enc.version}"
     if tenc is not None and text_cache is not None:
+        within, feats.truncated = cap_items_text(items)  # the one text budget
         for name in text_inputs:
-            texts = [it.field_text(name) for it in items]
+            texts = [it.field_text(name) for it in within]
             feats.text[name], feats.text_mask[name] = embed_texts(
                 texts,
                 tenc,  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pictext.data.budgets import Truncation
+
 TEXT_INPUTS: tuple[str, ...] = ("title", "description", "tags", "text")
 
 
@@ -29,6 +31,7 @@ class Features:
     text_mask: dict[str, np.ndarray] = field(default_factory=dict)  # input -> bool [N]
     image_encoder: str | None = None  # "name@version" of the image tower
     text_encoder: str | None = None  # "name@version" of the text tower
+    truncated: list[Truncation] = field(default_factory=list)  # text cut to its budget
 
     @property
     def n(self) -> int:
@@ -45,6 +48,7 @@ class Features:
     def subset(self, indices: np.ndarray) -> Features:
         """Rows ``indices`` of every array (a copy)."""
         idx = np.asarray(indices)
+        kept = {self.ids[int(i)] for i in idx}
         return Features(
             ids=[self.ids[int(i)] for i in idx],
             image=None if self.image is None else np.asarray(self.image[idx]),
@@ -53,4 +57,5 @@ class Features:
             text_mask={k: np.asarray(v[idx]) for k, v in self.text_mask.items()},
             image_encoder=self.image_encoder,
             text_encoder=self.text_encoder,
+            truncated=[t for t in self.truncated if t.item_id in kept],
         )
