@@ -43,10 +43,11 @@ evaluation reports on them as a side of their own.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pictext.core.errors import InputError
 from pictext.data.dataset import SKIPPED, Dataset
@@ -217,6 +218,7 @@ class _SourceReader:
         self.queries = read_queries(root / "info", source)
         self.meta = MetaLinker(root, source, opts.meta_root, problems)
         self.query_labels: set[tuple[str, str]] = set()  # (class label, query text) seen
+        self.base = str(opts.image_base)
 
     def read(self, lines: list[str]) -> list[Item]:
         list_name = f"train_meta_list_{self.source}.txt"
@@ -235,13 +237,14 @@ class _SourceReader:
         if parsed is None:
             return None
         rel, index = parsed
-        path = self.opts.image_base / rel
-        if self.opts.check_files and not _usable(rel, path, self.problems):
+        path = os.path.join(self.base, rel)  # plain strings: pathlib costs more per item
+        if self.opts.check_files and not _usable(rel, Path(path), self.problems):
             return None
         fields, notes = self.meta.fields(rel, ref, list_name)
         self.problems.extend(f"{rel}: {n}" for n in notes)
         label = self.synsets[index].label
-        query = PurePosixPath(rel).parent.name or None
+        parent = rel.rpartition("/")[0]
+        query = parent.rpartition("/")[2] or None
         text = self._query_text(query)
         if text is not None:
             self.query_labels.add((label, text))
@@ -249,7 +252,7 @@ class _SourceReader:
                 fields["tags"] = (text, *(t for t in fields["tags"] if t != text))
         return Item(
             rel,
-            str(path),
+            path,
             label=label,
             fine_label=text or query,
             source=f"{self.opts.name}/{self.source}",

@@ -92,8 +92,9 @@ class MetaLinker:
             ref: its meta-list row, or None to link by id.
             list_name: the meta list's file name, for the notes.
         """
-        stem = PurePosixPath(rel).stem
-        meta_rel = ref[0] if ref is not None else f"{PurePosixPath(rel).parent}.json"
+        parent, _, name = rel.rpartition("/")
+        stem = name.rpartition(".")[0] or name
+        meta_rel = ref[0] if ref is not None else f"{parent}.json"
         recs = self._records(meta_rel)
         if recs.records is None:
             return empty_fields(), [f"metadata file {meta_rel} not found or unreadable; empty text"]
