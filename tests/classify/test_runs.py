@@ -65,3 +65,22 @@ def test_train_and_figures_use_the_handed_split(tmp_path, monkeypatch) -> None:
     saved = DatasetSplit.load(split.save(tmp_path / "split.json"))
     assert saved == split
     assert json.loads((tmp_path / "split.json").read_text())["sizes"]["test"] == 24
+
+
+def test_a_predefined_set_is_never_drawn_and_is_scored_on_its_own() -> None:
+    from pictext.classify.metrics import topk_accuracy
+
+    feats, y = make_features(N, 3)
+    items = [Item(f"item{i}", label="abc"[y[i]]) for i in range(N)]
+    held = tuple(f"item{i}" for i in range(N - 24, N))  # e.g. WebVision's human-checked val
+    ds = Dataset("toy", items, predefined={"webvision_val": held})
+    split = classify_split(ds, holdout=0.5, seed=1)
+    assert not set(held) & {*split.train, *split.val, *split.test}
+    assert split.extra == {"webvision_val": held}
+    cfg = FusionConfig(epochs=4, hidden=16, tune_dim=8, image_tune_dim=8)
+    model, metrics = train_fusion(ds, feats, cfg, split=split)
+    assert metrics["sizes"]["webvision_val"] == 24
+    rows = np.arange(N - 24, N)
+    want = 100 * topk_accuracy(model.predict_proba(feats.subset(rows)), y[rows], 1)
+    assert metrics["webvision_val"]["top1"] == pytest.approx(want)
+    assert DatasetSplit.from_dict(json.loads(json.dumps(split.to_dict()))) == split

@@ -8,7 +8,7 @@ from heads_synth import make_features
 
 from pictext.classify.fusion import FusionConfig
 from pictext.classify.table3 import CONDITIONS, Table3Config, run_table3
-from pictext.classify.tables import summary, write_outputs
+from pictext.classify.tables import summary, table_markdown, write_outputs
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
 from pictext.data.split import GROUPED, DatasetSplit
@@ -90,3 +90,28 @@ def test_splits_must_match_the_seeds(result) -> None:
     ds = Dataset("toy", [Item(f"item{i}", label="abcd"[i % 4]) for i in range(N)])
     with pytest.raises(ValueError, match="1 splits for 2 seeds"):
         run_table3(ds, lambda ie, te: None, Table3Config(seeds=(0, 1)), splits=res.splits[:1])
+
+
+def test_table3_reports_on_a_predefined_set() -> None:
+    from pictext.data.split import split_dataset
+
+    _, y = make_features(N, 4)
+    items = [Item(f"item{i}", label="abcd"[y[i]]) for i in range(N)]
+    held = tuple(f"item{i}" for i in range(N - 40, N))
+    ds = Dataset("toy", items, predefined={"webvision_val": held})
+    cfg = Table3Config(
+        image_encoders=("imgA",),
+        text_encoders=("txtA",),
+        seeds=(0,),
+        anchors=False,
+        head=FusionConfig(epochs=4, hidden=16, tune_dim=8, image_tune_dim=8),
+    )
+    splits = [split_dataset(ds, holdout=0.2, seed=0)]
+    res = run_table3(ds, lambda ie, te: make_features(N, 4)[0], cfg, splits=splits)
+    assert res.sizes["webvision_val"] == 40
+    assert all(0 <= r["webvision_val_top1"] <= r["webvision_val_top5"] <= 1 for r in res.scores)
+    s = summary(res)
+    assert "webvision_val_top1" in s["table"][0]
+    assert "| model | top-1 | top-5 | webvision_val top-1 | webvision_val top-5 |" in (
+        table_markdown(s)
+    )

@@ -146,25 +146,25 @@ def _webvision_tree(make, root: Path, *, meta_lists: bool) -> None:
     make.json(
         root / "google" / "q0001.json",
         [
-            {"id": "g1", "title": "Tench fishing", "description": "A big tench"},
-            {"id": "g2", "title": "Green fish", "description": ""},
+            {"id": "000000", "title": "Tench fishing", "description": "A big tench"},
+            {"id": "000001", "title": "Green fish", "description": ""},
         ],
     )
     (root / "google" / "q0002.json").write_text("[{broken", encoding="utf-8")
     make.json(
         root / "flickr" / "q0001.json",
-        [{"id": "f1", "title": "my catch", "description": "lake", "tags": "fish lake summer"}],
+        [{"id": "000000", "title": "my catch", "description": "lake", "tags": "fish lake summer"}],
     )
     make.json(
         root / "flickr" / "q0003.json",
-        [{"id": "f2", "title": "bird", "description": "", "tags": ["crane", "bird"]}],
+        [{"id": "000000", "title": "bird", "description": "", "tags": ["crane", "bird"]}],
     )
 
 
 @pytest.mark.parametrize("meta_lists", [True, False])
 def test_webvision_layout(make, tmp_path: Path, meta_lists: bool) -> None:
     _webvision_tree(make, tmp_path, meta_lists=meta_lists)
-    ds = load_dataset(tmp_path)
+    ds = load_dataset(tmp_path, check_files=True)
     assert ds.classes == ["tench", "crane (n02012849)", "crane (n03126707)"]
     by_id = {it.id: it for it in ds}
     assert list(by_id) == [
@@ -178,7 +178,7 @@ def test_webvision_layout(make, tmp_path: Path, meta_lists: bool) -> None:
     assert (g.title, g.label, g.fine_label, g.source) == (
         "Green fish",
         "tench",
-        "q0001",
+        "q0001",  # no info/queries_google.txt: the query folder's name
         "webvision/google",
     )
     assert by_id["flickr/q0001/000000.jpg"].tags == ("fish", "lake", "summer")

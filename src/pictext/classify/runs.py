@@ -57,7 +57,8 @@ def train_fusion(
     *,
     split: DatasetSplit,
 ) -> tuple[FusionClassifier, dict[str, Any]]:
-    """Train with early stopping on val, calibrate on val, score val and test.
+    """Train with early stopping on val, calibrate on val, score val, test and each extra
+    side of the split (the source's predefined sets, e.g. ``webvision_val``).
 
     Args:
         dataset: labelled items (their order matches ``feats``).
@@ -74,7 +75,8 @@ def train_fusion(
     """
     check = split_check(dataset, split)
     y = dataset.labels()
-    s = split.rows([it.id for it in dataset.items])
+    ids = [it.id for it in dataset.items]
+    s = split.rows(ids)
     clf = FusionClassifier(config).fit(
         feats.subset(s.train), y[s.train], feats.subset(s.val), y[s.val], classes=dataset.classes
     )
@@ -83,8 +85,10 @@ def train_fusion(
     clf.calibrate(feats.subset(s.val), y[s.val])
     metrics: dict[str, Any] = {
         "sizes": {"train": len(s.train), "val": len(s.val), "test": len(s.test)}
+        | {k: len(v) for k, v in split.extra.items()}
     }
-    for part, idx in (("val", s.val), ("test", s.test)):
+    parts = [("val", s.val), ("test", s.test), *split.extra_rows(ids).items()]
+    for part, idx in parts:
         p = clf.predict_proba(feats.subset(idx))
         metrics[part] = {
             "top1": 100 * topk_accuracy(p, y[idx], 1),

@@ -2,7 +2,9 @@
 
 For each seed the dataset is split (stratified per class; the split changes with the seed,
 and every row of one seed shares it), each model is trained on train, early-stopped on
-validation, calibrated on validation, and scored on test (and on its novel subset). The
+validation, calibrated on validation, and scored on test (and on its novel subset), and on
+each predefined set of the source the split records (``extra``: WebVision's human-checked
+validation set, ``webvision_val_top1``). The
 splits are drawn once (:func:`draw_splits`), handed to the runner and recorded with the
 result (``split-seed<N>.json`` beside the tables).
 """
@@ -151,7 +153,7 @@ def run_table3(
         return cache[(ie, te)]
 
     for seed, recorded in zip(cfg.seeds, splits, strict=True):
-        split = recorded.rows(ids)
+        split, extra = recorded.rows(ids), recorded.extra_rows(ids)
         novel = None
         if dup_groups is not None:
             seen = set(np.asarray(dup_groups)[split.train].tolist())
@@ -164,7 +166,9 @@ def run_table3(
             }
             if novel is not None:
                 result.sizes["novel"] = int(novel.sum())
+            result.sizes.update({k: len(v) for k, v in extra.items()})
         run = _SeedRun(dataset, cfg, seed, split, novel, feats, result, log or (lambda s: None))
+        run.extra = extra
         run.all_rows()
     return result
 
@@ -176,6 +180,7 @@ class _SeedRun:
         self.classes, self.y = dataset.classes, dataset.labels()
         self.cfg, self.seed, self.split, self.novel = cfg, seed, split, novel
         self.feats, self.result, self.log = feats, result, log
+        self.extra: dict[str, np.ndarray] = {}  # predefined sets: name -> rows, scored apart
 
     def all_rows(self) -> None:
         cfg = self.cfg
@@ -260,6 +265,10 @@ class _SeedRun:
         if self.novel is not None:
             rec["novel_top1"] = topk_accuracy(p[self.novel], yt[self.novel], 1)
             rec["novel_top5"] = topk_accuracy(p[self.novel], yt[self.novel], 5)
+        for name, rows in self.extra.items():
+            pe = model.predict_proba(f.subset(rows))
+            rec[f"{name}_top1"] = topk_accuracy(pe, self.y[rows], 1)
+            rec[f"{name}_top5"] = topk_accuracy(pe, self.y[rows], 5)
         self.result.scores.append(rec)
         if self.seed == self.cfg.seeds[0]:
             self.result.predictions[row] = {"y_true": yt.tolist(), "y_pred": p.argmax(1).tolist()}

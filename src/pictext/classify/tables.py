@@ -15,6 +15,13 @@ from pictext.core.atomic import atomic_write_text
 METRICS: tuple[str, ...] = ("top1", "top5", "novel_top1", "novel_top5")
 
 
+def metric_names(records: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """:data:`METRICS` and the ``<set>_top1``/``<set>_top5`` scores of the predefined sets
+    (e.g. ``webvision_val_top1``) the records hold, in first-seen order."""
+    extra = [k for r in records for k in r if k.endswith(("_top1", "_top5"))]
+    return (*METRICS, *(k for k in dict.fromkeys(extra) if k not in METRICS))
+
+
 def aggregate(
     records: Sequence[dict[str, Any]], keys: Sequence[str], metrics: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -38,7 +45,7 @@ def aggregate(
 
 def summary(result: Table3Result) -> dict[str, Any]:
     """The aggregated table, the missing-input table and the fusion gains (top-1 points)."""
-    table = aggregate(result.scores, ["row"], METRICS)
+    table = aggregate(result.scores, ["row"], metric_names(result.scores))
     robust = aggregate(result.robustness, ["row", "condition"], ["top1", "top5"])
     single = [r for r in table if r["kind"] in ("image", "text")]
     fusion = [r for r in table if r["kind"] == "fusion"]
@@ -64,13 +71,24 @@ def _cell(row: dict[str, Any], m: str) -> str:
     return f"{row[m]:.1f} ± {row[m + '_std']:.1f}" if m in row else "–"
 
 
+def _columns(s: dict[str, Any]) -> list[str]:
+    """The metrics of the table with a value in some row (top-1 and top-5 always)."""
+    names = metric_names(s["table"])
+    return [m for m in names if m in METRICS[:2] or any(m in r for r in s["table"])]
+
+
+def _label(metric: str) -> str:
+    """``novel_top1`` -> ``novel top-1``."""
+    return metric.replace("_top", " top").replace("top1", "top-1").replace("top5", "top-5")
+
+
 def table_markdown(s: dict[str, Any]) -> str:
     """Table 3 as Markdown (mean ± std over seeds, percent)."""
-    novel = any("novel_top1" in r for r in s["table"])
-    cols = ["top-1", "top-5"] + (["novel top-1", "novel top-5"] if novel else [])
+    ms = _columns(s)
+    cols = [_label(m) for m in ms]
     lines = [f"| model | {' | '.join(cols)} |", "|---" * (len(cols) + 1) + "|"]
     for r in s["table"]:
-        cells = [_cell(r, m) for m in METRICS[: len(cols)]]
+        cells = [_cell(r, m) for m in ms]
         lines.append(f"| {r['row']} | {' | '.join(cells)} |")
     g = s["gains"]
     if g:
@@ -167,11 +185,10 @@ def rich_table(s: dict[str, Any]) -> Any:
     from rich.table import Table
 
     t = Table(title=f"Table 3: {s['dataset']} {s['sizes']}")
-    novel = any("novel_top1" in r for r in s["table"])
-    ms = METRICS if novel else METRICS[:2]
+    ms = _columns(s)
     t.add_column("model")
     for m in ms:
-        t.add_column(m.replace("_", " "), justify="right")
+        t.add_column(_label(m), justify="right")
     for r in s["table"]:
         t.add_row(r["row"], *(_cell(r, m) for m in ms))
     return t

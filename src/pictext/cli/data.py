@@ -51,7 +51,7 @@ def info_command(
     from pictext.data.info import dataset_info
 
     try:
-        dataset = load_dataset(name, strip_label_words=strip_label_words)
+        dataset = load_dataset(name)  # stripped in dataset_info, which measures both
     except (DatasetNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -59,7 +59,7 @@ def info_command(
         from pictext.data.images import drop_unreadable
 
         dataset = drop_unreadable(dataset)
-    info = dataset_info(dataset, duplicates=duplicates)
+    info = dataset_info(dataset, duplicates=duplicates, strip_label_words=strip_label_words)
     info["strip_label_words"] = strip_label_words
     info["problem_list"] = dataset.problems
     if json_out:
@@ -78,6 +78,8 @@ def _print_info(info: dict[str, Any], n_problems: int) -> None:
     summary.add_row("items", f"{info['items']:,}")
     summary.add_row("classes", str(info["classes"]))
     summary.add_row("fine labels", str(info["fine_labels"]))
+    for side, count in info.get("predefined", {}).items():
+        summary.add_row(f"predefined set {side}", f"{count:,}")
     if info["unlabelled"]:
         summary.add_row("unlabelled", str(info["unlabelled"]))
     summary.add_row("problems (skipped or kept, see below)", str(info["problems"]))
@@ -96,6 +98,8 @@ def _print_info(info: dict[str, Any], n_problems: int) -> None:
     for field, rate in info["missing_rate"].items():
         text.add_row(field, f"{100 * rate:.1f}%", f"{info['mean_words'][field]:.1f}")
     console.print(text)
+    _print_sources(console, info)
+    _print_leakage(console, info["label_leakage"])
 
     if "images" in info:
         _print_images(console, info["images"])
@@ -113,6 +117,39 @@ def _print_info(info: dict[str, Any], n_problems: int) -> None:
         console.print(f"  problem: {line}", markup=False, highlight=False)
     if len(info["problem_list"]) > n_problems:
         console.print(f"  ... {len(info['problem_list']) - n_problems} more (use --json)")
+
+
+def _print_sources(console: Any, info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    by_source = info["missing_rate_by_source"]
+    if len(by_source) < 2:
+        return
+    fields = list(info["missing_rate"])
+    table = Table(title="Missing text per source (share of its items)")
+    for col in ("source", "items", *fields):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for source, rates in by_source.items():
+        cells = [f"{100 * rates[f]:.1f}%" for f in fields]
+        table.add_row(source, f"{info['sources'][source]:,}", *cells)
+    console.print(table)
+
+
+def _print_leakage(console: Any, leakage: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Items whose text names their own label (before -> after stripping)")
+    vocabularies = {"fine_label": "own fine label / query", "class": "own class (+ synonyms)"}
+    table.add_column("field")
+    for name in vocabularies.values():
+        table.add_column(name, justify="right")
+    for field in leakage["before"]["class"]:
+        cells = [
+            f"{100 * leakage['before'][v][field]:.1f}% -> {100 * leakage['after'][v][field]:.1f}%"
+            for v in vocabularies
+        ]
+        table.add_row(field, *cells)
+    console.print(table)
 
 
 def _print_images(console: Any, images: dict[str, Any]) -> None:

@@ -26,6 +26,11 @@ class Dataset:
     items: list[Item]  # in a deterministic order
     problems: list[str] = field(default_factory=list)  # "id: problem" per entry; see `skipped`
     class_names: list[str] | None = None  # fixed class order; default: sorted labels
+    label_words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class -> more
+    # names of it (synonyms, search queries) that label-word stripping also removes
+    predefined: dict[str, tuple[str, ...]] = field(default_factory=dict)  # item ids of
+    # evaluation sets the source defines (WebVision's human-checked "webvision_val"): never
+    # drawn into a random split, recorded as extra sides (see pictext.data.split)
 
     @property
     def classes(self) -> list[str]:
@@ -49,10 +54,20 @@ class Dataset:
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Dataset:
         """A dataset of the given items that keeps this one's class order."""
+        return self.with_items([self.items[int(i)] for i in indices], [])
+
+    def with_items(self, items: list[Item], problems: list[str] | None = None) -> Dataset:
+        """A dataset of other items (e.g. filtered or with stripped text) with this one's
+        classes and label words, its predefined sets narrowed to the ids still present, and
+        ``problems`` (default: this one's)."""
+        ids = {it.id for it in items}
         return Dataset(
             self.name,
-            [self.items[int(i)] for i in indices],
+            items,
+            list(self.problems if problems is None else problems),
             class_names=self.classes,
+            label_words=dict(self.label_words),
+            predefined={k: tuple(i for i in v if i in ids) for k, v in self.predefined.items()},
         )
 
     def __len__(self) -> int:

@@ -1,13 +1,18 @@
 """A folder of class folders, each image with an optional JSON sidecar.
 
-Layout (the WebVision study's code)::
+Layout::
 
     root/dog/123.jpg
     root/dog/123.json     {"title": "...", "description": "...", "tags": ["...", ...]}
     root/dog/puppies/7.png   (deeper folders: fine_label = "puppies")
 
+A sidecar is looked for as ``123.json``, then ``123.jpg.json``, then ``123`` with no
+extension (the WebVision study's layout: ``train/<wnid>/<id>.jpg`` beside a JSON file named
+``<id>``); when an image has more than one, the first is read and the others are named.
+
 Sidecar schema: ``title`` and ``description`` are strings, ``tags`` is a list of strings
-(or one string, split on ``;`` or ``,``); each may be missing or null. Other keys are ignored.
+(or one string, split on ``;``, else ``,``, else whitespace: Flickr's ``"fish tench lake"``
+is three tags); each may be missing or null. Other keys are ignored.
 
 Decisions for bad input, each recorded in ``Dataset.problems`` as ``"id: problem"`` (those
 that drop the entry end in ``"; skipped"``, see :attr:`Dataset.skipped`):
@@ -66,24 +71,47 @@ def read_folder(
     name = name or root.name
     files, problems = walk_files(root, allow_outside_root=allow_outside_root)
     present = {rel for rel, _ in files}
+    images = {rel for rel in present if _suffix(rel) in IMAGE_SUFFIXES}
+    stems = {rel[: -len(_suffix(rel))] for rel in images}
     items: list[Item] = []
     for rel, path in files:
         if "/" not in rel:
             continue  # files at the top level are not in a class
-        suffix = path.suffix.lower()
-        if suffix == SIDECAR_SUFFIX:
+        if rel in stems and rel not in images:
+            continue  # an extensionless sidecar: read with its image
+        if _suffix(rel) == SIDECAR_SUFFIX:
             stem = rel[: -len(SIDECAR_SUFFIX)]
-            if not any(f"{stem}{s}" in present for s in _image_suffixes(path)):
+            if stem not in stems and stem not in images:
                 problems.append(f"{rel}: sidecar without an image; ignored")
             continue
-        item = _item(root, rel, path, name, allow_outside_root, problems)
+        sidecars = [s for s in _sidecar_names(rel) if s in present]
+        item = _item(root, rel, path, name, allow_outside_root, problems, sidecars)
         if item is not None:
             items.append(item)
     return Dataset(name, items, problems)
 
 
+def _suffix(rel: str) -> str:
+    """The lower-case extension of a relative path's last part ("" when it has none)."""
+    last = rel.rsplit("/", 1)[-1]
+    dot = last.rfind(".")
+    return last[dot:].lower() if dot > 0 else ""
+
+
+def _sidecar_names(rel: str) -> list[str]:
+    """Where an image's sidecar may be, in the order they are tried."""
+    stem = rel[: -len(_suffix(rel))] if _suffix(rel) else rel
+    return [f"{stem}{SIDECAR_SUFFIX}", f"{rel}{SIDECAR_SUFFIX}", stem]
+
+
 def _item(
-    root: Path, rel: str, path: Path, name: str, allow_outside: bool, problems: list[str]
+    root: Path,
+    rel: str,
+    path: Path,
+    name: str,
+    allow_outside: bool,
+    problems: list[str],
+    sidecars: list[str],
 ) -> Item | None:
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -97,21 +125,14 @@ def _item(
     if size == 0:
         problems.append(f"{rel}: empty image file (0 bytes){SKIPPED}")
         return None
-    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    chosen = sidecars[0] if sidecars else _sidecar_names(rel)[0]
+    sidecar = path.with_name(chosen.rsplit("/", 1)[-1])
     fields, notes = read_sidecar(sidecar, root=root, allow_outside_root=allow_outside)
+    notes += [f"also has sidecar {s.rsplit('/', 1)[-1]}; ignored" for s in sidecars[1:]]
     problems.extend(f"{rel}: {note}" for note in notes)
     parts = rel.split("/")
     fine = parts[1] if len(parts) > 2 else None
     return Item(rel, str(path), label=parts[0], fine_label=fine, source=name, **fields)
-
-
-def _image_suffixes(sidecar: Path) -> list[str]:
-    """Image suffixes as spelled beside ``sidecar`` (``.png``, ``.PNG``, ...)."""
-    try:
-        names = {p.suffix for p in sidecar.parent.glob(sidecar.stem + ".*")}
-    except OSError:
-        return []
-    return [s for s in names if s.lower() in IMAGE_SUFFIXES]
 
 
 def read_sidecar(
@@ -173,7 +194,7 @@ not a string; left empty"])
     tags = data.get("tags")
     listed = isinstance(tags, list | tuple)
     if tags is None or isinstance(tags, str) or (listed and all(isinstance(t, str) for t in tags)):
-        fields["tags"] = split_tags(tags)
+        fields["tags"] = split_tags(tags, whitespace=True)
     elif listed:
         bad = next(t for t in tags if not isinstance(t, str))
         wrong.append(f"field 'tags' holds {_kind(bad)}, not only strings; left empty")

@@ -3,7 +3,10 @@
 Many items name their class in the title or tags (66% of openclipart). A text model that
 reads "animals" in the tags of an item of class ``animals`` learns nothing about images or
 language. :func:`strip_label_words` removes every word of every class name and folder name
-(label and fine label vocabulary across the dataset) from title, description and tags.
+(label and fine label vocabulary across the dataset, and the extra names a reader gives a
+class in :attr:`Dataset.label_words`: WebVision's synset synonyms and search queries) from
+title, description and tags. :func:`label_leakage` measures how much of an item's own label
+its text holds, before and after.
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from pictext.data.dataset import Dataset
+from pictext.data.item import TEXT_FIELDS, Item
 
 _SPLIT = re.compile(r"[\s_\-/&,.;:()+]+")
 _MIN_LEN = 2  # one-letter "words" of a folder name ("a", "b") are too generic to remove
 
 
 def label_vocabulary(dataset: Dataset) -> set[str]:
-    """Lower-case words of every label and fine label (split on ``_``, ``-``, spaces, ...)."""
+    """Lower-case words of every label, fine label and extra class name (``label_words``),
+    split on ``_``, ``-``, spaces, ..."""
     names = [*dataset.classes]
     for item in dataset.items:
         names += [n for n in (item.label, item.fine_label) if n]
+    for extra in dataset.label_words.values():
+        names += extra
     return {w for name in set(names) for w in _words(name)}
 
 
@@ -94,4 +101,45 @@ def strip_label_words(dataset: Dataset) -> Dataset:
                 tags=tags,
             )
         )
-    return Dataset(dataset.name, items, list(dataset.problems), class_names=dataset.classes)
+    return dataset.with_items(items)
+
+
+def label_leakage(dataset: Dataset) -> dict[str, dict[str, float]]:
+    """Share of items whose text holds a word of their *own* label, per field.
+
+    A word counts as :func:`strip_label_words` would remove it (whole words, simple
+    plural/singular forms). Two vocabularies per item:
+
+    - ``fine_label``: the words of the item's fine label (WebVision: the search query that
+      found the image, which its title was retrieved by);
+    - ``class``: those and the words of its label and of its class's extra names
+      (``Dataset.label_words``: synset synonyms, the class's other queries).
+
+    Returns:
+        ``{"fine_label": {field: share}, "class": {field: share}}`` for the fields
+        ``title``, ``description``, ``tags`` and ``text`` (any of them); shares in [0, 1].
+    """
+    fields = (*TEXT_FIELDS, "text")
+    counts = {v: dict.fromkeys(fields, 0) for v in ("fine_label", "class")}
+    patterns: dict[tuple[str | None, str | None], dict[str, re.Pattern[str] | None]] = {}
+    for item in dataset.items:
+        key = (item.label, item.fine_label)
+        if key not in patterns:
+            fine = set(_words(item.fine_label or ""))
+            names = [item.label or "", *dataset.label_words.get(item.label or "", ())]
+            own = fine | {w for n in names for w in _words(n)}
+            patterns[key] = {"fine_label": label_pattern(fine), "class": label_pattern(own)}
+        texts = {f: _field_text(item, f) for f in TEXT_FIELDS}
+        for v, pattern in patterns[key].items():
+            if pattern is None:
+                continue
+            hits = {f: bool(t) and pattern.search(t) is not None for f, t in texts.items()}
+            for f, hit in hits.items():
+                counts[v][f] += hit
+            counts[v]["text"] += any(hits.values())
+    n = max(len(dataset), 1)
+    return {v: {f: c / n for f, c in per.items()} for v, per in counts.items()}
+
+
+def _field_text(item: Item, name: str) -> str:
+    return "\n".join(item.tags) if name == "tags" else item.field_text(name)

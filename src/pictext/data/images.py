@@ -318,8 +318,6 @@ def drop_unreadable(dataset: Dataset, size: int | None = None) -> Dataset:
     Every dropped item is added to ``problems``. Decodes (and, for SVG, rasterises and
     caches) every image once, so it costs what a first embedding pass costs in decoding.
     """
-    from pictext.data.dataset import Dataset
-
     kept, problems = [], list(dataset.problems)
     for item in dataset.items:
         try:
@@ -328,4 +326,4 @@ def drop_unreadable(dataset: Dataset, size: int | None = None) -> Dataset:
             problems.append(f"{err.item_id}: {err.problem}; skipped")
             continue
         kept.append(item)
-    return Dataset(dataset.name, kept, problems, class_names=dataset.classes)
+    return dataset.with_items(kept, problems)

@@ -64,27 +64,57 @@ def image_stats(dataset: Dataset) -> dict[str, Any]:
 
 
 def text_stats(dataset: Dataset) -> dict[str, Any]:
-    """Missing-text rate per field (the study's Table 1) and mean words per field."""
-    n = max(len(dataset), 1)
+    """Missing-text rate per field (the study's Table 1) and mean words per field, overall
+    and per source (``missing_rate_by_source``: source -> field -> rate)."""
+    by_source: dict[str, list[Item]] = {}
+    for item in dataset.items:
+        by_source.setdefault(item.source, []).append(item)
+    missing, words = _missing(dataset.items)
+    return {
+        "missing_rate": missing,
+        "mean_words": words,
+        "sources": {s: len(items) for s, items in by_source.items()},
+        "missing_rate_by_source": {s: _missing(items)[0] for s, items in by_source.items()},
+    }
+
+
+def _missing(items: list[Item]) -> tuple[dict[str, float], dict[str, float]]:
+    n = max(len(items), 1)
     missing: dict[str, float] = {}
     words: dict[str, float] = {}
     for name in (*TEXT_FIELDS, "text"):
-        texts = [item.field_text(name) for item in dataset.items]
+        texts = [item.field_text(name) for item in items]
         missing[name] = sum(not t.strip() for t in texts) / n
         words[name] = sum(len(t.split()) for t in texts) / n
-    return {"missing_rate": missing, "mean_words": words}
+    return missing, words
 
 
 def dataset_info(
-    dataset: Dataset, *, images: bool = True, duplicates: bool = True
+    dataset: Dataset,
+    *,
+    images: bool = True,
+    duplicates: bool = True,
+    strip_label_words: bool = False,
 ) -> dict[str, Any]:
     """Everything ``pictext datasets info`` prints, as a JSON-ready dict.
 
+    ``label_leakage`` is measured on the text as read (``before``) and after
+    :func:`~pictext.data.hygiene.strip_label_words` (``after``): the share of items per field
+    whose text holds a word of their own fine label (WebVision: their query) or class.
+
     Args:
-        dataset: the dataset.
+        dataset: the dataset, as read (its text not stripped).
         images: read image headers for size and format statistics.
         duplicates: count exact-duplicate groups (hashes every image once).
+        strip_label_words: describe the text after stripping (the leakage has both).
     """
+    from pictext.data.hygiene import label_leakage
+    from pictext.data.hygiene import strip_label_words as strip
+
+    stripped = strip(dataset)
+    leakage = {"before": label_leakage(dataset), "after": label_leakage(stripped)}
+    if strip_label_words:
+        dataset = stripped
     counts = Counter(item.label for item in dataset.items)
     info: dict[str, Any] = {
         "name": dataset.name,
@@ -93,8 +123,10 @@ def dataset_info(
         "per_class": {c: counts.get(c, 0) for c in dataset.classes},
         "unlabelled": counts.get(None, 0),
         "fine_labels": len({i.fine_label for i in dataset.items if i.fine_label}),
+        "predefined": {k: len(v) for k, v in dataset.predefined.items()},
         "problems": len(dataset.problems),
         **text_stats(dataset),
+        "label_leakage": leakage,
     }
     if images:
         info["images"] = image_stats(dataset)

@@ -20,7 +20,7 @@ import contextlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +228,8 @@ class DatasetSplit:
     holdout: float  # share of each class held out (val + test)
     seed: int  # seed of the draw
     dataset: str = ""  # name of the dataset split
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the source's own
+    # evaluation sets (Dataset.predefined, e.g. "webvision_val"): never drawn, scored apart
 
     def rows(self, ids: Sequence[str]) -> Split:
         """Row indices per side of ``ids`` (e.g. a dataset's or features' item order).
@@ -249,17 +251,37 @@ class DatasetSplit:
             )
         )
 
+    def extra_rows(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Row indices (sorted int64) of each extra side in ``ids``.
+
+        Raises:
+            KeyError: an id of an extra side is not among ``ids``.
+        """
+        index = {item_id: i for i, item_id in enumerate(ids)}
+        out = {}
+        for name, side in self.extra.items():
+            missing = [i for i in side if i not in index]
+            if missing:
+                raise KeyError(
+                    f"{len(missing)} item(s) of the predefined set {name!r} of "
+                    f"{self.dataset!r} are not in this data (first: {missing[0]!r})"
+                )
+            out[name] = np.sort(np.array([index[i] for i in side], dtype=np.int64))
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON-ready values."""
+        sizes = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
         return {
             "dataset": self.dataset,
             "policy": self.policy,
             "holdout": self.holdout,
             "seed": self.seed,
-            "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            "sizes": {**sizes, **{k: len(v) for k, v in self.extra.items()}},
             "train": list(self.train),
             "val": list(self.val),
             "test": list(self.test),
+            "extra": {k: list(v) for k, v in self.extra.items()},
         }
 
     @classmethod
@@ -275,6 +297,7 @@ class DatasetSplit:
             float(d["holdout"]),
             int(d["seed"]),
             d.get("dataset", ""),
+            {k: tuple(v) for k, v in d.get("extra", {}).items()},
         )
 
     def save(self, path: str | Path) -> Path:
@@ -306,6 +329,10 @@ def split_dataset(
 ) -> DatasetSplit:
     """Split a dataset by the policy (stratified per class, duplicate groups on one side).
 
+    The items of the dataset's predefined sets (:attr:`Dataset.predefined`, e.g. WebVision's
+    human-checked validation set) are left out of the draw and recorded as the split's
+    ``extra`` sides, so they are never trained on and are scored on their own.
+
     Args:
         dataset: the items (unlabelled ones are left out of every side).
         holdout: share of each class held out, halved into val and test.
@@ -314,9 +341,15 @@ def split_dataset(
     """
     if groups is None:
         groups = duplicate_groups(dataset)
-    split = stratified_split(dataset.labels(), holdout=holdout, seed=seed, groups=groups)
+    labels = dataset.labels()
     ids = [it.id for it in dataset.items]
-    train, val, test = (
-        tuple(ids[int(i)] for i in side) for side in (split.train, split.val, split.test)
+    extra = {k: tuple(v) for k, v in dataset.predefined.items() if v}
+    fixed = {i for side in extra.values() for i in side}
+    if fixed:
+        labels = np.where([i in fixed for i in ids], -1, labels)
+    split = stratified_split(labels, holdout=holdout, seed=seed, groups=groups)
+    train, val, test = (  # a duplicate group's side would take its predefined members along
+        tuple(ids[int(i)] for i in side if ids[int(i)] not in fixed)
+        for side in (split.train, split.val, split.test)
     )
-    return DatasetSplit(train, val, test, GROUPED, float(holdout), int(seed), dataset.name)
+    return DatasetSplit(train, val, test, GROUPED, float(holdout), int(seed), dataset.name, extra)
