@@ -133,7 +133,9 @@ def _items(
     if manifest is not None:
         from pictext.data.manifest import read_manifest
 
-        ds = read_manifest(manifest)
+        # The rows name the files asked about, as file arguments would: no root applies
+        # (the dataset-root policy of docs/DATA.md is for collections).
+        ds = read_manifest(manifest, allow_outside_root=True)
         if not ds.items:
             why = f": {ds.problems[0]}" if ds.problems else ""
             raise InputError(
