@@ -31,7 +31,8 @@ from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure, require_read
 
 if TYPE_CHECKING:
-    from pictext.caption.captioner import Captioner
+    from pictext.caption.decoding import Decoding
+    from pictext.caption.registry import AnyCaptioner
     from pictext.data.item import Item
     from pictext.encoders.base import TextEncoder
     from pictext.store.memory import MemoryCache
@@ -47,7 +48,7 @@ class CaptionAnswer:
 
 
 def image_features(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     items: Sequence[Item],
     *,
     encoders: EncoderSource | None = None,
@@ -71,17 +72,21 @@ def image_features(
 
 
 def caption_images(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     items: Sequence[Item],
     *,
-    beam_size: int = 1,
+    decoding: Decoding | None = None,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
 ) -> list[str]:
-    """One caption per item's image (embedding options as in :func:`image_features`)."""
+    """One caption per item's image (embedding options as in :func:`image_features`).
+
+    ``decoding`` defaults to :data:`~pictext.caption.decoding.DEFAULT_DECODING`, as for every
+    other caption (the page, ``--by caption``, the report).
+    """
     image = image_features(captioner, items, encoders=encoders, cache_dir=cache_dir, memory=memory)
-    return captioner.predict(image, beam_size=beam_size)
+    return captioner.predict(image, decoding=decoding)
 
 
 class CaptionSearch:
@@ -91,8 +96,8 @@ class CaptionSearch:
         captioner: the fitted captioner.
         text_encoder: the encoder of caption similarity.
         collection: the collection's captions; None answers captions only.
-        beam_size: beam width of the query captions (the collection's when built by
-            :meth:`over`).
+        decoding: how query captions are decoded (the collection's when built by
+            :meth:`over`); default :data:`~pictext.caption.decoding.DEFAULT_DECODING`.
         thresholds: the similar and divergent cosine bands.
         encoders: builds the captioner's recorded image encoder (default: the registry).
 
@@ -104,18 +109,18 @@ class CaptionSearch:
 
     def __init__(
         self,
-        captioner: Captioner,
+        captioner: AnyCaptioner,
         text_encoder: TextEncoder,
         collection: CaptionCollection | None = None,
         *,
-        beam_size: int = 1,
+        decoding: Decoding | None = None,
         thresholds: CaptionThresholds | None = None,
         encoders: EncoderSource | None = None,
     ) -> None:
         self.captioner = captioner
         self.text_encoder = text_encoder
         self.collection = collection
-        self.beam_size = beam_size
+        self.decoding = decoding
         self.thresholds = thresholds or CaptionThresholds()
         self.encoders = encoders
         self.skipped: list[Failure] = []  # collection items whose image could not be read
@@ -123,11 +128,11 @@ class CaptionSearch:
     @classmethod
     def over(
         cls,
-        captioner: Captioner,
+        captioner: AnyCaptioner,
         items: Sequence[Item],
         text_encoder: str | TextEncoder,
         *,
-        beam_size: int = 1,
+        decoding: Decoding | None = None,
         thresholds: CaptionThresholds | None = None,
         encoders: EncoderSource | None = None,
         cache_dir: str | Path | None = None,
@@ -139,7 +144,7 @@ class CaptionSearch:
             captioner: the fitted captioner.
             items: the collection.
             text_encoder: encoder (or registry name) of caption similarity.
-            beam_size: beam width of every caption.
+            decoding: how every caption is decoded (default: the one default).
             thresholds: the similar and divergent cosine bands.
             encoders: builds the encoders (default: the registry).
             cache_dir: cache root (default ``$PICTEXT_CACHE``) of embeddings and captions.
@@ -163,14 +168,14 @@ class CaptionSearch:
             [feats.ids[i] for i in keep],
             feats.image[keep],
             tenc,
-            beam_size=beam_size,
+            decoding=decoding,
             cache_dir=root,
         )
         search = cls(
             captioner,
             tenc,
             collection,
-            beam_size=beam_size,
+            decoding=decoding,
             thresholds=thresholds,
             encoders=encoders,
         )
@@ -194,7 +199,7 @@ class CaptionSearch:
             self.captioner, items, encoders=self.encoders, cache_dir=cache_dir, memory=memory
         )
         captions, vectors = caption_query(
-            self.captioner, image, self.text_encoder, beam_size=self.beam_size
+            self.captioner, image, self.text_encoder, decoding=self.decoding
         )
         th, col = self.thresholds, self.collection
         out = []
