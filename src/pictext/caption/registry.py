@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 CAPTIONERS: tuple[str, ...] = ("consensus", "merge", "transformer", "retrieval")
 LABELS: dict[str, str] = {
     "consensus": "consensus of nearest captions",
-    "merge": "merge LSTM (report)",
+    "merge": "merge LSTM (the report's model)",
     "transformer": "transformer",
     "retrieval": "transformer + retrieved captions",
 }

@@ -110,13 +110,14 @@ def caption_examples(ds: Dataset, result: dict[str, Any], path: Path) -> Path:
     with the default's, the report merge model's and the nearest caption side by side."""
     from pictext.caption.plot_examples import pick_examples, plot_caption_examples
     from pictext.caption.registry import LABELS
+    from pictext.caption.runs import REPORT_KEY
     from pictext.caption.text import clean_caption
     from pictext.data.images import load_image
 
     test = result["test"]
     refs = [result["references"][int(i)] for i in test]
     default = result["default"]
-    shown = [default, "merge (greedy (report))", "nearest caption"]
+    shown = [default, REPORT_KEY, "nearest caption"]
     systems = {
         LABELS.get(name, name): result["captions"][name]
         for name in dict.fromkeys(shown)

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from pictext.store.features import Features
 
 
+REPORT_KEY = "merge (report's decoding)"  # the reproduction's test captions in ``captions``
+
+
 @dataclass
 class CaptionRunConfig:
     """One caption experiment: what to fit, how to split, how to decode."""
@@ -89,9 +92,9 @@ def run_captions(
     Returns:
         ``rows`` (one per system: test metrics, ``val`` metrics, ``val_score``,
         ``default``), ``default`` (the chosen type), ``models`` (fitted captioners),
-        ``captions`` (system -> test captions), ``consensus_grid`` (validation score of
-        each k and temperature), ``train`` / ``val`` / ``test`` rows, ``split``,
-        ``references`` and ``config``.
+        ``captions`` (type, baseline or :data:`REPORT_KEY` -> test captions),
+        ``consensus_grid`` (validation score of each k and temperature), ``train`` /
+        ``val`` / ``test`` rows, ``split``, ``references`` and ``config``.
     """
     from pictext.data.split import duplicate_groups, split_dataset
 
@@ -100,7 +103,7 @@ def run_captions(
     unknown = set(cfg.archs) - set(CAPTIONERS)
     if unknown or not cfg.archs:
         raise ValueError(f"unknown captioner types {sorted(unknown)}; use some of {CAPTIONERS}")
-    tenc = text_encoder or _text_encoder(cfg.text_encoder)
+    tenc = text_encoder or resolve_text_encoder(cfg.text_encoder)
     refs = reference_captions(dataset, cfg.field)
     usable = feats.image_mask & np.array([bool(r) for r in refs])
     groups = duplicate_groups(dataset)
@@ -118,7 +121,9 @@ def run_captions(
     sides = {"val": (x[val], list(r[val])), "test": (x[test], list(r[test]))}
     tr_refs = list(r[train])
 
-    def score(name: str, decoding: str, predict: Callable[[np.ndarray], list[str]]) -> dict:
+    def score(
+        name: str, decoding: str, predict: Callable[[np.ndarray], list[str]], key: str = ""
+    ) -> dict:
         row: dict[str, Any] = {"model": name, "decoding": decoding}
         row["val"] = caption_metrics(predict(sides["val"][0]), sides["val"][1], tenc)
         t0 = time.perf_counter()
@@ -128,7 +133,7 @@ def run_captions(
         row.update(_novel(hyps, sides["test"][1], tr_refs))
         row.update(caption_stats(hyps, tr_refs))
         row["val_score"] = selection_score(row["val"])
-        captions[name if decoding == "-" else f"{name} ({decoding})"] = hyps
+        captions[key or name] = hyps
         return row
 
     rows, models, captions, grid = [], {}, {}, []
@@ -143,7 +148,8 @@ def run_captions(
         decode = _predictor(model, cfg.decoding)
         rows.append({**score(arch, _decoding_name(arch, cfg), decode), "arch": arch})
         if arch == "merge":  # the report's decoding, for the reproduction
-            rows.append(score(arch, "greedy (report)", _predictor(model, REPRODUCTION)))
+            reproduction = _predictor(model, REPRODUCTION)
+            rows.append(score(arch, "greedy (report)", reproduction, key=REPORT_KEY))
     baselines = {
         "nearest caption": lambda v: nearest_caption(x[train], tr_refs, v),
         "most frequent caption": lambda v: most_frequent_caption(tr_refs, len(v)),
@@ -248,7 +254,8 @@ def _novel(hyps: list[str], refs: list[str], train_refs: list[str]) -> dict[str,
     return {f"{k}_novel": v for k, v in sub.items()}
 
 
-def _text_encoder(name: str) -> TextEncoder:
-    from pictext.encoders import create_encoder
+def resolve_text_encoder(name: str) -> TextEncoder:
+    """The text encoder ``name`` (or ``name@version``) by the one resolver of recorded names."""
+    from pictext.store.encoders import encoder_for
 
-    return create_encoder(name)  # type: ignore[return-value]
+    return encoder_for(name)

@@ -61,6 +61,7 @@ def _archs(value: str) -> tuple[str, ...]:
     return archs
 
 
+_TEXT = typer.Option(help="encoder of caption similarity, the cosine metric and retrieval")
 _BEAM = typer.Option(min=1, help="beam width of trained decoders (1: greedy)")
 _ARCH = typer.Option(
     "--arch",
@@ -99,6 +100,7 @@ def caption_train(
     out: Annotated[Path, typer.Option("--out", help="folder for the model")],
     arch: Annotated[str, _ARCH] = "auto",
     image_encoder: str = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[str, _TEXT] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
     holdout: Annotated[
         float, typer.Option(help="held-out share per class; 0 refits the chosen type on all")
@@ -123,6 +125,7 @@ def caption_train(
         holdout=holdout or defaults.CAPTION_HOLDOUT,
         seed=seed,
         epochs=epochs,
+        text_encoder=text_encoder,
     )
     result = run_captions(ds, feats, cfg, log=typer.echo)
     typer.echo(format_caption_table(result["rows"]))
@@ -142,8 +145,8 @@ def _train_on_all(ds: Any, feats: Any, cfg: Any, result: dict[str, Any], out: Pa
 
     from pictext.caption import Captioner, ConsensusCaptioner
     from pictext.caption.references import reference_captions, training_captions
+    from pictext.caption.runs import resolve_text_encoder
     from pictext.data.split import duplicate_groups
-    from pictext.encoders import create_encoder
 
     chosen = result["models"][result["default"]]
     refs = reference_captions(ds, cfg.field)
@@ -153,7 +156,7 @@ def _train_on_all(ds: Any, feats: Any, cfg: Any, result: dict[str, Any], out: Pa
         model = ConsensusCaptioner(chosen.config).fit(
             feats.image[keep],
             [texts[i] for i in keep],
-            create_encoder(cfg.text_encoder),
+            resolve_text_encoder(chosen.text_encoder or cfg.text_encoder),
             image_encoder=feats.image_encoder,
             clean=False,
         )
@@ -175,9 +178,7 @@ def caption_eval(
     out: Annotated[Path, typer.Option("--out", help="folder for tables, picture and models")],
     arch: Annotated[str, _ARCH] = "auto",
     image_encoder: str = defaults.IMAGE_ENCODER,
-    text_encoder: Annotated[
-        str, typer.Option(help="encoder of caption similarity, the cosine metric, retrieval")
-    ] = defaults.CAPTION_TEXT_ENCODER,
+    text_encoder: Annotated[str, _TEXT] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
     holdout: float = defaults.CAPTION_HOLDOUT,
     epochs: int = defaults.CAPTION_EPOCHS,
