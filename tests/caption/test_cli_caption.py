@@ -33,13 +33,17 @@ COMMON = ["--image-encoder", "toy-image", "--text-encoder", "toy-text", "--field
 
 def test_caption_train_saves_the_default_with_its_record(run, data, tmp_path) -> None:
     out = tmp_path / "cap"
-    res = run("caption-train", data, "--out", out, "--arch", "consensus,merge", "--epochs", 3,
+    res = run("caption-train", data, "--out", out, "--arch", "consensus", "--epochs", 3,
               *COMMON)  # fmt: skip
     assert res.exit_code == 0, res.output
     record = json.loads((out / "bleu.json").read_text())
     default = next(r for r in record["rows"] if r["default"])
     assert record["default"] == default["arch"] in ("consensus", "merge")
-    assert load_captioner(out).config.arch == record["default"]
+    saved = load_captioner(out)
+    assert saved.config.arch == record["default"]
+    assert saved.image_encoder == "toy-image@1"
+    caption = run("caption", next(data.rglob("*.png")), "--model", out, "--json")
+    assert caption.exit_code == 0, caption.output
     assert (out / "examples.png").stat().st_size > 0
     assert (out / "split.json").is_file()
     assert "(default)" in res.output

@@ -59,6 +59,8 @@ def test_sides_rows_and_the_default(result) -> None:
     best = max(candidates, key=lambda r: r["val_score"])
     assert [r for r in result["rows"] if r["default"]] == [best]
     assert result["default"] == best["arch"]
+    for model in result["models"].values():
+        assert model.image_encoder == "t@1"  # what `pictext caption` embeds new images with
     for r in result["rows"]:
         assert 0 <= r["bleu1"] <= 1
         assert -1 <= r["cosine"] <= 1

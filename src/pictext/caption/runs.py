@@ -8,8 +8,8 @@ consensus captioner's ``k`` and temperature are chosen on validation, and so is 
 on validation. (The consensus captioner's validation score is the best of its grid, so it
 is a little optimistic, by less than the grid's spread; on tuxpaint and openclipart its lead
 over the decoders is ten times that.) Test figures are computed for every system, baselines
-included, and never used to choose anything. The merge model is also decoded as the report did (greedy, no
-constraints), so its reproduction keeps its own row.
+included, and never used to choose anything. The merge model is also decoded as the report
+did (greedy, no constraints), so its reproduction keeps its own row.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def run_captions(
     rows, models, captions, grid = [], {}, {}, []
     for arch in cfg.archs:
         if arch == "consensus":
-            model, grid = _fit_consensus(x[train], [texts[i] for i in train], sides, cfg, tenc)
+            captions_tr = [texts[i] for i in train]
+            model, grid = _fit_consensus(x[train], captions_tr, feats, sides, cfg, tenc)
             log(f"  consensus: k {model.config.k}, temperature {model.config.temperature:g}")
         else:
             captions_tr = [texts[i] for i in train]
@@ -180,6 +181,7 @@ def run_captions(
 def _fit_consensus(
     image: np.ndarray,
     captions: list[list[str]],
+    feats: Features,
     sides: dict[str, tuple[np.ndarray, list[str]]],
     cfg: CaptionRunConfig,
     tenc: TextEncoder,
@@ -187,7 +189,9 @@ def _fit_consensus(
     """The consensus captioner with the ``k`` and temperature best on validation."""
     from pictext.caption.consensus import ConsensusCaptioner
 
-    model = ConsensusCaptioner().fit(image, captions, tenc, clean=False)
+    model = ConsensusCaptioner().fit(
+        image, captions, tenc, image_encoder=feats.image_encoder, clean=False
+    )
     grid = []
     v_image, v_refs = sides["val"]
     for k in cfg.ks:

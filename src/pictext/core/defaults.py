@@ -41,7 +41,7 @@ CAPTION_CONSENSUS_K = 10  # consensus captioner: nearest training images whose c
 CAPTION_CONSENSUS_TEMPERATURE = 0.05  # consensus captioner: weight exp((sim - best) / this)
 CAPTION_CONSENSUS_KS = (1, 5, 10, 20, 40)  # consensus k tried on validation (1: nearest caption)
 CAPTION_CONSENSUS_TEMPERATURES = (0.02, 0.05, 0.1)  # consensus temperatures tried on validation
-CAPTION_EXTRA_FIELDS: tuple[str, ...] = ()  # fields added to the training captions (see README)
+CAPTION_EXTRA_FIELDS: tuple[str, ...] = ()  # extra training captions: none (hurt on validation)
 
 # ---- limits on inputs (checked before any work) ------------------------------------------
 MAX_PIXELS = 40_000_000  # width x height above this is refused (decompression bombs)
