@@ -14,7 +14,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("table", "Classification: fusion vs single inputs vs anchors (test split, mean ± std)"),
     ("classifier", "One fusion classifier: learning curve, embedding maps, confusions"),
     ("rank", "Ranking head vs raw embedding: metrics, retrieval grid, map"),
-    ("captioner", "Captioner: BLEU and examples"),
+    ("captioner", "Captioner: the default (best on validation) vs the report's merge model"),
 )
 
 
@@ -37,9 +37,17 @@ def _json_tables(base: Path) -> list[str]:
         tables.append(markdown_table(json.loads(rank.read_text(encoding="utf-8"))["table"]))
     bleu = base / "bleu.json"
     if bleu.is_file():
-        from pictext.caption.runs import format_bleu_table
+        from pictext.caption.tables import (
+            CAPTION_NOTE,
+            format_caption_table,
+            format_consensus_grid,
+        )
 
-        tables.append(format_bleu_table(json.loads(bleu.read_text(encoding="utf-8"))["rows"]))
+        record = json.loads(bleu.read_text(encoding="utf-8"))
+        tables.append(format_caption_table(record["rows"]) + "\n\n" + CAPTION_NOTE)
+        if record.get("consensus_grid"):
+            grid = format_consensus_grid(record["consensus_grid"])
+            tables.append("Consensus captioner, k and temperature on validation:\n\n" + grid)
     return tables
 
 

@@ -68,6 +68,12 @@ def bow_encoder():
 
 
 @pytest.fixture(scope="session")
+def bow_class():
+    """The :class:`BagOfWordsEncoder` class, for fixtures wider than one test."""
+    return BagOfWordsEncoder
+
+
+@pytest.fixture(scope="session")
 def toy_data():
     return toy_captions()
 

@@ -7,7 +7,15 @@ import pytest
 
 from pictext.caption import Captioner
 from pictext.caption.bleu import bleu_scores
+from pictext.caption.decoding import Decoding
 from pictext.caption.models import ARCHS
+
+
+def plain(beam: int) -> Decoding:
+    """Beam search without constraints or length penalty: scores comparable with greedy."""
+    return Decoding(
+        beam_size=beam, length_penalty=0.0, no_repeat_ngram=0, no_immediate_repeat=False
+    )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -31,7 +39,8 @@ def test_save_load_gives_same_captions_and_scores(fitted, tmp_path, arch: str, m
     assert meta["image_encoder"] == "toy@1"
     assert meta["vocabulary"] == model.vocab.words
     again = Captioner.load(tmp_path / "m")
-    assert again.predict(x, beam_size=3) == model.predict(x, beam_size=3)
+    assert again.predict(x) == model.predict(x)
+    assert again.predict(x, decoding=plain(3)) == model.predict(x, decoding=plain(3))
     a, b = model.generate(x), again.generate(x)
     assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-6)
     assert again.fingerprint() == model.fingerprint()
@@ -42,9 +51,9 @@ def test_beam_one_is_greedy_and_beam_scores_at_least_greedy(fitted, arch: str, m
     x, _, _ = make_toy(n=40, noise=1.0, seed=5)
     model = fitted[arch]
     greedy, beam1, beam4 = (
-        model.generate(x),
-        model.generate(x, beam_size=1),
-        model.generate(x, beam_size=4),
+        model.generate(x, decoding=plain(1)),
+        model.generate(x, decoding=plain(1)),
+        model.generate(x, decoding=plain(4)),
     )
     assert [h.ids for h in greedy] == [h.ids for h in beam1]
     g, b = np.array([h.score for h in greedy]), np.array([h.score for h in beam4])
@@ -58,8 +67,8 @@ def test_beam_beats_greedy_on_average_when_greedy_is_poor(arch: str, make_toy) -
     # pruned), so this asserts the mean and a large majority.
     x, caps, _ = make_toy(n=64, noise=2.0, seed=3)
     model = Captioner(arch=arch, epochs=3, hidden=32, min_count=1, threads=1).fit(x, caps)
-    g = np.array([h.score for h in model.generate(x)])
-    b = np.array([h.score for h in model.generate(x, beam_size=4)])
+    g = np.array([h.score for h in model.generate(x, decoding=plain(1))])
+    b = np.array([h.score for h in model.generate(x, decoding=plain(4))])
     assert b.mean() > g.mean()
     assert np.mean(b >= g - 1e-9) >= 0.9
     assert np.all(np.isfinite(b))
@@ -82,7 +91,7 @@ def test_best_epoch_selection_and_patience(select: str, make_toy) -> None:
 def test_max_len_caps_generated_words(make_toy) -> None:
     x, caps, _ = make_toy(n=32)
     model = Captioner(max_len=2, epochs=2, hidden=16, min_count=1, threads=1).fit(x, caps)
-    for h in model.generate(x, beam_size=3) + model.generate(x):
+    for h in model.generate(x) + model.generate(x, decoding=plain(1)):
         assert len(h.ids) <= 2
         assert h.truncated == (len(h.ids) == 2)
 

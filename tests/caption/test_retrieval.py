@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pictext.caption.decoding import DEFAULT_DECODING, Decoding
 from pictext.caption.retrieval import (
     CaptionCollection,
     CaptionThresholds,
@@ -86,8 +87,15 @@ def test_caption_collection_is_cached_and_used_for_queries(
     again = caption_collection(fitted["merge"], ids, x, enc, cache_dir=tmp_path)
     assert enc.calls == 1  # served from the cache
     assert again.captions == col.captions
-    other = caption_collection(fitted["merge"], ids, x, enc, cache_dir=tmp_path, beam_size=3)
-    assert enc.calls == 2  # a different beam is a different entry
+    same = caption_collection(
+        fitted["merge"], ids, x, enc, cache_dir=tmp_path, decoding=DEFAULT_DECODING
+    )
+    assert enc.calls == 1  # the default, named or not, is one entry
+    assert same.captions == col.captions
+    other = caption_collection(
+        fitted["merge"], ids, x, enc, cache_dir=tmp_path, decoding=Decoding(beam_size=1)
+    )
+    assert enc.calls == 2  # another decoding is another entry
     assert other.ids == ids
     # A query image of class 0 finds class-0 images as similar, none as divergent.
     captions, q = caption_query(fitted["merge"], x[:1], enc)

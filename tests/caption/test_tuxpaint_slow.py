@@ -19,10 +19,10 @@ def tuxpaint_run(tmp_path_factory):
 
     ds = load_dataset("tuxpaint")
     feats = embed_dataset(ds, "efficientnet-lite0", None, progress=False)
-    cfg = CaptionRunConfig(archs=("merge",), epochs=12, beam_size=2)
+    cfg = CaptionRunConfig(archs=("consensus", "merge"), epochs=12)
     result = run_captions(ds, feats, cfg, log=lambda _: None)
     out = tmp_path_factory.mktemp("captioner")
-    result["models"]["merge"].save(out)
+    result["models"][result["default"]].save(out)
     return ds, result, out
 
 
@@ -31,18 +31,34 @@ def test_split_keeps_duplicates_on_one_side(tuxpaint_run) -> None:
 
     ds, result, _ = tuxpaint_run
     groups = duplicate_groups(ds)
-    assert not set(groups[result["train"]]) & set(groups[result["test"]])
-    assert len(result["test"]) > 200
+    sides = [set(groups[result[s]].tolist()) for s in ("train", "val", "test")]
+    assert not sides[0] & sides[1]
+    assert not sides[0] & sides[2]
+    assert not sides[1] & sides[2]
+    assert len(result["test"]) > 100
 
 
-def test_merge_model_beats_constant_caption(tuxpaint_run) -> None:
+def test_merge_model_beats_constant_caption_and_decodes_cleanly(tuxpaint_run) -> None:
     _, result, _ = tuxpaint_run
     rows = {(r["model"], r["decoding"]): r for r in result["rows"]}
-    merge = rows[("merge", "greedy")]
+    report = rows[("merge", "greedy (report)")]
+    merge = next(r for r in result["rows"] if r.get("arch") == "merge")
     constant = rows[("most frequent caption", "-")]
-    assert merge["bleu1"] > constant["bleu1"] + 0.05
+    assert report["bleu1"] > constant["bleu1"] + 0.05
     assert merge["distinct"] > 0.1  # not one caption for every image
-    assert 0 < rows[("nearest caption", "-")]["bleu1"] <= 1
+    assert merge["degenerate"] == 0.0  # no repeats by construction, articles tidied
+    assert report["degenerate"] > merge["degenerate"]  # the report's greedy search loops
+
+
+def test_default_captioner_against_the_nearest_caption(tuxpaint_run) -> None:
+    _, result, _ = tuxpaint_run
+    default = next(r for r in result["rows"] if r["default"])
+    nearest = next(r for r in result["rows"] if r["model"] == "nearest caption")
+    assert default["cosine"] >= nearest["cosine"]
+    # BLEU-1 of one split of 138 test images is noisy: on seed 0 the consensus captioner is
+    # 0.3 below the nearest caption (README); more than a point below would be a regression.
+    assert default["bleu1"] >= nearest["bleu1"] - 0.01
+    assert default["degenerate"] < 0.02
 
 
 def test_caption_cli_on_image_files(tuxpaint_run) -> None:
@@ -56,11 +72,11 @@ def test_caption_cli_on_image_files(tuxpaint_run) -> None:
     lines = [json.loads(line) for line in res.output.strip().splitlines()]
     assert [d["image"] for d in lines] == [it.image for it in items]
     # The CLI encodes the files itself; its captions match the model on cached embeddings.
-    from pictext.caption import Captioner
+    from pictext.caption import load_captioner
     from pictext.store import embed_dataset
 
     feats = embed_dataset(ds.subset(result["test"][:3]), "efficientnet-lite0", None, progress=False)
-    expected = Captioner.load(model_dir).predict(feats.image, beam_size=3)
+    expected = load_captioner(model_dir).predict(feats.image)
     assert [d["caption"] for d in lines] == expected
     assert np.all([isinstance(d["caption"], str) for d in lines])
 

@@ -118,9 +118,7 @@ def test_bad_divergent_knobs_are_refused(cli, client, toy_root, query_png) -> No
 def test_cli_and_service_give_the_same_caption(cli, client, toy_root, query_png) -> None:
     from pictext.cli.caption import search_by_caption
 
-    res = cli(
-        "caption", query_png, "--model", toy_root / "bundle" / "captioner", "--beam", 1, "--json"
-    )
+    res = cli("caption", query_png, "--model", toy_root / "bundle" / "captioner", "--json")
     assert res.exit_code == 0, res.output
     by_cli = json.loads(res.output.strip().splitlines()[-1])["caption"]
     body = client.post("/caption", files=_upload(query_png), data={"k": "5"}).json()

@@ -20,6 +20,15 @@ from service_toys import ToyImageEncoder, ToyTextEncoder
 TOYS = {"toy-image": ToyImageEncoder, "toy-text": ToyTextEncoder}
 
 
+def toy_entry(name: str) -> Any:
+    """The registry entry of a toy encoder."""
+    from pictext.encoders import registry
+
+    toy = TOYS[name]
+    kind = "image" if toy is ToyImageEncoder else "text"
+    return registry.EncoderEntry(name, kind, toy.dim, "", "", summary="a test toy")
+
+
 def install() -> None:
     """Route the registry's name look-up and encoder factory through the toys."""
     from pictext.encoders import registry
@@ -30,11 +39,7 @@ def install() -> None:
         return TOYS[name]() if name in TOYS else real_create(name, **options)
 
     def entry(name: str) -> Any:
-        if name not in TOYS:
-            return real_entry(name)
-        toy = TOYS[name]
-        kind = "image" if toy is ToyImageEncoder else "text"
-        return registry.EncoderEntry(name, kind, toy.dim, "", "", summary="a test toy")
+        return toy_entry(name) if name in TOYS else real_entry(name)
 
     registry.create_encoder = create
     registry.get_entry = entry

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pictext.caption.inputs import unit_rows
+
 
 def bleu_scores(
     hypotheses: Sequence[str],
@@ -79,8 +81,8 @@ def most_frequent_caption(train_captions: Sequence[str], n: int) -> list[str]:
 
 def nearest_rows(query: np.ndarray, base: np.ndarray, *, k: int) -> np.ndarray:
     """Indices ``[Q, k]`` of the ``k`` rows of ``base`` most cosine-similar to each query."""
-    q = _unit(query)
-    b = _unit(base)
+    q = unit_rows(query)
+    b = unit_rows(base)
     sims = q @ b.T
     k = min(k, b.shape[0])
     top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
@@ -107,8 +109,3 @@ def sentence_overlap(hypothesis: str, reference: str) -> float:
         return 0.0
     precision, recall = common / sum(h.values()), common / sum(r.values())
     return 2 * precision * recall / (precision + recall)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -23,7 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pictext.caption.decode import Hypothesis, beam_decode, greedy_decode
+from pictext.caption.decode import Hypothesis, decode
+from pictext.caption.decoding import DEFAULT_DECODING, Decoding
+from pictext.caption.grammar import tidy_caption
+from pictext.caption.inputs import check_image
 from pictext.caption.models import ARCHS, DecoderConfig, build_decoder
 from pictext.caption.text import Vocabulary, clean_caption
 from pictext.caption.train import SELECT, DecoderTraining, TrainHistory, train_decoder
@@ -124,7 +127,7 @@ class Captioner:
         Returns:
             self
         """
-        image = _check_image(image)
+        image = check_image(image)
         if len(captions) != len(image):
             raise ValueError(f"{len(image)} image rows but {len(captions)} captions")
         texts = [clean_caption(c) if clean else c for c in captions]
@@ -147,49 +150,43 @@ class Captioner:
         return config_from(DecoderTraining, self.config)
 
     def generate(
-        self,
-        image: np.ndarray,
-        *,
-        beam_size: int = 1,
-        length_penalty: float = 0.0,
-        batch_size: int = 256,
+        self, image: np.ndarray, *, decoding: Decoding | None = None, batch_size: int = 256
     ) -> list[Hypothesis]:
         """Decoded hypotheses (ids and log-probabilities) for image embeddings ``[N, Di]``.
 
         Args:
             image: Float image embeddings from the encoder the model was trained on.
-            beam_size: 1 decodes greedily; more runs beam search.
-            length_penalty: See :func:`~pictext.caption.decode.beam_decode`.
+            decoding: Beam width, length penalty and repeat constraints (default:
+                :class:`~pictext.caption.decode.Decoding`, the same for every front end).
             batch_size: Images decoded together.
         """
         module, vocab = self._fitted()
-        image = _check_image(image, self.image_dim)
+        image = check_image(image, self.image_dim)
         banned = (vocab.pad, vocab.unk, vocab.start)
         out: list[Hypothesis] = []
         module.eval()
         with _Threads(self.config.threads):
             for lo in range(0, len(image), batch_size):
-                x = torch.from_numpy(image[lo : lo + batch_size])
-                common = {"start": vocab.start, "end": vocab.end, "max_len": self.config.max_len}
-                if beam_size == 1:
-                    out += greedy_decode(module, x, banned=banned, **common)
-                else:
-                    out += beam_decode(
-                        module,
-                        x,
-                        beam_size=beam_size,
-                        length_penalty=length_penalty,
-                        banned=banned,
-                        **common,
-                    )
+                out += decode(
+                    module,
+                    torch.from_numpy(image[lo : lo + batch_size]),
+                    start=vocab.start,
+                    end=vocab.end,
+                    max_len=self.config.max_len,
+                    decoding=decoding,
+                    banned=banned,
+                )
         return out
 
-    def predict(
-        self, image: np.ndarray, *, beam_size: int = 1, length_penalty: float = 0.0
-    ) -> list[str]:
-        """Captions (cleaned words, no markers) for image embeddings ``[N, Di]``."""
-        hyps = self.generate(image, beam_size=beam_size, length_penalty=length_penalty)
-        return [self.vocab.decode(h.ids) for h in hyps]  # type: ignore[union-attr]
+    def predict(self, image: np.ndarray, *, decoding: Decoding | None = None) -> list[str]:
+        """Captions (cleaned words, no markers) for image embeddings ``[N, Di]``.
+
+        With ``decoding.tidy`` (the default) each "a" / "an" is chosen by the next word.
+        """
+        decoding = decoding or DEFAULT_DECODING
+        hyps = self.generate(image, decoding=decoding)
+        texts = [self.vocab.decode(h.ids) for h in hyps]  # type: ignore[union-attr]
+        return [tidy_caption(t) for t in texts] if decoding.tidy else texts
 
     def fingerprint(self) -> str:
         """SHA-1 of the weights, vocabulary and configuration: a cache key for its outputs."""
@@ -261,17 +258,6 @@ class Captioner:
         if self.module is None or self.vocab is None:
             raise RuntimeError("this Captioner is not fitted; call fit() or Captioner.load()")
         return self.module, self.vocab
-
-
-def _check_image(image: np.ndarray, dim: int | None = None) -> np.ndarray:
-    image = np.ascontiguousarray(image, dtype=np.float32)
-    if image.ndim != 2:
-        raise ValueError(f"image embeddings must be [N, D], got shape {image.shape}")
-    if dim is not None and image.shape[1] != dim:
-        raise ValueError(f"image embeddings are {image.shape[1]}-d; this model expects {dim}-d")
-    if not np.isfinite(image).all():
-        raise ValueError("image embeddings contain NaN or inf")
-    return image
 
 
 class _Threads:

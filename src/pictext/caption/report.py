@@ -12,20 +12,6 @@ if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
     from pictext.store.features import Features
 
-BLEU_NOTE = (
-    "References are single and short (one caption per image, a few words), so BLEU is low "
-    "for every system: a synonym or a different but correct word order earns nothing, and a "
-    "caption of four words has one 4-gram, so BLEU-3/4 drop to zero unless the caption is "
-    "copied exactly. BLEU-3/4 can even exceed BLEU-1 here: 3- and 4-gram precisions are "
-    "taken only over the few captions long enough to have them, which are mostly copied "
-    "verbatim (e.g. 'the sign for the letter in american sign language'), while the "
-    "brevity penalty is the same for every n. Compare rows with each other, not with BLEU "
-    "published on "
-    "five-reference datasets (Flickr8k, COCO). 'new captions' = test images whose reference "
-    "caption never occurs in training; 'copied' = generated captions identical to a "
-    "training caption."
-)
-
 
 def write_caption_report(
     ds: Dataset,
@@ -47,7 +33,7 @@ def write_caption_report(
         format_retrieval_table,
         image_retrieval_rows,
     )
-    from pictext.caption.runs import format_bleu_table
+    from pictext.caption.tables import CAPTION_NOTE, format_caption_table, format_consensus_grid
     from pictext.core.paths import cache_dir as default_cache
     from pictext.encoders import create_encoder
 
@@ -55,19 +41,16 @@ def write_caption_report(
     result["split"].save(out / "split.json")
     for arch, model in result["models"].items():
         model.save(out / "models" / arch)
-    bleu = format_bleu_table(result["rows"])
+    table = format_caption_table(result["rows"])
+    grid = format_consensus_grid(result["consensus_grid"])
     head = (
-        f"# Captions on {ds.name}: {len(result['train'])} training, "
-        f"{len(result['test'])} held-out images\n\n"
+        f"# Captions on {ds.name}: {len(result['train'])} training, {len(result['val'])} "
+        f"validation, {len(result['test'])} test images\n\n"
     )
-    _write(
-        out / "bleu.md", f"{head}{bleu}\n\nBLEU x 100, corpus level (sacrebleu).\n\n{BLEU_NOTE}\n"
-    )
-    _write(
-        out / "bleu.json",
-        json.dumps({"config": result["config"], "rows": result["rows"]}, indent=2),
-    )
-    log(bleu)
+    grid_md = f"\n\n## Consensus captioner on validation\n\n{grid}\n" if grid else "\n"
+    _write(out / "bleu.md", f"{head}{table}\n\n{CAPTION_NOTE}\n{grid_md}")
+    _write(out / "bleu.json", json.dumps(caption_record(result), indent=2))
+    log(table)
     labels = ds.labels()
     tenc = create_encoder(text_encoder)
     root = Path(cache_dir) / "captions" if cache_dir else default_cache("captions")
@@ -105,7 +88,7 @@ def write_caption_report(
             indent=1,
         ),
     )
-    png = _examples(ds, result, out / "examples.png")
+    png = caption_examples(ds, result, out / "examples.png")
     return [
         out / "bleu.md",
         out / "retrieval.md",
@@ -116,27 +99,41 @@ def write_caption_report(
     ]
 
 
-def _examples(ds: Dataset, result: dict[str, Any], path: Path) -> Path:
+def caption_record(result: dict[str, Any]) -> dict[str, Any]:
+    """What ``bleu.json`` keeps of a run: config, rows, the default and the consensus grid."""
+    keys = ("config", "rows", "default", "consensus_grid")
+    return {k: result[k] for k in keys}
+
+
+def caption_examples(ds: Dataset, result: dict[str, Any], path: Path) -> Path:
+    """``examples.png``: held-out test images, the best and worst of the default captioner,
+    with the default's, the report merge model's and the nearest caption side by side."""
     from pictext.caption.plot_examples import pick_examples, plot_caption_examples
+    from pictext.caption.registry import LABELS
+    from pictext.caption.runs import REPORT_KEY
+    from pictext.caption.text import clean_caption
     from pictext.data.images import load_image
 
     test = result["test"]
     refs = [result["references"][int(i)] for i in test]
+    default = result["default"]
+    shown = [default, REPORT_KEY, "nearest caption"]
     systems = {
-        name: caps
-        for name, caps in result["captions"].items()
-        if "greedy" in name or name == "nearest caption"
+        LABELS.get(name, name): result["captions"][name]
+        for name in dict.fromkeys(shown)
+        if name in result["captions"]
     }
     first = next(iter(systems))
     test_items = [ds.items[int(i)] for i in test]
-    idx = pick_examples(systems[first], refs, groups=[it.label for it in test_items])
+    clean = [clean_caption(c) for c in systems[first]]
+    idx = pick_examples(clean, refs, groups=[it.label for it in test_items])
     items = [test_items[i] for i in idx]
     return plot_caption_examples(
         [load_image(it, size=160) for it in items],
         {name: [caps[i] for i in idx] for name, caps in systems.items()},
         [refs[i] for i in idx],
         path,
-        title=f"{ds.name}: held-out images, top row best and bottom row worst by '{first}' "
+        title=f"{ds.name}: test images, top row best and bottom row worst by '{first}' "
         "(unigram F1 with the reference)",
         labels=[_label(it) for it in items],
     )

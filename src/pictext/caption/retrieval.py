@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pictext.caption.decoding import DEFAULT_DECODING, Decoding
 from pictext.core import defaults
 
 if TYPE_CHECKING:
-    from pictext.caption.captioner import Captioner
+    from pictext.caption.registry import AnyCaptioner
     from pictext.encoders.base import TextEncoder
 
 
@@ -96,30 +97,32 @@ class CaptionCollection:
 
 
 def caption_collection(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     ids: Sequence[str],
     image: np.ndarray,
     text_encoder: TextEncoder,
     *,
-    beam_size: int = 1,
+    decoding: Decoding | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> CaptionCollection:
     """Caption every image embedding and embed the captions; cached when ``cache_dir`` is set.
 
-    The cache key covers the captioner's weights, the ids and embeddings, the beam size
-    and the text encoder's name and version.
+    The cache key covers the captioner's weights, the ids and embeddings, the decoding
+    (default :class:`~pictext.caption.decode.Decoding`) and the text encoder's name and
+    version.
     """
     tag = f"{text_encoder.name}@{text_encoder.version}"
     path = None
     if cache_dir is not None:
         key = hashlib.sha1()
-        for part in (captioner.fingerprint(), tag, str(beam_size), "\n".join(ids)):
+        rules = repr(decoding or DEFAULT_DECODING)
+        for part in (captioner.fingerprint(), tag, rules, "\n".join(ids)):
             key.update(part.encode())
         key.update(np.ascontiguousarray(image, dtype=np.float32).tobytes())
         path = Path(cache_dir) / f"captions-{key.hexdigest()[:20]}.npz"
         if path.is_file():
             return CaptionCollection.load(path)
-    captions = captioner.predict(image, beam_size=beam_size)
+    captions = captioner.predict(image, decoding=decoding)
     emb = text_encoder.encode(captions) if captions else np.zeros((0, text_encoder.dim))
     col = CaptionCollection(list(ids), captions, np.asarray(emb, dtype=np.float32), tag)
     if path is not None:
@@ -129,10 +132,14 @@ def caption_collection(
 
 
 def caption_query(
-    captioner: Captioner, image: np.ndarray, text_encoder: TextEncoder, *, beam_size: int = 1
+    captioner: AnyCaptioner,
+    image: np.ndarray,
+    text_encoder: TextEncoder,
+    *,
+    decoding: Decoding | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Captions of query image embeddings ``[Q, Di]`` and their text embeddings ``[Q, Dt]``."""
-    captions = captioner.predict(np.atleast_2d(image), beam_size=beam_size)
+    captions = captioner.predict(np.atleast_2d(image), decoding=decoding)
     return captions, np.asarray(text_encoder.encode(captions), dtype=np.float32)
 
 

@@ -21,7 +21,7 @@ from pictext.caption.retrieval import (
 )
 
 if TYPE_CHECKING:
-    from pictext.caption.captioner import Captioner
+    from pictext.caption.registry import AnyCaptioner
     from pictext.encoders.base import TextEncoder
     from pictext.store.features import Features
 
@@ -52,7 +52,7 @@ def list_precision(
 
 
 def caption_retrieval_rows(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     name: str,
     feats: Features,
     labels: np.ndarray,

@@ -32,7 +32,8 @@ from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure, per_item, read_rows, require_read
 
 if TYPE_CHECKING:
-    from pictext.caption.captioner import Captioner
+    from pictext.caption.decoding import Decoding
+    from pictext.caption.registry import AnyCaptioner
     from pictext.data.item import Item
     from pictext.encoders.base import TextEncoder
     from pictext.store.memory import MemoryCache
@@ -48,7 +49,7 @@ class CaptionAnswer:
 
 
 def image_features(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     items: Sequence[Item],
     *,
     encoders: EncoderSource | None = None,
@@ -72,10 +73,10 @@ def image_features(
 
 
 def caption_each(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     items: Sequence[Item],
     *,
-    beam_size: int = 1,
+    decoding: Decoding | None = None,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
@@ -93,20 +94,23 @@ def caption_each(
     )
     assert feats.image is not None
     rows = read_rows(feats.ids, failures)
-    texts = captioner.predict(feats.image[rows], beam_size=beam_size) if rows else []
+    texts = captioner.predict(feats.image[rows], decoding=decoding) if rows else []
     return per_item(feats.ids, failures, texts)
 
 
 def caption_images(
-    captioner: Captioner,
+    captioner: AnyCaptioner,
     items: Sequence[Item],
     *,
-    beam_size: int = 1,
+    decoding: Decoding | None = None,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
 ) -> list[str]:
     """One caption per item's image (embedding options as in :func:`image_features`).
+
+    ``decoding`` defaults to :data:`~pictext.caption.decoding.DEFAULT_DECODING`, as for every
+    other caption (the page, ``--by caption``, the report).
 
     Raises:
         UnreadableItemsError: an image could not be read; nothing is captioned.
@@ -114,7 +118,7 @@ def caption_images(
     out = caption_each(
         captioner,
         items,
-        beam_size=beam_size,
+        decoding=decoding,
         encoders=encoders,
         cache_dir=cache_dir,
         memory=memory,
@@ -130,8 +134,8 @@ class CaptionSearch:
         captioner: the fitted captioner.
         text_encoder: the encoder of caption similarity.
         collection: the collection's captions; None answers captions only.
-        beam_size: beam width of the query captions (the collection's when built by
-            :meth:`over`).
+        decoding: how query captions are decoded (the collection's when built by
+            :meth:`over`); default :data:`~pictext.caption.decoding.DEFAULT_DECODING`.
         thresholds: the similar and divergent cosine bands.
         encoders: builds the captioner's recorded image encoder (default: the registry).
 
@@ -143,18 +147,18 @@ class CaptionSearch:
 
     def __init__(
         self,
-        captioner: Captioner,
+        captioner: AnyCaptioner,
         text_encoder: TextEncoder,
         collection: CaptionCollection | None = None,
         *,
-        beam_size: int = 1,
+        decoding: Decoding | None = None,
         thresholds: CaptionThresholds | None = None,
         encoders: EncoderSource | None = None,
     ) -> None:
         self.captioner = captioner
         self.text_encoder = text_encoder
         self.collection = collection
-        self.beam_size = beam_size
+        self.decoding = decoding
         self.thresholds = thresholds or CaptionThresholds()
         self.encoders = encoders
         self.skipped: list[Failure] = []  # collection items whose image could not be read
@@ -162,11 +166,11 @@ class CaptionSearch:
     @classmethod
     def over(
         cls,
-        captioner: Captioner,
+        captioner: AnyCaptioner,
         items: Sequence[Item],
         text_encoder: str | TextEncoder,
         *,
-        beam_size: int = 1,
+        decoding: Decoding | None = None,
         thresholds: CaptionThresholds | None = None,
         encoders: EncoderSource | None = None,
         cache_dir: str | Path | None = None,
@@ -178,7 +182,7 @@ class CaptionSearch:
             captioner: the fitted captioner.
             items: the collection.
             text_encoder: encoder (or registry name) of caption similarity.
-            beam_size: beam width of every caption.
+            decoding: how every caption is decoded (default: the one default).
             thresholds: the similar and divergent cosine bands.
             encoders: builds the encoders (default: the registry).
             cache_dir: cache root (default ``$PICTEXT_CACHE``) of embeddings and captions.
@@ -202,14 +206,14 @@ class CaptionSearch:
             [feats.ids[i] for i in keep],
             feats.image[keep],
             tenc,
-            beam_size=beam_size,
+            decoding=decoding,
             cache_dir=root,
         )
         search = cls(
             captioner,
             tenc,
             collection,
-            beam_size=beam_size,
+            decoding=decoding,
             thresholds=thresholds,
             encoders=encoders,
         )
@@ -235,7 +239,7 @@ class CaptionSearch:
             self.captioner, items, encoders=self.encoders, cache_dir=cache_dir, memory=memory
         )
         captions, vectors = caption_query(
-            self.captioner, image, self.text_encoder, beam_size=self.beam_size
+            self.captioner, image, self.text_encoder, decoding=self.decoding
         )
         th, col = self.thresholds, self.collection
         out = []

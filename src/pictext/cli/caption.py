@@ -23,7 +23,7 @@ from pictext.encoders.registry import EncoderVersionError
 from pictext.store.failures import Failure
 
 if TYPE_CHECKING:
-    from pictext.caption import CaptionMatch
+    from pictext.caption import CaptionMatch, Decoding
 
 _DATASET = typer.Argument(help="dataset name (tuxpaint, openclipart, ...) or folder/manifest")
 _CACHE = typer.Option("--cache-dir", help="embedding cache root (default $PICTEXT_CACHE)")
@@ -44,12 +44,37 @@ def _retrain(err: EncoderVersionError) -> EncoderVersionError:
     )
 
 
+def _decoding(beam: int) -> Decoding:
+    from pictext.caption import Decoding
+
+    return Decoding(beam_size=beam)
+
+
+def _archs(value: str) -> tuple[str, ...]:
+    from pictext.caption import CAPTIONERS
+
+    archs = CAPTIONERS if value == "auto" else _csv(value)
+    unknown = [a for a in archs if a not in CAPTIONERS]
+    if unknown or not archs:
+        raise typer.BadParameter(f"unknown captioner type {unknown}; use auto or {CAPTIONERS}")
+    return archs
+
+
+_TEXT = typer.Option(help="encoder of caption similarity, the cosine metric and retrieval")
+_BEAM = typer.Option(min=1, help="beam width of trained decoders (1: greedy)")
+_ARCH = typer.Option(
+    "--arch",
+    help="captioner types to fit, comma-separated (consensus, merge, transformer, retrieval); "
+    "auto: all; the best on validation is kept",
+)
+
+
 def caption(
     images: Annotated[list[Path], typer.Argument(help="image files")],
     model: Annotated[
         Path, typer.Option("--model", help="saved captioner folder, or a bundle holding one")
     ],
-    beam: Annotated[int, typer.Option(min=1, help="beam width; 1 decodes greedily")] = 3,
+    beam: Annotated[int, _BEAM] = defaults.CAPTION_BEAM,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per image")] = False,
 ) -> None:
     """Caption images with a captioner saved by `pictext caption-train`.
@@ -61,7 +86,9 @@ def caption(
 
     captioner = load_captioner(model)
     try:
-        texts = caption_each(captioner, _image_items(images), beam_size=beam, memory=MemoryCache(0))
+        texts = caption_each(
+            captioner, _image_items(images), decoding=_decoding(beam), memory=MemoryCache(0)
+        )
     except EncoderVersionError as err:
         raise _retrain(err) from None
 
@@ -76,70 +103,92 @@ def caption(
 def caption_train(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the model")],
-    arch: Annotated[
-        str, typer.Option(help="merge (the report's CNN-LSTM), transformer or retrieval")
-    ] = "merge",
+    arch: Annotated[str, _ARCH] = "auto",
     image_encoder: str = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[str, _TEXT] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
-    holdout: Annotated[float, typer.Option(help="held-out share per class; 0 trains on all")] = (
-        defaults.CAPTION_HOLDOUT
-    ),
+    holdout: Annotated[
+        float, typer.Option(help="held-out share per class; 0 refits the chosen type on all")
+    ] = defaults.CAPTION_HOLDOUT,
     epochs: int = defaults.CAPTION_EPOCHS,
     seed: int = defaults.SPLIT_SEED,
     cache_dir: Annotated[Path | None, _CACHE] = None,
 ) -> None:
-    """Train a captioner on a dataset's images and captions and save it (with its BLEU)."""
-    from pictext.caption.runs import CaptionRunConfig, format_bleu_table, run_captions
+    """Fit captioners, keep the best on validation and save it (with its table)."""
+    from pictext.caption.report import caption_examples, caption_record
+    from pictext.caption.runs import CaptionRunConfig, run_captions
+    from pictext.caption.tables import format_caption_table
     from pictext.data import load_dataset
     from pictext.store import embed_dataset
 
     check_encoder_names(image_encoder)
+    archs = _archs(arch)
     ds = load_dataset(dataset)
     feats = embed_dataset(ds, image_encoder, None, cache_dir=cache_dir)
-    cfg = CaptionRunConfig(archs=(arch,), field=field, holdout=holdout, seed=seed, epochs=epochs)
-    if holdout == 0:
-        _train_on_all(ds, feats, cfg, out)
-        return
+    cfg = CaptionRunConfig(
+        archs=archs,
+        field=field,
+        holdout=holdout or defaults.CAPTION_HOLDOUT,
+        seed=seed,
+        epochs=epochs,
+        text_encoder=text_encoder,
+    )
     result = run_captions(ds, feats, cfg, log=typer.echo)
-    result["models"][arch].save(out)
+    typer.echo(format_caption_table(result["rows"]))
+    if holdout == 0:
+        _train_on_all(ds, feats, cfg, result, out)
+        return
+    result["models"][result["default"]].save(out)
     result["split"].save(out / "split.json")
-    _write_json(out / "bleu.json", {"config": result["config"], "rows": result["rows"]})
-    typer.echo(format_bleu_table(result["rows"]))
-    typer.echo(f"saved {out}")
+    _write_json(out / "bleu.json", caption_record(result))
+    caption_examples(ds, result, out / "examples.png")
+    typer.echo(f"saved {out} ({result['default']}, the best on validation) and its examples.png")
 
 
-def _train_on_all(ds: Any, feats: Any, cfg: Any, out: Path) -> None:
-    from pictext.caption import Captioner
-    from pictext.caption.runs import reference_captions
+def _train_on_all(ds: Any, feats: Any, cfg: Any, result: dict[str, Any], out: Path) -> None:
+    """Refit the type chosen on validation (with its chosen settings) on every item."""
+    from dataclasses import asdict
+
+    from pictext.caption import Captioner, ConsensusCaptioner
+    from pictext.caption.references import reference_captions, training_captions
+    from pictext.caption.runs import resolve_text_encoder
     from pictext.data.split import duplicate_groups
 
+    chosen = result["models"][result["default"]]
     refs = reference_captions(ds, cfg.field)
+    texts = training_captions(ds, refs, cfg.extra_fields)
     keep = [i for i, r in enumerate(refs) if r and feats.image_mask[i]]
-    model = Captioner(arch=cfg.archs[0], epochs=cfg.epochs, seed=cfg.seed).fit(
-        feats.image[keep],
-        [refs[i] for i in keep],
-        image_encoder=feats.image_encoder,
-        clean=False,
-        groups=duplicate_groups(ds)[keep],
-    )
+    if isinstance(chosen, ConsensusCaptioner):
+        model = ConsensusCaptioner(chosen.config).fit(
+            feats.image[keep],
+            [texts[i] for i in keep],
+            resolve_text_encoder(chosen.text_encoder or cfg.text_encoder),
+            image_encoder=feats.image_encoder,
+            clean=False,
+        )
+    else:
+        rows = [i for i in keep for _ in texts[i]]
+        model = Captioner(**asdict(chosen.config)).fit(
+            feats.image[rows],
+            [t for i in keep for t in texts[i]],
+            image_encoder=feats.image_encoder,
+            clean=False,
+            groups=duplicate_groups(ds)[rows],
+        )
     model.save(out)
-    typer.echo(f"trained on all {len(keep)} captioned images; saved {out}")
+    typer.echo(f"refitted {result['default']} on all {len(keep)} captioned images; saved {out}")
 
 
 def caption_eval(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for tables, picture and models")],
-    archs: Annotated[str, typer.Option(help="comma-separated decoders")] = (
-        "merge,transformer,retrieval"
-    ),
+    arch: Annotated[str, _ARCH] = "auto",
     image_encoder: str = defaults.IMAGE_ENCODER,
-    text_encoder: Annotated[
-        str, typer.Option(help="encoder of captions for retrieval")
-    ] = defaults.CAPTION_TEXT_ENCODER,
+    text_encoder: Annotated[str, _TEXT] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
     holdout: float = defaults.CAPTION_HOLDOUT,
     epochs: int = defaults.CAPTION_EPOCHS,
-    beam: int = 3,
+    beam: Annotated[int, _BEAM] = defaults.CAPTION_BEAM,
     seed: int = defaults.SPLIT_SEED,
     similar: Annotated[
         float, typer.Option(help="cosine at or above: similar")
@@ -149,7 +198,8 @@ def caption_eval(
     k: int = 10,
     cache_dir: Annotated[Path | None, _CACHE] = None,
 ) -> None:
-    """BLEU table (models, nearest-caption baseline), retrieval precision table, examples."""
+    """Caption table (every type, baselines; chosen on validation, scored on test),
+    retrieval precision table, examples."""
     from pictext.caption import CaptionThresholds
     from pictext.caption.report import write_caption_report
     from pictext.caption.runs import CaptionRunConfig, run_captions
@@ -160,7 +210,13 @@ def caption_eval(
     ds = load_dataset(dataset)
     feats = embed_dataset(ds, image_encoder, None, cache_dir=cache_dir)
     cfg = CaptionRunConfig(
-        archs=_csv(archs), field=field, holdout=holdout, seed=seed, epochs=epochs, beam_size=beam
+        archs=_archs(arch),
+        field=field,
+        holdout=holdout,
+        seed=seed,
+        epochs=epochs,
+        decoding=_decoding(beam),
+        text_encoder=text_encoder,
     )
     result = run_captions(ds, feats, cfg, log=typer.echo)
     th = CaptionThresholds(similar, divergent_low, divergent_high)
@@ -189,7 +245,6 @@ def search_by_caption(
     divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
     divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
     text_encoder: str = defaults.CAPTION_TEXT_ENCODER,
-    beam: int = 1,
     cache_dir: Path | None = None,
 ) -> list[tuple[str, list[CaptionMatch]]]:
     """Caption each query image and return similar or divergent images of ``dataset``.
@@ -218,7 +273,6 @@ def search_by_caption(
             captioner,
             load_dataset(dataset).items,
             text_encoder,
-            beam_size=beam,
             thresholds=th,
             cache_dir=cache_dir,
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pictext.core.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
-    from pictext.caption import Captioner
+    from pictext.caption.registry import AnyCaptioner
     from pictext.classify.fusion import FusionClassifier
     from pictext.rank.index import SearchIndex
 
@@ -57,11 +57,11 @@ def load_classifier(path: Path) -> FusionClassifier:
     return FusionClassifier.load(part_folder(path, "classifier"))
 
 
-def load_captioner(path: Path) -> Captioner:
-    """A saved captioner, or the captioner of a bundle."""
-    from pictext.caption import Captioner
+def load_captioner(path: Path) -> AnyCaptioner:
+    """A saved captioner of any type, or the captioner of a bundle."""
+    from pictext.caption.registry import load_captioner as load_any
 
-    captioner = Captioner.load(part_folder(path, "captioner"))
+    captioner = load_any(part_folder(path, "captioner"))
     if not captioner.image_encoder:
         raise UsageError(
             f"{path}: the captioner does not name its image encoder; retrain it", item=str(path)

@@ -17,7 +17,7 @@ TABLE3_TEXT_ENCODERS = ("use", "minilm")  # Table 3's text towers
 STUDY_HOLDOUT = 0.04  # the classification study's share (WebVision: large classes)
 CLASSIFY_HOLDOUT = 0.4  # pictext train and Table 3: small classes need a larger test side
 RANK_HOLDOUT = 0.2  # pictext rank train
-CAPTION_HOLDOUT = 0.3  # caption-train / caption-eval (val + test together are the test set)
+CAPTION_HOLDOUT = 0.3  # caption-train / caption-eval: validation picks the captioner, test scores
 SPLIT_SEED = 0  # seed of the default split
 TABLE3_SEEDS = (0, 1, 2)  # Table 3: one split and one training per seed
 
@@ -34,6 +34,14 @@ CAPTION_VAL_FRACTION = 0.1  # captioner: training pairs held back to pick the be
 CAPTION_SIMILAR = 0.90  # caption cosine at or above: similar (the report's value)
 CAPTION_DIVERGENT_LOW = 0.50  # divergent band, lower end (inclusive; the report's value)
 CAPTION_DIVERGENT_HIGH = 0.60  # divergent band, upper end (inclusive; the report's value)
+CAPTION_BEAM = 3  # beam width of every generated caption (CLI, service, page, report)
+CAPTION_LENGTH_PENALTY = 1.0  # beam hypotheses ranked by log-probability / words ** this
+CAPTION_NO_REPEAT_NGRAM = 2  # no word n-gram of this size twice in a caption (0: allowed)
+CAPTION_CONSENSUS_K = 10  # consensus captioner: nearest training images whose captions compete
+CAPTION_CONSENSUS_TEMPERATURE = 0.05  # consensus captioner: weight exp((sim - best) / this)
+CAPTION_CONSENSUS_KS = (1, 5, 10, 20, 40)  # consensus k tried on validation (1: nearest caption)
+CAPTION_CONSENSUS_TEMPERATURES = (0.02, 0.05, 0.1)  # consensus temperatures tried on validation
+CAPTION_EXTRA_FIELDS: tuple[str, ...] = ()  # extra training captions: none (hurt on validation)
 
 # ---- divergent lists (rank/divergent.py; chosen on validation queries: bench/divergent.py --tune)
 DIVERGENT_MODE = "diverse"  # "diverse": far from the query and spread out; "farthest": exact

@@ -129,10 +129,10 @@ class Backend:
         log.info("index: %d items, %s space, %s (%s)", len(index), m.space, m.metric, path)
 
     def _load_captioner(self, path: Path) -> None:
-        from pictext.caption import Captioner
+        from pictext.caption import load_captioner
         from pictext.caption.search import CaptionSearch
 
-        captioner = Captioner.load(path)
+        captioner = load_captioner(path)
         if not captioner.image_encoder:
             raise BundleError(f"{path}: the captioner names no image encoder; rebuild it")
         self._encoder(captioner.image_encoder, "captioner")
