@@ -29,7 +29,7 @@ from pictext.caption.retrieval import (
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
-from pictext.store.failures import Failure, per_item, read_rows, require_read
+from pictext.store.failures import Failure, all_read, per_item, read_rows, require_read
 
 if TYPE_CHECKING:
     from pictext.caption.decoding import Decoding
@@ -123,8 +123,7 @@ def caption_images(
         cache_dir=cache_dir,
         memory=memory,
     )
-    require_read([c for c in out if isinstance(c, Failure)])
-    return out  # type: ignore[return-value]
+    return all_read(out)
 
 
 class CaptionSearch:

@@ -19,7 +19,13 @@ from pictext.core.errors import UsageError
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource
-from pictext.store.failures import Failure, per_item, read_rows, require_read, text_failures
+from pictext.store.failures import (
+    Failure,
+    all_read,
+    per_item,
+    read_rows,
+    text_failures,
+)
 from pictext.store.inputs import uses_text
 
 if TYPE_CHECKING:
@@ -197,11 +203,8 @@ def tag_each(
         UsageError: ``k`` is not between 1 and :data:`~pictext.core.defaults.MAX_K`.
     """
     check_k(k)
-    feats, failures = embed_for_model(
-        model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
-    )
-    rows = read_rows(feats.ids, failures)
-    tops = tag(model, feats.subset(np.array(rows, np.int64)), k) if rows else []
+    feats, failures, rows, read = _read_features(model, items, encoders, cache_dir, memory)
+    tops = tag(model, read, k) if rows else []
     return per_item(feats.ids, failures, tops)
 
 
@@ -222,8 +225,7 @@ def tag_items(
         UnreadableItemsError: an item could not be read; no labels are given for any.
     """
     out = tag_each(model, items, k, encoders=encoders, cache_dir=cache_dir, memory=memory)
-    require_read([r for r in out if isinstance(r, Failure)])
-    return out  # type: ignore[return-value]
+    return all_read(out)
 
 
 def verify_each(
@@ -246,13 +248,25 @@ def verify_each(
         raise ValueError(f"{len(items)} items but {len(claimed)} claimed labels")
     check_k(k)
     check_labels(model, claimed)
+    feats, failures, rows, read = _read_features(model, items, encoders, cache_dir, memory)
+    verdicts = verify(model, read, [claimed[i] for i in rows], k) if rows else []
+    return per_item(feats.ids, failures, verdicts)
+
+
+def _read_features(
+    model: FusionClassifier,
+    items: Sequence[Item],
+    encoders: EncoderSource | None,
+    cache_dir: str | Path | None,
+    memory: MemoryCache | None,
+) -> tuple[Features, list[Failure], list[int], Features]:
+    """``items`` embedded for ``model``: all features, the failures, and the rows (and
+    features) of the items that were read."""
     feats, failures = embed_for_model(
         model, items, encoders=encoders, cache_dir=cache_dir, memory=memory
     )
     rows = read_rows(feats.ids, failures)
-    sub = feats.subset(np.array(rows, np.int64))
-    verdicts = verify(model, sub, [claimed[i] for i in rows], k) if rows else []
-    return per_item(feats.ids, failures, verdicts)
+    return feats, failures, rows, feats.subset(np.array(rows, np.int64))
 
 
 def verify_items(
@@ -276,5 +290,4 @@ def verify_items(
     out = verify_each(
         model, items, claimed, k, encoders=encoders, cache_dir=cache_dir, memory=memory
     )
-    require_read([r for r in out if isinstance(r, Failure)])
-    return out  # type: ignore[return-value]
+    return all_read(out)

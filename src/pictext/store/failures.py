@@ -89,6 +89,13 @@ def per_item(
     return [failed[i] if i in failed else next(it) for i in ids]
 
 
+def all_read(answers: Sequence[T | Failure]) -> list[T]:
+    """The answers of :func:`per_item` when every item was read; else
+    :class:`UnreadableItemsError` naming the failed ones (what a strict call answers)."""
+    require_read([a for a in answers if isinstance(a, Failure)])
+    return list(answers)  # type: ignore[arg-type]  # no Failure is left
+
+
 def read_rows(ids: Sequence[str], failures: Sequence[Failure]) -> list[int]:
     """Rows of ``ids`` whose item was read (no failure names it)."""
     failed = {f.item_id for f in failures}
