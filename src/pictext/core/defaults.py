@@ -64,5 +64,10 @@ MAX_SVG_RASTER_PIXELS = 16_000_000  # pixels of an SVG's embedded images, tiles 
 SVG_RENDER_MEMORY = 512 << 20  # bytes one SVG rendering may allocate (in its own process)
 SVG_RENDER_CPU_SECONDS = 10  # CPU seconds one SVG rendering may take (in its own process)
 
+# ---- the vector store (store/cache.py, store/ray_embed.py) --------------------------------
+SHARD_ROWS = 512  # images per shard an embedding run writes: a kill loses at most this much
+COMPACT_ROWS = 65_536  # compaction merges shards smaller than this into shards of about this
+STORE_DTYPE = "float32"  # vectors on disk: "float32" (exact) or "float16" (half the bytes)
+
 # ---- cache housekeeping --------------------------------------------------------------------
 STALE_TMP_SECONDS = 3600  # a cache's temporary file older than this is a killed writer's leftover

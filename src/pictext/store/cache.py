@@ -2,9 +2,11 @@
 
 Layout of one cache (one encoder name + version)::
 
-    <root>/<NNNNNN>.vecs.npy   float32 [n, D]
+    <root>/<NNNNNN>.vecs.npy   float32 or float16 [n, D] (read back as float32)
     <root>/<NNNNNN>.keys.npy   |S20    [n]     (written last: a shard without keys is ignored)
     <root>/damaged/            shards found damaged, set aside (never deleted)
+    <root>/manifest.json       the shards at the end of the last Ray run or compaction
+                               (a record for ``pictext store info``; reads never need it)
 
 Every file is written to a temporary name and renamed, so a killed run leaves either a
 whole shard or nothing; a later run embeds only what no whole shard holds.
@@ -71,10 +73,16 @@ class _DamagedShardError(Exception):
         self.path, self.problem = path, problem
 
 
+VECTOR_DTYPES = ("float32", "float16")  # what a shard's vectors may be stored as
+
+
 @dataclass
-class _Shard:
+class Shard:
+    """One whole shard on disk."""
+
+    name: str  # the shard's stem, e.g. "000012"
     keys: np.ndarray  # |S20 [n]
-    vecs: np.ndarray  # float32 [n, D], memory-mapped
+    vecs: np.ndarray  # float32 or float16 [n, D], memory-mapped
 
 
 class VectorCache:
@@ -94,11 +102,14 @@ class VectorCache:
         ([True, False], [1.0, 1.0])
     """
 
-    def __init__(self, root: str | Path, dim: int) -> None:
+    def __init__(self, root: str | Path, dim: int, dtype: str = "float32") -> None:
+        if dtype not in VECTOR_DTYPES:
+            raise ValueError(f"store dtype must be one of {', '.join(VECTOR_DTYPES)}, not {dtype}")
         self.root = Path(root)
         self.dim = dim
+        self.dtype = np.dtype(dtype)  # what put() writes; shards of either dtype are read
         self.set_aside: list[str] = []  # one line per damaged shard set aside by this object
-        self._shards: list[_Shard] = []
+        self._shards: list[Shard] = []
         self._sorted_keys = np.empty(0, KEY_DTYPE)
         self._where = np.empty((0, 2), np.int64)  # (shard, row) per sorted key
         self._read_only: StateError | None = None  # why the folder takes no new files
@@ -109,7 +120,7 @@ class VectorCache:
         """Probe that the folder takes new files, and remove stale temporary files."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            with self._lock():
+            with self.lock():
                 fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe.", suffix=".tmp")
                 os.close(fd)
                 os.unlink(probe)
@@ -142,7 +153,7 @@ class VectorCache:
         self._shards = shards
         self._reindex()
 
-    def _read_shard(self, keys_path: Path, vecs_path: Path) -> _Shard | None:
+    def _read_shard(self, keys_path: Path, vecs_path: Path) -> Shard | None:
         """One whole shard; None when another process is compacting it away."""
         try:
             keys = np.load(keys_path, allow_pickle=False)
@@ -171,13 +182,14 @@ class VectorCache:
             raise _DamagedShardError(
                 vecs_path, f"unreadable vectors file ({_reason(err)})"
             ) from None
-        if vecs.shape != (len(keys), self.dim) or vecs.dtype != np.float32:
+        if vecs.shape != (len(keys), self.dim) or vecs.dtype.name not in VECTOR_DTYPES:
+            expected = vecs.dtype.name if vecs.dtype.name in VECTOR_DTYPES else "float32"
             problem = (
                 f"vectors file holds {vecs.dtype} {vecs.shape}, "
-                f"expected float32 ({len(keys)}, {self.dim})"
+                f"expected {expected} ({len(keys)}, {self.dim})"
             )
             raise _DamagedShardError(vecs_path, problem)
-        return _Shard(keys, vecs)
+        return Shard(keys_path.name.split(".")[0], keys, vecs)
 
     def _set_aside(self, keys_path: Path, vecs_path: Path, bad: _DamagedShardError) -> None:
         """Move a damaged shard to ``damaged/`` (keys first: it stops being whole) and warn."""
@@ -217,6 +229,26 @@ class VectorCache:
     def __len__(self) -> int:
         return len(self._sorted_keys)
 
+    @property
+    def shards(self) -> list[Shard]:
+        """The whole shards, in name order; their vectors are read-only memory maps."""
+        return list(self._shards)
+
+    @property
+    def sorted_keys(self) -> np.ndarray:
+        """Every cached key, sorted (a snapshot to test membership with ``searchsorted``)."""
+        return self._sorted_keys
+
+    def iter_rows(self, rows: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(keys, float32 vectors)`` in blocks of at most ``rows``, shard by shard.
+
+        Memory stays at one block however large the store: the vectors are read from the
+        memory maps block by block.
+        """
+        for shard in self._shards:
+            for lo in range(0, len(shard.keys), rows):
+                yield shard.keys[lo : lo + rows], np.asarray(shard.vecs[lo : lo + rows], np.float32)
+
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Bool mask: which keys have a vector."""
         return self._locate(keys)[1]
@@ -250,7 +282,7 @@ class VectorCache:
         """
         if n and self._read_only is not None:
             raise self._read_only
-        need = n * (self.dim * 4 + KEY_DTYPE.itemsize) + 1024
+        need = n * (self.dim * self.dtype.itemsize + KEY_DTYPE.itemsize) + 1024
         try:
             free = shutil.disk_usage(self.root).free
         except OSError:
@@ -263,8 +295,11 @@ class VectorCache:
                 hint="free some space or set PICTEXT_CACHE to another folder",
             )
 
-    def put(self, keys: np.ndarray, vecs: np.ndarray) -> None:
-        """Append one shard (atomically) and make it visible.
+    def put(self, keys: np.ndarray, vecs: np.ndarray) -> str | None:
+        """Append one shard (atomically), in the cache's dtype, and make it visible.
+
+        Returns:
+            the new shard's name (None when there was nothing to write).
 
         Raises:
             StateError: the folder cannot be written (full, read-only); the shard is not
@@ -276,14 +311,17 @@ class VectorCache:
             raise ValueError(f"vectors {vecs.shape} do not match {len(keys)} keys x dim {self.dim}")
         if not np.isfinite(vecs).all():
             raise ValueError("refusing to cache non-finite vectors")
+        stored = vecs.astype(self.dtype, copy=False)
+        if not np.isfinite(stored).all():
+            raise ValueError(f"refusing to cache vectors beyond the range of {self.dtype}")
         if len(keys) == 0:
-            return
+            return None
         try:
-            with self._lock():
-                stem = f"{self._next_id():06d}"
+            with self.lock():
+                stem = f"{self.next_id():06d}"
                 vecs_path = self.root / f"{stem}.vecs.npy"
                 try:
-                    atomic_save_npy(vecs_path, vecs)
+                    atomic_save_npy(vecs_path, stored)
                     atomic_save_npy(self.root / f"{stem}.keys.npy", keys)  # last: shard whole
                 except BaseException:
                     with suppress(OSError):  # no vectors without their keys left behind
@@ -294,12 +332,16 @@ class VectorCache:
         except OSError as err:
             doing = f"the {len(keys)} vectors being written were not kept"
             raise cache_state_error(self.root, err, doing) from err
-        self._shards.append(_Shard(keys, mapped))
+        self._shards.append(Shard(stem, keys, mapped))
         self._reindex()
+        return stem
 
     @contextmanager
-    def _lock(self) -> Iterator[None]:
-        # Two processes embedding into one cache must not pick the same shard number.
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's writer lock: picking a shard name and writing it, compaction.
+
+        Two processes embedding into one cache must not pick the same shard number.
+        """
         with open(self.root / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -307,27 +349,25 @@ class VectorCache:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _next_id(self) -> int:
+    def next_id(self) -> int:
+        """The number of the next shard (call under :meth:`lock`)."""
         ids = [int(p.name.split(".")[0]) for p in self.root.glob("*.npy") if p.name[0].isdigit()]
         return max(ids, default=-1) + 1
 
-    def compact(self) -> None:
-        """Merge all shards into one (fewer files to open); safe to interrupt."""
-        with self._lock():
-            self.reload()
-            if len(self._shards) <= 1:
-                return
-            old = sorted(self.root.glob("[0-9]*.npy"))
-            keys = np.unique(self._sorted_keys)
-            vecs, _ = self.get(keys)
-            stem = f"{self._next_id():06d}"
-            atomic_save_npy(self.root / f"{stem}.vecs.npy", vecs)
-            atomic_save_npy(self.root / f"{stem}.keys.npy", keys)
-            # The merged shard is whole before an old one goes, and an old shard loses its
-            # keys file before its vectors, so a reader never sees keys without vectors.
-            for path in sorted(old, key=lambda p: ".keys." not in p.name):
-                path.unlink()
-        self.reload()
+    def compact(self, target_rows: int | None = None, dtype: str | None = None) -> int:
+        """Merge small shards (fewer files to open); safe to interrupt.
+
+        Args:
+            target_rows: merge shards under this many rows into shards of about this many;
+                None merges every shard into one.
+            dtype: also rewrite every shard stored in another dtype in this one.
+
+        Returns:
+            the number of shards after compaction.
+        """
+        from pictext.store.compact import compact
+
+        return compact(self, target_rows=target_rows, dtype=dtype).shards_after
 
 
 def _reason(err: BaseException) -> str:

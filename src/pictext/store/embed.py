@@ -8,14 +8,14 @@ a dataset.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
+from pictext.core.defaults import IMAGE_ENCODER, SHARD_ROWS, STORE_DTYPE, TEXT_ENCODER
 from pictext.core.paths import cache_dir as default_cache_dir
 from pictext.data.budgets import cap_items_text
 from pictext.data.errors import ItemError
@@ -24,7 +24,7 @@ from pictext.store.cache import KEY_DTYPE, VectorCache, cache_state_error
 from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS, Features
-from pictext.store.pipeline import decoded_batches, run_ahead
+from pictext.store.pipeline import Batch, decoded_batches, run_ahead
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pictext.encoders.base import ImageEncoder, TextEncoder
     from pictext.store.memory import MemoryCache
 
-CHUNK = 512  # images per cache shard: a kill loses at most this much work
+CHUNK = SHARD_ROWS  # images per cache shard: a kill loses at most this much work
 
 
 class KeyedVectors(Protocol):
@@ -42,7 +42,7 @@ class KeyedVectors(Protocol):
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def put(self, keys: np.ndarray, vecs: np.ndarray) -> None: ...
+    def put(self, keys: np.ndarray, vecs: np.ndarray) -> object: ...
 
 
 @dataclass
@@ -72,12 +72,16 @@ class EmbedReport:
         return len({f.item_id for f in self.failures})
 
 
-def encoder_cache(root: Path, encoder: ImageEncoder | TextEncoder) -> VectorCache:
+def encoder_cache(
+    root: Path, encoder: ImageEncoder | TextEncoder, dtype: str = STORE_DTYPE
+) -> VectorCache:
     """The vector cache of one encoder name + version under ``root``."""
-    return VectorCache(root / "embeddings" / f"{encoder.name}@{encoder.version}", encoder.dim)
+    folder = root / "embeddings" / f"{encoder.name}@{encoder.version}"
+    return VectorCache(folder, encoder.dim, dtype)
 
 
-def _image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, np.ndarray]:
+def image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, np.ndarray]:
+    """Content keys of the items' images and the mask of those read (failures reported)."""
     from pictext.data.images import image_content_key
 
     keys = np.zeros(len(items), KEY_DTYPE)
@@ -93,6 +97,60 @@ def _image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray,
     return keys, ok
 
 
+@dataclass
+class ShardResult:
+    """What :func:`embed_shard` made of one shard's items."""
+
+    keys: np.ndarray  # |S20 [n]: content keys of the vectors made (and cached)
+    vecs: np.ndarray  # float32 [n, D]: the vectors, as the encoder returned them
+    failures: list[Failure]  # items that could not be decoded
+    name: str | None = None  # the shard written (None: nothing, or a memory cache)
+
+
+def embed_shard(
+    encoder: ImageEncoder,
+    keys: np.ndarray,
+    batches: Iterable[Batch],
+    cache: KeyedVectors,
+    step: Callable[[int], None] | None = None,
+) -> ShardResult:
+    """Encode one shard's decoded batches and keep the vectors in ``cache`` as one shard.
+
+    The one embedding step: the in-process run (:func:`embed_images`) and the Ray encoder
+    actors (:mod:`pictext.store.ray_embed`) both call it on a shard's batches, so the same
+    items give the same vectors either way.
+
+    Args:
+        encoder: the image encoder.
+        keys: content keys of the shard's items, in the order ``batches`` refer to them.
+        batches: ``(positions in keys, normalised pixels, errors)`` from
+            :func:`~pictext.store.pipeline.decoded_batches`.
+        cache: where the shard goes (one atomic write: a kill loses at most this shard).
+        step: called with the number of items done after each batch (progress).
+    """
+    got_keys, got_vecs, failures = [], [], []
+    for pos, batch, errors in batches:
+        failures += [Failure(err.item_id, err.problem) for err in errors]
+        if len(pos):
+            got_vecs.append(encoder.encode_batch(batch))
+            got_keys.append(keys[pos])
+        if step is not None:
+            step(len(pos) + len(errors))
+    if not got_keys:
+        return ShardResult(np.empty(0, KEY_DTYPE), np.empty((0, encoder.dim), np.float32), failures)
+    result = ShardResult(np.concatenate(got_keys), np.concatenate(got_vecs), failures)
+    written = cache.put(result.keys, result.vecs)
+    result.name = written if isinstance(written, str) else None
+    return result
+
+
+def images_to_embed(keys: np.ndarray, ok: np.ndarray, cached: np.ndarray) -> np.ndarray:
+    """Positions of the images to compute: readable, not cached, each content once."""
+    todo = np.flatnonzero(ok & ~cached)
+    _, first = np.unique(keys[todo], return_index=True)
+    return todo[np.sort(first)]
+
+
 def embed_images(
     items: Sequence[Item],
     encoder: ImageEncoder,
@@ -104,35 +162,23 @@ def embed_images(
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image embeddings of ``items`` (zeros + False mask where missing or failed)."""
-    keys, ok = _image_keys(items, report)
+    keys, ok = image_keys(items, report)
     found = cache.contains(keys) & ok
-    todo = np.flatnonzero(ok & ~found)
-    # Identical images are embedded once.
-    _, first = np.unique(keys[todo], return_index=True)
-    todo = todo[np.sort(first)]
+    todo = images_to_embed(keys, ok, found)
     report.images_cached = int(found.sum())
     _reserve(cache, len(todo))
     start = time.perf_counter()
     computed: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, vectors) made in this run
     if len(todo):
-        bar = _progress(len(todo), f"images {encoder.name}", progress)
+        bar = progress_bar(len(todo), f"images {encoder.name}", progress)
         for lo in range(0, len(todo), CHUNK):
             chunk = todo[lo : lo + CHUNK]
-            got_keys, got_vecs = [], []
-            chunk_items = [items[i] for i in chunk]
-            batches = decoded_batches(chunk_items, encoder, batch_size, workers)
-            for pos, batch, errors in run_ahead(batches):
-                for err in errors:
-                    report.failures.append(Failure(err.item_id, err.problem))
-                if len(pos):
-                    got_vecs.append(encoder.encode_batch(batch))
-                    got_keys.append(keys[chunk[pos]])
-                bar(len(pos) + len(errors))
-            if got_keys:
-                part = (np.concatenate(got_keys), np.concatenate(got_vecs))
-                cache.put(*part)
-                computed.append(part)
-                report.images_computed += len(part[1])
+            batches = decoded_batches([items[i] for i in chunk], encoder, batch_size, workers)
+            shard = embed_shard(encoder, keys[chunk], run_ahead(batches), cache, bar)
+            report.failures.extend(shard.failures)
+            if len(shard.keys):
+                computed.append((shard.keys, shard.vecs))
+                report.images_computed += len(shard.keys)
         bar(0, done=True)
     report.image_seconds = time.perf_counter() - start
     vecs, mask = _read_back(cache, keys, computed)
@@ -175,7 +221,7 @@ def embed_texts(
     _reserve(cache, len(missing))
     if missing:
         todo = list(missing)
-        bar = _progress(len(todo), f"texts {encoder.name}", progress)
+        bar = progress_bar(len(todo), f"texts {encoder.name}", progress)
         for lo in range(0, len(todo), 4 * CHUNK):
             part = todo[lo : lo + 4 * CHUNK]
             vecs = np.concatenate(
@@ -205,7 +251,8 @@ def _resolve(
     return encoder_for(encoder, encoders) if isinstance(encoder, str) else encoder
 
 
-def _progress(total: int, label: str, enabled: bool) -> Callable[..., None]:
+def progress_bar(total: int, label: str, enabled: bool) -> Callable[..., None]:
+    """A tqdm bar with rate and ETA: ``step(n)`` after ``n`` items, ``step(0, done=True)``."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc=label, unit="item", disable=not enabled, smoothing=0.1)
@@ -231,6 +278,7 @@ def embed_items(
     batch_size: int = 32,
     workers: int = 2,
     report: EmbedReport | None = None,
+    store_dtype: str = STORE_DTYPE,
 ) -> tuple[Features, list[Failure]]:
     """Embeddings of new inputs, and the items that could not be read.
 
@@ -254,6 +302,7 @@ def embed_items(
         batch_size: images per encoder call.
         workers: decoding threads running ahead of the encoder.
         report: filled in with counts, failures and timings when given.
+        store_dtype: how new vectors are stored on disk (``float32`` or ``float16``).
 
     Returns:
         ``(features, failures)``, features row-aligned with ``items``.
@@ -266,7 +315,7 @@ def embed_items(
     report = report if report is not None else EmbedReport()
     report.items = len(items)
     start = time.perf_counter()
-    caches = _caches(cache_dir, memory)
+    caches = _caches(cache_dir, memory, store_dtype)
     feats = Features(ids=[it.id for it in items])
     # Both caches are opened (a read-only one refused, damaged shards set aside) before work.
     enc = _resolve(image_encoder, encoders) if image_encoder is not None else None
@@ -317,21 +366,29 @@ def _count(feats: Features, items: Sequence[Item], report: EmbedReport) -> None:
     report.empty_text = sum(not it.text.strip() for it in items)
 
 
+def store_root(cache_dir: str | Path | None) -> Path:
+    """The cache root: ``cache_dir``, else the user's (:func:`pictext.core.paths.cache_dir`).
+
+    Raises:
+        StateError: the default cache folder cannot be made.
+    """
+    if cache_dir is not None:
+        return Path(cache_dir)
+    try:
+        return default_cache_dir()
+    except OSError as err:
+        where = Path(err.filename) if err.filename else Path("PICTEXT_CACHE")
+        raise cache_state_error(where, err, "nothing was embedded") from err
+
+
 def _caches(
-    cache_dir: str | Path | None, memory: MemoryCache | None
+    cache_dir: str | Path | None, memory: MemoryCache | None, dtype: str = STORE_DTYPE
 ) -> Callable[[ImageEncoder | TextEncoder], KeyedVectors]:
     """Encoder -> where its vectors are kept: the memory cache, else the disk cache."""
     if memory is not None:
         return memory.vectors
-    if cache_dir is not None:
-        root = Path(cache_dir)
-    else:
-        try:
-            root = default_cache_dir()
-        except OSError as err:
-            where = Path(err.filename) if err.filename else Path("PICTEXT_CACHE")
-            raise cache_state_error(where, err, "nothing was embedded") from err
-    return lambda encoder: encoder_cache(root, encoder)
+    root = store_root(cache_dir)
+    return lambda encoder: encoder_cache(root, encoder, dtype)
 
 
 def embed_dataset(
@@ -344,6 +401,7 @@ def embed_dataset(
     batch_size: int = 32,
     workers: int = 2,
     report: EmbedReport | None = None,
+    store_dtype: str = STORE_DTYPE,
 ) -> Features:
     """Embeddings of every item of a dataset, computing only what the cache lacks.
 
@@ -361,6 +419,7 @@ def embed_dataset(
         batch_size: images per encoder call.
         workers: decoding threads running ahead of the encoder.
         report: filled in with counts, failures and timings when given.
+        store_dtype: how new vectors are stored on disk (``float32`` or ``float16``).
 
     Example:
         >>> from pictext.data import load_dataset  # doctest: +SKIP
@@ -377,5 +436,6 @@ def embed_dataset(
         batch_size=batch_size,
         workers=workers,
         report=report,
+        store_dtype=store_dtype,
     )
     return feats

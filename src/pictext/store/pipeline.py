@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -46,11 +46,19 @@ Batch = tuple[list[int], np.ndarray, list[ItemError]]
 
 
 def decoded_batches(
-    items: Sequence[Item], encoder: ImageEncoder, batch_size: int, workers: int
+    items: Sequence[Item],
+    encoder: ImageEncoder,
+    batch_size: int,
+    workers: int,
+    *,
+    normalize: bool = True,
 ) -> Iterator[Batch]:
     """Decoded batches, produced by a thread pool a few batches ahead of the encoder.
 
-    The window is bounded so memory stays flat however many items there are.
+    The window is bounded so memory stays flat however many items there are. Each batch is
+    ``(positions in items, pixels, errors)``; with ``normalize=False`` the pixels stay the
+    encoder's compact ``pixels`` (uint8, what a Ray decode task ships to an encoder actor,
+    which calls :func:`normalized`).
     """
     window = max(2 * batch_size, 4 * workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -70,12 +78,19 @@ def decoded_batches(
                 pos.append(i)
                 arrays.append(res)
             if len(arrays) == batch_size or i == len(items) - 1:
+                stacked = np.stack(arrays) if arrays else np.empty(0)
                 yield (
                     pos,
-                    encoder.normalize_batch(np.stack(arrays)) if arrays else np.empty(0),
+                    encoder.normalize_batch(stacked) if normalize and arrays else stacked,
                     errors,
                 )
                 pos, arrays, errors = [], [], []
+
+
+def normalized(batches: Iterable[Batch], encoder: ImageEncoder) -> Iterator[Batch]:
+    """Batches of ``decoded_batches(..., normalize=False)`` normalised for the encoder."""
+    for pos, pixels, errors in batches:
+        yield pos, encoder.normalize_batch(pixels) if len(pos) else pixels, errors
 
 
 def run_ahead(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
