@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pictext.store.cache import KEY_DTYPE, VectorCache
+from pictext.store.compact import compact
 
 
 def keys(*names: str) -> np.ndarray:
@@ -68,7 +69,7 @@ def test_compact_keeps_every_vector(tmp_path):
     cache = VectorCache(tmp_path, dim=2)
     for i in range(5):
         cache.put(keys(f"k{i}"), np.full((1, 2), i, np.float32))
-    cache.compact()
+    compact(cache)
     assert len(list(tmp_path.glob("*.keys.npy"))) == 1
     vecs, found = VectorCache(tmp_path, dim=2).get(keys(*(f"k{i}" for i in range(5))))
     assert found.all()

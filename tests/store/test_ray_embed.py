@@ -17,15 +17,18 @@ from service_toys import ToyImageEncoder, ToyTextEncoder
 from store_fakes import make_items
 
 from pictext.data.dataset import Dataset
+from pictext.data.item import Item
 from pictext.store import EmbedReport, embed_dataset
 from pictext.store.cache import VectorCache
 from pictext.store.compact import read_manifest
 
 try:
     import ray
-    import ray.data  # noqa: F401
+    import ray.data
 except ImportError as err:  # pragma: no cover - CI installs the ray extra
-    warnings.warn(f"Ray is not installed: the Ray embedding tests are SKIPPED ({err})", stacklevel=1)
+    warnings.warn(
+        f"Ray is not installed: the Ray embedding tests are SKIPPED ({err})", stacklevel=1
+    )
     pytest.skip(
         f"SKIPPED: Ray cannot be imported ({err}); pip install 'pictext[ray]' to run these",
         allow_module_level=True,
@@ -52,14 +55,17 @@ def _dataset(n: int) -> Dataset:
 
 
 def test_ray_gives_the_in_process_vectors_keyed_the_same(local_ray, tmp_path):
-    ds = _dataset(40)
+    items = make_items(40)
+    items[2] = Item(id="gone", image=str(tmp_path / "missing.png"), title="a lost image")
+    ds = Dataset("toy", items)
     report = EmbedReport()
     run = embed_dataset_ray(
         ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path / "ray", shard_rows=8,
         batch_size=4, progress=False, report=report,
     )  # fmt: skip
-    assert (run.shards, len(run.written), report.images_computed) == (5, 5, 40)
-    assert report.embedded == 40 and not report.failures
+    assert (run.shards, len(run.written), report.images_computed) == (5, 5, 39)
+    assert [f.item_id for f in report.failures] == ["gone"]
+    assert (report.embedded, report.failed) == (39, 1)
     # The in-process run over the Ray cache finds every vector: keyed exactly as in-process.
     again = EmbedReport()
     feats = embed_dataset(ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path / "ray",
@@ -67,77 +73,74 @@ def test_ray_gives_the_in_process_vectors_keyed_the_same(local_ray, tmp_path):
     assert (again.images_computed, again.texts_computed) == (0, 0)
     fresh = embed_dataset(ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path / "local",
                           progress=False, batch_size=4)  # fmt: skip
+    assert np.array_equal(feats.image_mask, fresh.image_mask)
+    assert feats.image_mask.sum() == 39
     assert np.abs(feats.image - fresh.image).max() == 0
     for name in fresh.text:
         assert np.array_equal(feats.text[name], fresh.text[name])
     manifest = read_manifest(tmp_path / "ray" / "embeddings" / "toy-image@1")
-    assert manifest is not None and manifest["rows"] == 40
+    assert manifest is not None
+    assert manifest["rows"] == 39
     assert sorted(s["name"] for s in manifest["shards"]) == sorted(run.written)
-
-
-def test_a_rerun_computes_nothing_and_a_new_item_only_itself(local_ray, tmp_path):
-    ds = _dataset(24)
-    embed_dataset_ray(ds, ToyImageEncoder(), None, cache_dir=tmp_path, shard_rows=8,
-                      progress=False)  # fmt: skip
-    report = EmbedReport()
-    run = embed_dataset_ray(ds, ToyImageEncoder(), None, cache_dir=tmp_path, shard_rows=8,
-                            progress=False, report=report)  # fmt: skip
-    assert (report.images_computed, report.images_cached, run.written) == (0, 24, [])
-    grown = Dataset("toy", [*ds.items, *make_items(1, start=100)])
-    report = EmbedReport()
-    embed_dataset_ray(grown, ToyImageEncoder(), None, cache_dir=tmp_path, shard_rows=8,
-                      progress=False, report=report)  # fmt: skip
-    assert (report.images_computed, report.images_cached) == (1, 24)
-
-
-def test_unreadable_images_are_named_and_not_cached(local_ray, tmp_path):
-    items = make_items(6)
-    items[2] = items[2].__class__(id="gone", image=str(tmp_path / "missing.png"), title="x")
-    report = EmbedReport()
-    embed_dataset_ray(Dataset("toy", items), ToyImageEncoder(), None, cache_dir=tmp_path / "c",
-                      shard_rows=4, progress=False, report=report)  # fmt: skip
-    assert [f.item_id for f in report.failures] == ["gone"]
-    assert (report.images_computed, report.embedded, report.failed) == (5, 5, 1)
+    # A rerun on Ray computes nothing and writes no shard.
+    rerun = EmbedReport()
+    run = embed_dataset_ray(ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path / "ray",
+                            shard_rows=8, progress=False, report=rerun)  # fmt: skip
+    assert (rerun.images_computed, rerun.images_cached, rerun.texts_computed) == (0, 39, 0)
+    assert run.written == []
 
 
 class SlowImageEncoder(ToyImageEncoder):
-    """The toy encoder, slowed so a run lasts long enough to kill an actor in it."""
+    """The toy encoder, slowed so a run lasts long enough to kill an actor in it; every batch
+    it encodes is logged (one line per image) to count the work done, lost work included."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = str(log)
 
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
-        time.sleep(0.15)
+        time.sleep(0.25)
+        with open(self.log, "a") as fh:
+            fh.write("x\n" * len(batch))
         return super().encode_batch(batch)
 
 
-def _kill_one_encoder_actor(stop: threading.Event, killed: list[int]) -> None:
+def _kill_one_encoder_actor(shards: Path, stop: threading.Event, killed: list[int]) -> None:
+    """Once a first shard is written, kill -9 an encoder actor (it is inside its next one)."""
     import psutil
 
-    while not stop.is_set() and not killed:
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            line = " ".join(proc.info["cmdline"] or [])
-            if "ShardEncoder" in line and line.startswith("ray::"):
-                time.sleep(1.0)  # inside a shard
-                proc.kill()
-                killed.append(proc.info["pid"])
-                return
-        time.sleep(0.2)
+    while not stop.is_set() and not list(shards.glob("*.keys.npy")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if line.startswith("ray::") and "ShardEncoder" in line and not stop.is_set():
+            proc.kill()
+            killed.append(proc.info["pid"])
+            return
 
 
 def test_a_killed_actor_loses_at_most_its_shard(local_ray, tmp_path):
-    ds = _dataset(96)
+    ds, rows = _dataset(128), 16
+    log = tmp_path / "encoded.log"
+    shards = tmp_path / "embeddings" / "toy-image@1"
     stop, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_one_encoder_actor, args=(stop, killed), daemon=True)
+    killer = threading.Thread(target=_kill_one_encoder_actor, args=(shards, stop, killed))
     killer.start()
     report = EmbedReport()
     try:
-        embed_dataset_ray(ds, SlowImageEncoder(), None, cache_dir=tmp_path, shard_rows=16,
+        embed_dataset_ray(ds, SlowImageEncoder(log), None, cache_dir=tmp_path, shard_rows=rows,
                           batch_size=4, progress=False, report=report)  # fmt: skip
     finally:
         stop.set()
         killer.join()
-    assert killed, "no encoder actor was found to kill"
-    cache = VectorCache(tmp_path / "embeddings" / "toy-image@1", ToyImageEncoder.dim)
-    # Every item is stored once: the lost shard was done again, nothing else twice.
-    assert len(cache) == 96 and len(np.unique(cache.sorted_keys)) == 96
+    assert killed, "no encoder actor was killed while shards were being written"
+    cache = VectorCache(shards, ToyImageEncoder.dim)
+    # The run completed; every item is stored once; the work done again is at most the
+    # killed actor's shard.
+    assert len(cache) == 128
+    assert len(np.unique(cache.sorted_keys)) == 128
+    encoded = len(log.read_text().splitlines())
+    assert 128 <= encoded <= 128 + rows
     rerun = EmbedReport()
     embed_dataset(ds, ToyImageEncoder(), None, cache_dir=tmp_path, progress=False, report=rerun)
     assert rerun.images_computed == 0
@@ -153,7 +156,8 @@ def test_webvision_tree_end_to_end(local_ray, tmp_path):
     report = EmbedReport()
     embed_dataset_ray(ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path / "c",
                       shard_rows=16, progress=False, report=report)  # fmt: skip
-    assert report.items == len(ds) and report.images_computed > 0
+    assert report.items == len(ds)
+    assert report.images_computed > 0
     assert report.embedded + report.failed + report.no_input == len(ds)
     feats = embed_dataset(ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=tmp_path / "c",
                           progress=False)  # fmt: skip

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pictext.core.defaults import STORE_DTYPE
+from pictext.core.errors import UsageError
 from pictext.core.paths import cache_dir
 from pictext.data.dataset import Dataset
+from pictext.store.cache import VECTOR_DTYPES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,6 +54,21 @@ def embed(
     workers: Annotated[int, typer.Option(min=1, help="Image decoding threads.")] = 2,
     limit: Annotated[int, typer.Option(min=0, help="Embed only the first N items (0: all).")] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    store_dtype: Annotated[
+        str, typer.Option(help="How new vectors are stored: float32 (exact) or float16 (half).")
+    ] = STORE_DTYPE,
+    use_ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray", help="Embed on Ray Data (the pictext ray extra): one encoder actor per core."
+        ),
+    ] = False,
+    address: Annotated[
+        str | None, typer.Option(help="With --ray: a Ray cluster's address (default: local Ray).")
+    ] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option(min=1, help="With --ray: cores of the local Ray (default: all).")
+    ] = None,
 ) -> None:
     """Compute and cache image and text embeddings; a second run only reads the cache."""
     from rich.console import Console
@@ -59,6 +77,17 @@ def embed(
     from pictext.store import EmbedReport, embed_dataset
 
     console = Console()
+    if store_dtype not in VECTOR_DTYPES:
+        raise UsageError(
+            f"--store-dtype must be one of {', '.join(VECTOR_DTYPES)}, not {store_dtype}",
+            item="--store-dtype",
+        )
+    if not use_ray and (address is not None or num_cpus is not None):
+        raise UsageError("--address and --num-cpus need --ray", item="--ray")
+    if use_ray:
+        from pictext.store.ray_embed import require_ray
+
+        require_ray()  # before reading the dataset: say what to install first
     ds = load_dataset(
         dataset, strip_label_words=strip_label_words, allow_outside_root=allow_outside_root
     )
@@ -66,16 +95,43 @@ def embed(
     if limit:
         ds = Dataset(ds.name, ds.items[:limit], ds.problems, class_names=ds.classes)
     report = EmbedReport()
-    feats = embed_dataset(
-        ds,
-        None if image_encoder == "none" else image_encoder,
-        None if text_encoder == "none" else text_encoder,
-        batch_size=batch_size,
-        workers=workers,
-        progress=progress,
-        report=report,
-    )
-    console.print(summary_table(dataset, ds, kept, report, feats.image_encoder, feats.text_encoder))
+    image = None if image_encoder == "none" else image_encoder
+    text = None if text_encoder == "none" else text_encoder
+    if use_ray:
+        from pictext.store.ray_embed import embed_dataset_ray
+
+        run = embed_dataset_ray(
+            ds,
+            image,
+            text,
+            address=address,
+            num_cpus=num_cpus,
+            batch_size=batch_size,
+            dtype=store_dtype,
+            progress=progress,
+            report=report,
+        )
+        specs = run.image_encoder, run.text_encoder
+    else:
+        feats = embed_dataset(
+            ds,
+            image,
+            text,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress,
+            report=report,
+            store_dtype=store_dtype,
+        )
+        specs = feats.image_encoder, feats.text_encoder
+    console.print(summary_table(dataset, ds, kept, report, *specs))
+    if use_ray:
+        console.print(
+            f"Ray: {run.actors} encoder actors, {len(run.written)} new image shards, "
+            f"manifest {run.manifest or '(no images)'}",
+            highlight=False,
+            soft_wrap=True,
+        )
     _print_problems(console, dataset, ds, report)
 
 

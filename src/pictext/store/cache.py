@@ -354,21 +354,6 @@ class VectorCache:
         ids = [int(p.name.split(".")[0]) for p in self.root.glob("*.npy") if p.name[0].isdigit()]
         return max(ids, default=-1) + 1
 
-    def compact(self, target_rows: int | None = None, dtype: str | None = None) -> int:
-        """Merge small shards (fewer files to open); safe to interrupt.
-
-        Args:
-            target_rows: merge shards under this many rows into shards of about this many;
-                None merges every shard into one.
-            dtype: also rewrite every shard stored in another dtype in this one.
-
-        Returns:
-            the number of shards after compaction.
-        """
-        from pictext.store.compact import compact
-
-        return compact(self, target_rows=target_rows, dtype=dtype).shards_after
-
 
 def _reason(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__

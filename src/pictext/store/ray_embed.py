@@ -78,6 +78,8 @@ class RayRun:
     written: list[str] = field(default_factory=list)  # image shards written in this run
     manifest: str = ""  # the image store's manifest, written at the end
     seconds: float = 0.0  # from the first shard handed to Ray to the last one back
+    image_encoder: str = ""  # recorded "name@version" of the image encoder ("" when none)
+    text_encoder: str = ""  # the same for text
 
 
 @dataclass
@@ -270,6 +272,8 @@ def embed_dataset_ray(
     if image_cache is not None:
         image_cache.reload()
         run.manifest = str(write_manifest(image_cache, written_by="pictext embed --ray"))
+    run.image_encoder = f"{enc.name}@{enc.version}" if enc is not None else ""
+    run.text_encoder = f"{tenc.name}@{tenc.version}" if tenc is not None else ""
     report.seconds = time.perf_counter() - start
     return run
 

@@ -1,0 +1,115 @@
+"""The store at scale: float16 shards, memory-mapped block reads, compaction of small shards,
+the manifest, ``pictext store info|compact``, and ``embed --ray`` without Ray installed."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from pictext.cli import main
+from pictext.store.cache import KEY_DTYPE, VectorCache
+from pictext.store.compact import compact, read_manifest, store_info
+
+
+def keys(*names: str) -> np.ndarray:
+    return np.array([n.encode().ljust(20, b"_") for n in names], KEY_DTYPE)
+
+
+def _fill(cache: VectorCache, shards: int, rows: int, seed: int = 0) -> dict[bytes, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    made = {}
+    for s in range(shards):
+        k = keys(*[f"s{s}r{r}" for r in range(rows)])
+        v = rng.normal(size=(rows, cache.dim)).astype(np.float32)
+        cache.put(k, v)
+        made.update(zip(k.tolist(), v, strict=True))
+    return made
+
+
+def test_float16_shards_take_half_the_bytes_and_read_back_as_float32(tmp_path):
+    half, full = VectorCache(tmp_path / "h", 64, "float16"), VectorCache(tmp_path / "f", 64)
+    made = _fill(half, 2, 50)
+    _fill(full, 2, 50)
+    got, found = half.get(np.array(list(made), KEY_DTYPE))
+    assert found.all()
+    assert got.dtype == np.float32
+    want = np.stack(list(made.values()))
+    assert np.abs(got - want).max() < 2e-3 * np.abs(want).max()
+    assert not np.array_equal(got, want)  # really stored in half precision
+    size = {c: sum(p.stat().st_size for p in c.root.glob("*.vecs.npy")) for c in (half, full)}
+    assert size[half] * 2 - size[full] < 1024  # half, up to the .npy headers
+    assert {s.vecs.dtype.name for s in VectorCache(half.root, 64).shards} == {"float16"}
+
+
+def test_float16_refuses_vectors_beyond_its_range(tmp_path):
+    cache = VectorCache(tmp_path, 2, "float16")
+    with pytest.raises(ValueError, match="range of float16"):
+        cache.put(keys("a"), np.array([[1e6, 0]], np.float32))
+    assert len(VectorCache(tmp_path, 2)) == 0
+
+
+def test_iter_rows_streams_every_row_in_blocks(tmp_path):
+    cache = VectorCache(tmp_path, 8)
+    made = _fill(cache, 3, 10)
+    blocks = list(cache.iter_rows(rows=4))
+    assert max(len(k) for k, _ in blocks) == 4
+    got = {k: v for ks, vs in blocks for k, v in zip(ks.tolist(), vs, strict=True)}
+    assert got.keys() == made.keys()
+    assert all(np.array_equal(got[k], made[k]) for k in made)
+
+
+def test_compaction_merges_small_shards_keeps_every_vector_and_converts(tmp_path):
+    cache = VectorCache(tmp_path, 4)
+    made = _fill(cache, 10, 3)
+    cache.put(keys("s0r0"), made[keys("s0r0")[0].tobytes()][None])  # a key stored twice
+    report = compact(cache, target_rows=8)
+    assert report.shards_before == 11
+    assert report.shards_after == 4  # 8 + 3 ... shards of at least 8 rows, the rest merged
+    assert report.rows == 30
+    reopened = VectorCache(tmp_path, 4)
+    got, found = reopened.get(np.array(list(made), KEY_DTYPE))
+    assert found.all()
+    assert np.array_equal(got, np.stack(list(made.values())))
+    manifest = read_manifest(tmp_path)
+    assert manifest is not None
+    assert manifest["rows"] == len(reopened)
+    assert compact(reopened, target_rows=None, dtype="float16").shards_after == 1
+    half = VectorCache(tmp_path, 4)
+    assert [s.vecs.dtype.name for s in half.shards] == ["float16"]
+    assert len(half) == 30
+    info = store_info(half, small_rows=8)
+    assert (info["shards"], info["rows"], info["rows by dtype"]) == (1, 30, {"float16": 30})
+    assert info["shards not in the manifest"] == 0
+
+
+def test_store_cli_info_and_compact(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PICTEXT_CACHE", str(tmp_path))
+    cache = VectorCache(tmp_path / "embeddings" / "fake@1", 4)
+    _fill(cache, 5, 2)
+    assert main(["store", "compact", "--rows", "4", "--dtype", "float16"]) == 0
+    assert "fake@1: 5 -> 3 shards" in capsys.readouterr().out
+    assert main(["store", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "store fake@1" in out
+    assert "float16" in out
+    assert main(["store", "info", "--encoder", "nothing"]) == 1
+    assert "no vectors of encoder nothing" in capsys.readouterr().err
+    assert main(["store", "compact", "--dtype", "int8"]) == 2
+
+
+def test_embed_ray_without_ray_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert main(["embed", str(tmp_path), "--ray"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "pip install 'pictext[ray]'" in err[0]
+
+
+def test_import_pictext_does_not_import_ray():
+    import subprocess
+
+    code = "import sys, pictext, pictext.store, pictext.cli; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
