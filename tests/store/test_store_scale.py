@@ -50,6 +50,18 @@ def test_float16_refuses_vectors_beyond_its_range(tmp_path):
     assert len(VectorCache(tmp_path, 2)) == 0
 
 
+def test_lookups_between_writes_see_every_shard(tmp_path):
+    cache = VectorCache(tmp_path, 2)
+    for i in range(40):  # many small shards, looked up after each: the recent index
+        cache.put(keys(f"k{i}"), np.full((1, 2), i, np.float32))
+        assert cache.contains(keys(f"k{i}", f"k{i // 2}", "none")).tolist() == [True, True, False]
+        assert len(cache) == i + 1
+    vecs, found = cache.get(keys(*(f"k{i}" for i in range(40))))
+    assert found.all()
+    assert vecs[:, 0].tolist() == list(range(40))
+    assert np.array_equal(cache.sorted_keys, VectorCache(tmp_path, 2).sorted_keys)
+
+
 def test_iter_rows_streams_every_row_in_blocks(tmp_path):
     cache = VectorCache(tmp_path, 8)
     made = _fill(cache, 3, 10)

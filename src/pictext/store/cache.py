@@ -112,6 +112,9 @@ class VectorCache:
         self._shards: list[Shard] = []
         self._sorted_keys = np.empty(0, KEY_DTYPE)
         self._where = np.empty((0, 2), np.int64)  # (shard, row) per sorted key
+        self._indexed = 0  # shards the lookup covers (main index + recent index)
+        self._recent_shards = 0  # of them, the last ones, in the small recent index
+        self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
         self._read_only: StateError | None = None  # why the folder takes no new files
         self._open_for_writing()
         self.reload()
@@ -210,24 +213,49 @@ class VectorCache:
         self.set_aside.append(line)
 
     def _reindex(self) -> None:
-        """Rebuild the sorted key -> (shard, row) lookup from the shards in memory."""
-        shards = self._shards
+        """Mark the key -> (shard, row) lookup stale; it is rebuilt on the next look-up."""
+        self._indexed = self._recent_shards = 0
+        self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
+
+    @staticmethod
+    def _sorted_index(shards: list[Shard], first: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted keys of ``shards`` and their (shard number, row), numbers from ``first``."""
         if not shards:
-            self._sorted_keys = np.empty(0, KEY_DTYPE)
-            self._where = np.empty((0, 2), np.int64)
-            return
+            return np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64)
         keys = np.concatenate([s.keys for s in shards])
         where = np.concatenate(
             [
-                np.stack([np.full(len(s.keys), i), np.arange(len(s.keys))], 1)
+                np.stack([np.full(len(s.keys), first + i), np.arange(len(s.keys))], 1)
                 for i, s in enumerate(shards)
             ]
         )
         order = np.argsort(keys, kind="stable")
-        self._sorted_keys, self._where = keys[order], where[order]
+        return keys[order], where[order]
+
+    def _index(self, full: bool = False) -> None:
+        """Bring the lookup up to date: shards added since the last full index go to a small
+        second index, merged into the main one once it passes an eighth of it, so a writer
+        that looks up between shards does not re-sort the whole store each time."""
+        if self._indexed == len(self._shards) and not (full and len(self._recent[0])):
+            return
+        if self._indexed == 0 and len(self._recent[0]) == 0:
+            self._sorted_keys, self._where = self._sorted_index(self._shards, 0)
+            self._indexed = len(self._shards)
+            return
+        base = self._indexed - self._recent_shards
+        recent = self._shards[base:]
+        if full or sum(len(s.keys) for s in recent) * 8 > len(self._sorted_keys):
+            self._sorted_keys, self._where = self._sorted_index(self._shards, 0)
+            self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
+            self._recent_shards = 0
+        else:
+            self._recent = self._sorted_index(recent, base)
+            self._recent_shards = len(recent)
+        self._indexed = len(self._shards)
 
     def __len__(self) -> int:
-        return len(self._sorted_keys)
+        self._index()
+        return len(self._sorted_keys) + len(self._recent[0])
 
     @property
     def shards(self) -> list[Shard]:
@@ -237,6 +265,7 @@ class VectorCache:
     @property
     def sorted_keys(self) -> np.ndarray:
         """Every cached key, sorted (a snapshot to test membership with ``searchsorted``)."""
+        self._index(full=True)
         return self._sorted_keys
 
     def iter_rows(self, rows: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -254,18 +283,24 @@ class VectorCache:
         return self._locate(keys)[1]
 
     def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(shard, row) of each key (meaningless where not found) and the found mask."""
+        self._index()
         keys = np.asarray(keys, dtype=KEY_DTYPE)
-        if len(self._sorted_keys) == 0:
-            return np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
-        pos = np.searchsorted(self._sorted_keys, keys)
-        pos = np.minimum(pos, len(self._sorted_keys) - 1)
-        return pos, self._sorted_keys[pos] == keys
+        where = np.zeros((len(keys), 2), np.int64)
+        found = np.zeros(len(keys), bool)
+        for sorted_keys, rows in ((self._sorted_keys, self._where), self._recent):
+            if len(sorted_keys) == 0:
+                continue
+            pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+            hit = (sorted_keys[pos] == keys) & ~found
+            where[hit], found[hit] = rows[pos[hit]], True
+        return where, found
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectors for ``keys`` (zeros where absent) and the mask of those found."""
-        pos, found = self._locate(keys)
-        out = np.zeros((len(pos), self.dim), np.float32)
-        where = self._where[pos[found]] if found.any() else np.empty((0, 2), np.int64)
+        where, found = self._locate(keys)
+        out = np.zeros((len(where), self.dim), np.float32)
+        where = where[found]
         dest = np.flatnonzero(found)
         for shard_id in np.unique(where[:, 0]):
             sel = where[:, 0] == shard_id
@@ -332,8 +367,7 @@ class VectorCache:
         except OSError as err:
             doing = f"the {len(keys)} vectors being written were not kept"
             raise cache_state_error(self.root, err, doing) from err
-        self._shards.append(Shard(stem, keys, mapped))
-        self._reindex()
+        self._shards.append(Shard(stem, keys, mapped))  # indexed on the next look-up
         return stem
 
     @contextmanager
