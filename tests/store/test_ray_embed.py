@@ -163,3 +163,32 @@ def test_webvision_tree_end_to_end(local_ray, tmp_path):
                           progress=False)  # fmt: skip
     assert feats.image_mask.sum() == report.embedded
     assert np.isfinite(feats.text["title"]).all()
+
+
+@pytest.mark.slow
+def test_cli_embed_ray_on_a_webvision_tree(tmp_path):
+    """`pictext embed TREE --ray` as a user runs it (its own local Ray), then the store CLI."""
+    import subprocess
+
+    from webvision_tree import TreeSpec, make_tree
+
+    make_tree(tmp_path / "wv", TreeSpec(items=80, val_per_class=0))
+    path = [p for p in sys.path if p and Path(p).is_dir()]
+    env = {
+        **os.environ,
+        "PICTEXT_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(path),
+    }
+    toy_cli = Path(__file__).parents[1] / "support" / "toy_cli.py"
+    args = ["embed", str(tmp_path / "wv"), "--ray", "--num-cpus", "2", "--image-encoder",
+            "toy-image", "--text-encoder", "toy-text", "--no-progress"]  # fmt: skip
+    first = subprocess.run([sys.executable, str(toy_cli), *args], capture_output=True, text=True,
+                           env=env, timeout=300)  # fmt: skip
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "2 encoder actors" in first.stdout
+    assert "images cached / computed" in first.stdout
+    info = subprocess.run([sys.executable, "-m", "pictext.cli", "store", "info"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert info.returncode == 0, info.stderr
+    assert "store toy-image@1" in info.stdout
+    assert "shards not in the manifest │ 0" in info.stdout

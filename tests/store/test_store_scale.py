@@ -125,3 +125,20 @@ def test_import_pictext_does_not_import_ray():
     code = "import sys, pictext, pictext.store, pictext.cli; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_parts_in_flight_are_kept_and_stale_ones_removed(tmp_path):
+    import os
+
+    from pictext.core.defaults import STALE_TMP_SECONDS
+
+    VectorCache(tmp_path, 2).put(keys("a"), np.ones((1, 2), np.float32))
+    fresh, stale = tmp_path / ".aaaa.npy.part", tmp_path / ".bbbb.npy.part"
+    fresh.write_bytes(b"another writer's shard, being written")
+    stale.write_bytes(b"a killed writer's")
+    old = stale.stat().st_mtime - STALE_TMP_SECONDS - 10
+    os.utime(stale, (old, old))
+    cache = VectorCache(tmp_path, 2)
+    assert fresh.exists()
+    assert not stale.exists()
+    assert len(cache) == 1  # parts are never taken for shards

@@ -34,6 +34,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pictext.core.atomic import atomic_save_npy
+from pictext.core.atomic import remove_stale_temporaries
 from pictext.core.errors import StateError
 
 KEY_DTYPE = np.dtype("S20")
@@ -131,6 +132,8 @@ class VectorCache:
                 # whose keys file never came, belong to runs that were killed.
                 for path in self.root.glob(".*.tmp"):
                     path.unlink(missing_ok=True)
+                # Parts are written outside the lock: only old ones are a killed writer's.
+                remove_stale_temporaries(self.root, pattern=f".*{PART}")
                 for path in self.root.glob("[0-9]*.vecs.npy"):
                     if not path.with_name(path.name.replace(".vecs.", ".keys.")).exists():
                         path.unlink(missing_ok=True)
@@ -351,13 +354,18 @@ class VectorCache:
             raise ValueError(f"refusing to cache vectors beyond the range of {self.dtype}")
         if len(keys) == 0:
             return None
+        parts: list[Path] = []
         try:
+            # Written and synced outside the lock, so writers on many cores (or nodes) only
+            # queue for the name and two renames.
+            for array in (stored, keys):
+                parts.append(_write_part(self.root, array))
             with self.lock():
                 stem = f"{self.next_id():06d}"
                 vecs_path = self.root / f"{stem}.vecs.npy"
                 try:
-                    atomic_save_npy(vecs_path, stored)
-                    atomic_save_npy(self.root / f"{stem}.keys.npy", keys)  # last: shard whole
+                    os.replace(parts[0], vecs_path)
+                    os.replace(parts[1], self.root / f"{stem}.keys.npy")  # last: shard whole
                 except BaseException:
                     with suppress(OSError):  # no vectors without their keys left behind
                         vecs_path.unlink(missing_ok=True)
@@ -367,6 +375,10 @@ class VectorCache:
         except OSError as err:
             doing = f"the {len(keys)} vectors being written were not kept"
             raise cache_state_error(self.root, err, doing) from err
+        finally:
+            for part in parts:
+                with suppress(OSError):
+                    part.unlink(missing_ok=True)
         self._shards.append(Shard(stem, keys, mapped))  # indexed on the next look-up
         return stem
 
@@ -387,6 +399,24 @@ class VectorCache:
         """The number of the next shard (call under :meth:`lock`)."""
         ids = [int(p.name.split(".")[0]) for p in self.root.glob("*.npy") if p.name[0].isdigit()]
         return max(ids, default=-1) + 1
+
+
+PART = ".npy.part"  # suffix of a shard file being written, before its rename
+
+
+def _write_part(root: Path, array: np.ndarray) -> Path:
+    """``array`` saved and synced under a hidden name no reader or cleaner of ``*.tmp`` files
+    takes for a shard file."""
+    path = root / f".{uuid.uuid4().hex}{PART}"
+    try:
+        with open(path, "xb") as fh:
+            np.save(fh, array, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _reason(err: BaseException) -> str:
