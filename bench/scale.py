@@ -9,8 +9,8 @@ Sections:
   on the same cores, interleaved (in-process, Ray, Ray, in-process, ...), each into a fresh
   cache, over generated JPEGs; wall time from the call to its return, encoder loading
   included (Ray's start is not: a cluster is up before a run). Then the vectors of both
-  caches compared, and a Ray run in which one encoder actor is killed (``kill -9``) once the
-  first shard is written: it must complete, store every item once, and encode at most one
+  caches compared, and a Ray run in which the busiest encoder actor is killed (``kill -9``) once
+  one and a half shards are encoded: it must complete, store every item once, and encode at most one
   shard more than the items.
 - ``store``: :mod:`scale_store` (a synthetic store of ``--store-rows`` rows).
 - ``index``, ``head``: ``bench/scale_index.py``'s ``rows(args)``, when that file exists.
@@ -82,18 +82,25 @@ class LoggedEncoder:
         return out
 
 
-def _kill_an_actor_after_first_shard(shards: Path, stop: threading.Event, killed: list) -> None:
+def _kill_a_busy_actor(log: Path, after: int, stop: threading.Event, killed: list) -> None:
+    """Once ``after`` images are encoded (a first shard and part of the next), kill -9 the
+    encoder actor using the most CPU: the one inside a shard."""
     import psutil
 
-    while not stop.is_set() and not list(shards.glob("*.keys.npy")):
+    while not stop.is_set() and (not log.exists() or len(log.read_bytes()) < 2 * after):
         time.sleep(0.05)
-    time.sleep(1.0)  # well inside the next shards
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        line = " ".join(proc.info["cmdline"] or [])
-        if line.startswith("ray::") and "ShardEncoder" in line and not stop.is_set():
-            proc.kill()
-            killed.append(proc.info["pid"])
-            return
+    actors = [
+        p for p in psutil.process_iter(["pid", "cmdline"])
+        if " ".join(p.info["cmdline"] or []).startswith("ray::")
+        and "ShardEncoder" in " ".join(p.info["cmdline"] or [])
+    ]  # fmt: skip
+    for p in actors:
+        p.cpu_percent(None)
+    time.sleep(0.5)
+    busy = max(actors, key=lambda p: p.cpu_percent(None), default=None)
+    if busy is not None and not stop.is_set():
+        busy.kill()
+        killed.append(busy.pid)
 
 
 def ray_rows(args: argparse.Namespace) -> list[dict]:
@@ -163,9 +170,9 @@ def _same_vectors(ds, args, tmp: Path) -> dict:
 def _killed_actor(ds, args, tmp: Path, embed_dataset_ray) -> list[dict]:
     enc = create_encoder(args.encoder, threads=1)
     log, cache = tmp / "encoded.log", tmp / "killed"
-    shards = cache / "embeddings" / f"{enc.name}@{enc.version}"
     stop, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_an_actor_after_first_shard, args=(shards, stop, killed))
+    after = SHARD_ROWS + SHARD_ROWS // 2
+    killer = threading.Thread(target=_kill_a_busy_actor, args=(log, after, stop, killed))
     killer.start()
     try:
         embed_dataset_ray(ds, LoggedEncoder(enc, log), None, cache_dir=cache, progress=False)
