@@ -142,3 +142,28 @@ def test_parts_in_flight_are_kept_and_stale_ones_removed(tmp_path):
     assert fresh.exists()
     assert not stale.exists()
     assert len(cache) == 1  # parts are never taken for shards
+
+
+def test_embed_writes_float16_shards_when_asked(tmp_path):
+    from store_fakes import CountingImageEncoder, make_items
+
+    from pictext.data.dataset import Dataset
+    from pictext.store import embed_dataset
+
+    ds = Dataset("toy", make_items(6))
+    half = embed_dataset(ds, CountingImageEncoder(), None, cache_dir=tmp_path / "h",
+                         progress=False, store_dtype="float16")  # fmt: skip
+    full = embed_dataset(ds, CountingImageEncoder(), None, cache_dir=tmp_path / "f",
+                         progress=False)  # fmt: skip
+    shards = VectorCache(tmp_path / "h" / "embeddings" / "fake-image@1", 4).shards
+    assert {s.vecs.dtype.name for s in shards} == {"float16"}
+    np.testing.assert_allclose(half.image, full.image, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--address", "ray://x:10001"], ["--num-cpus", "2"], ["--store-dtype", "int8"]],
+)
+def test_embed_options_that_need_another_are_usage_errors(tmp_path, capsys, args):
+    assert main(["embed", str(tmp_path), *args]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
