@@ -94,6 +94,13 @@ class VectorCache:
     folder still serves the vectors it holds; :meth:`reserve` refuses, before the work, to
     add any (:class:`~pictext.core.errors.StateError`).
 
+    Args:
+        root: the folder of one encoder's shards.
+        dim: the vectors' width.
+        dtype: how :meth:`put` stores vectors (``float32`` or ``float16``); shards of either
+            are read back as float32.
+        read: read the shards' keys now (False: a writer that never looks up).
+
     Example:
         >>> import tempfile
         >>> cache = VectorCache(tempfile.mkdtemp(), dim=2)
@@ -103,7 +110,9 @@ class VectorCache:
         ([True, False], [1.0, 1.0])
     """
 
-    def __init__(self, root: str | Path, dim: int, dtype: str = "float32") -> None:
+    def __init__(
+        self, root: str | Path, dim: int, dtype: str = "float32", *, read: bool = True
+    ) -> None:
         if dtype not in VECTOR_DTYPES:
             raise ValueError(f"store dtype must be one of {', '.join(VECTOR_DTYPES)}, not {dtype}")
         self.root = Path(root)
@@ -118,7 +127,8 @@ class VectorCache:
         self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
         self._read_only: StateError | None = None  # why the folder takes no new files
         self._open_for_writing()
-        self.reload()
+        if read:  # a writer that never looks up (a Ray encoder actor) skips every keys file
+            self.reload()
 
     def _open_for_writing(self) -> None:
         """Probe that the folder takes new files, and remove stale temporary files."""

@@ -73,11 +73,12 @@ class EmbedReport:
 
 
 def encoder_cache(
-    root: Path, encoder: ImageEncoder | TextEncoder, dtype: str = STORE_DTYPE
+    root: Path, encoder: ImageEncoder | TextEncoder, dtype: str = STORE_DTYPE, *, read: bool = True
 ) -> VectorCache:
-    """The vector cache of one encoder name + version under ``root``."""
+    """The vector cache of one encoder name + version under ``root`` (``read=False``: opened
+    for writing only, no shard read)."""
     folder = root / "embeddings" / f"{encoder.name}@{encoder.version}"
-    return VectorCache(folder, encoder.dim, dtype)
+    return VectorCache(folder, encoder.dim, dtype, read=read)
 
 
 def image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, np.ndarray]:

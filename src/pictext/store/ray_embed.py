@@ -142,7 +142,10 @@ class ShardEncoder:
         for enc in (self.enc, self.tenc):
             if enc is not None and callable(getattr(enc, "prepare", None)):
                 enc.prepare()
-        self.image_cache = encoder_cache(root_path, self.enc, dtype) if self.enc else None
+        # Images are looked up by the decode tasks (the snapshot): the actor only writes.
+        self.image_cache = (
+            encoder_cache(root_path, self.enc, dtype, read=False) if self.enc else None
+        )
         self.text_cache = encoder_cache(root_path, self.tenc, dtype) if self.tenc else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
