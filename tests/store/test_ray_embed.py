@@ -194,3 +194,21 @@ def test_cli_embed_ray_on_a_webvision_tree(tmp_path):
     assert "store toy-image@1" in info.stdout
     assert re.search(r"shards not in the manifest\s*│\s*0\s*│", info.stdout)
     assert re.search(r"manifest\s*│\s*\d+ shards listed", info.stdout)
+
+
+class FullDiskImageEncoder(ToyImageEncoder):
+    """Stands for a worker that meets a refusal (here: raised by the encoder itself)."""
+
+    def encode_batch(self, batch: np.ndarray) -> np.ndarray:
+        from pictext.core.errors import StateError
+
+        raise StateError("cache folder /shared is full (No space left on device)")
+
+
+def test_a_workers_refusal_reaches_the_caller_as_itself(local_ray, tmp_path):
+    from pictext.core.errors import StateError, one_line
+
+    with pytest.raises(StateError) as info:
+        embed_dataset_ray(_dataset(4), FullDiskImageEncoder(), None, cache_dir=tmp_path,
+                          shard_rows=4, progress=False)  # fmt: skip
+    assert one_line(info.value) == "cache folder /shared is full (No space left on device)"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.core.defaults import IMAGE_ENCODER, SHARD_ROWS, STORE_DTYPE, TEXT_ENCODER
-from pictext.core.errors import StateError, UsageError
+from pictext.core.errors import PictextError, StateError, UsageError
 from pictext.data.budgets import cap_items_text
 from pictext.store.embed import (
     EmbedReport,
@@ -49,6 +49,7 @@ from pictext.store.pipeline import decoded_batches, normalized, run_ahead
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
     from pictext.data.item import Item
+    from pictext.store.cache import VectorCache
 
 RAY_MISSING = "--ray needs Ray, which is not installed: pip install 'pictext[ray]'"
 DECODE_CPUS = 0.25  # Ray CPUs a read + decode task asks for (decoding is ~1/4 of the work)
@@ -115,11 +116,8 @@ def decode_shard(
             work.batches = [
                 (p, px, [Failure(e.item_id, e.problem) for e in er]) for p, px, er in raw
             ]
-            work.failures, work.cached, work.readable = (
-                report.failures,
-                int(found.sum()),
-                int(ok.sum()),
-            )
+            work.failures = report.failures
+            work.cached, work.readable = int(found.sum()), int(ok.sum())
         out.append(pickle.dumps(work, protocol=5))
     return {"chunk": batch["chunk"], "work": np.array(out, dtype=object)}
 
@@ -149,7 +147,12 @@ class ShardEncoder:
         self.text_cache = encoder_cache(root_path, self.tenc, dtype) if self.tenc else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        got = [pickle.dumps(self.embed(pickle.loads(blob))) for blob in batch["work"]]
+        got = []
+        for blob in batch["work"]:
+            try:
+                got.append(pickle.dumps(self.embed(pickle.loads(blob))))
+            except PictextError as err:  # a refusal (a full disk...) goes back as itself:
+                got.append(pickle.dumps({"error": err}))  # Ray's wrapping would lose it
         return {"chunk": batch["chunk"], "result": np.array(got, dtype=object)}
 
     def embed(self, work: _Work) -> dict[str, Any]:
@@ -255,20 +258,8 @@ def embed_dataset_ray(
         report.set_aside.extend(opened.set_aside if opened is not None else [])
     started = _start(ray, address, num_cpus)
     try:
-        run = _run(
-            ray,
-            dataset.items,
-            enc,
-            tenc,
-            image_cache,
-            root,
-            shard_rows,
-            batch_size,
-            dtype,
-            list(text_inputs),
-            progress,
-            report,
-        )
+        plan = _Plan(enc, tenc, root, shard_rows, batch_size, dtype, list(text_inputs))
+        run = _run(ray, dataset.items, plan, image_cache, progress, report)
     finally:
         if started:
             ray.shutdown()
@@ -290,19 +281,26 @@ def _encoder(spec: str | Any | None) -> Any:
     return create_recorded_encoder(spec, threads=1)
 
 
+@dataclass
+class _Plan:
+    """What every worker of one run is given."""
+
+    enc: Any  # image encoder object (not loaded) or None
+    tenc: Any  # text encoder object or None
+    root: Path  # the cache root
+    shard_rows: int  # items per shard
+    batch_size: int  # images per encoder call
+    dtype: str  # how new vectors are stored
+    text_inputs: list[str]  # text fields embedded
+
+
 def _run(
-    ray,
-    items,
-    enc,
-    tenc,
-    image_cache,
-    root,
-    shard_rows,
-    batch_size,
-    dtype,
-    text_inputs,
-    progress,
-    report,
+    ray: Any,
+    items: Sequence[Item],
+    plan: _Plan,
+    image_cache: VectorCache | None,
+    progress: bool,
+    report: EmbedReport,
 ) -> RayRun:
     """Build the Ray Data plan, stream the shards' results back, merge them."""
     ctx = ray.data.DataContext.get_current()
@@ -312,9 +310,10 @@ def _run(
     if image_cache is not None:
         image_cache.reserve(max(0, len(items) - len(image_cache)))
     snapshot = ray.put(image_cache.sorted_keys if image_cache is not None else np.empty(0, "S20"))
+    size = plan.shard_rows
     rows = [
-        {"chunk": i, "items": pickle.dumps(list(items[lo : lo + shard_rows]), protocol=5)}
-        for i, lo in enumerate(range(0, len(items), shard_rows))
+        {"chunk": i, "items": pickle.dumps(list(items[lo : lo + size]), protocol=5)}
+        for i, lo in enumerate(range(0, len(items), size))
     ]
     run = RayRun(actors=actors, shards=len(rows))
     if not rows:
@@ -325,7 +324,7 @@ def _run(
         batch_size=1,
         num_cpus=DECODE_CPUS,
         batch_format="numpy",
-        fn_kwargs={"encoder": enc, "cached": snapshot, "batch_size": batch_size},
+        fn_kwargs={"encoder": plan.enc, "cached": snapshot, "batch_size": plan.batch_size},
     )
     ds = ds.map_batches(
         ShardEncoder,
@@ -334,17 +333,19 @@ def _run(
         concurrency=actors,
         batch_format="numpy",
         fn_constructor_kwargs={
-            "image_encoder": enc,
-            "text_encoder": tenc,
-            "root": str(root),
-            "dtype": dtype,
-            "text_inputs": text_inputs,
+            "image_encoder": plan.enc,
+            "text_encoder": plan.tenc,
+            "root": str(plan.root),
+            "dtype": plan.dtype,
+            "text_inputs": plan.text_inputs,
         },
     )
     bar = progress_bar(len(items), f"shards on Ray ({actors} actors)", progress)
     begin = time.perf_counter()
     for row in ds.iter_rows():
         got = pickle.loads(row["result"])
+        if "error" in got:
+            raise got["error"]
         part: EmbedReport = got["report"]
         _merge(report, part)
         if got["shard"]:
