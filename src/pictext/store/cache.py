@@ -44,8 +44,8 @@ import numpy as np
 
 from pictext.core.atomic import remove_stale_temporaries
 from pictext.core.errors import StateError
+from pictext.store.keyindex import KEY_DTYPE, KeyIndex
 
-KEY_DTYPE = np.dtype("S20")
 DAMAGED = "damaged"  # sub-folder where damaged shards are set aside
 
 log = logging.getLogger("pictext.store")
@@ -120,11 +120,7 @@ class VectorCache:
         self.dtype = np.dtype(dtype)  # what put() writes; shards of either dtype are read
         self.set_aside: list[str] = []  # one line per damaged shard set aside by this object
         self._shards: list[Shard] = []
-        self._sorted_keys = np.empty(0, KEY_DTYPE)
-        self._where = np.empty((0, 2), np.int64)  # (shard, row) per sorted key
-        self._indexed = 0  # shards the lookup covers (main index + recent index)
-        self._recent_shards = 0  # of them, the last ones, in the small recent index
-        self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
+        self._index = KeyIndex()  # key -> (shard, row), kept current as shards are added
         self._read_only: StateError | None = None  # why the folder takes no new files
         self._open_for_writing()
         if read:  # a writer that never looks up (a Ray encoder actor) skips every keys file
@@ -227,48 +223,13 @@ class VectorCache:
 
     def _reindex(self) -> None:
         """Mark the key -> (shard, row) lookup stale; it is rebuilt on the next look-up."""
-        self._indexed = self._recent_shards = 0
-        self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
+        self._index.reset()
 
-    @staticmethod
-    def _sorted_index(shards: list[Shard], first: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted keys of ``shards`` and their (shard number, row), numbers from ``first``."""
-        if not shards:
-            return np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64)
-        keys = np.concatenate([s.keys for s in shards])
-        where = np.concatenate(
-            [
-                np.stack([np.full(len(s.keys), first + i), np.arange(len(s.keys))], 1)
-                for i, s in enumerate(shards)
-            ]
-        )
-        order = np.argsort(keys, kind="stable")
-        return keys[order], where[order]
-
-    def _index(self, full: bool = False) -> None:
-        """Bring the lookup up to date: shards added since the last full index go to a small
-        second index, merged into the main one once it passes an eighth of it, so a writer
-        that looks up between shards does not re-sort the whole store each time."""
-        if self._indexed == len(self._shards) and not (full and len(self._recent[0])):
-            return
-        if self._indexed == 0 and len(self._recent[0]) == 0:
-            self._sorted_keys, self._where = self._sorted_index(self._shards, 0)
-            self._indexed = len(self._shards)
-            return
-        base = self._indexed - self._recent_shards
-        recent = self._shards[base:]
-        if full or sum(len(s.keys) for s in recent) * 8 > len(self._sorted_keys):
-            self._sorted_keys, self._where = self._sorted_index(self._shards, 0)
-            self._recent = (np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64))
-            self._recent_shards = 0
-        else:
-            self._recent = self._sorted_index(recent, base)
-            self._recent_shards = len(recent)
-        self._indexed = len(self._shards)
+    def _keys(self) -> list[np.ndarray]:
+        return [s.keys for s in self._shards]
 
     def __len__(self) -> int:
-        self._index()
-        return len(self._sorted_keys) + len(self._recent[0])
+        return self._index.count(self._keys())
 
     @property
     def shards(self) -> list[Shard]:
@@ -278,8 +239,7 @@ class VectorCache:
     @property
     def sorted_keys(self) -> np.ndarray:
         """Every cached key, sorted (a snapshot to test membership with ``searchsorted``)."""
-        self._index(full=True)
-        return self._sorted_keys
+        return self._index.sorted_keys(self._keys())
 
     def iter_rows(self, rows: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(keys, float32 vectors)`` in blocks of at most ``rows``, shard by shard.
@@ -297,17 +257,7 @@ class VectorCache:
 
     def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shard, row) of each key (meaningless where not found) and the found mask."""
-        self._index()
-        keys = np.asarray(keys, dtype=KEY_DTYPE)
-        where = np.zeros((len(keys), 2), np.int64)
-        found = np.zeros(len(keys), bool)
-        for sorted_keys, rows in ((self._sorted_keys, self._where), self._recent):
-            if len(sorted_keys) == 0:
-                continue
-            pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-            hit = (sorted_keys[pos] == keys) & ~found
-            where[hit], found[hit] = rows[pos[hit]], True
-        return where, found
+        return self._index.locate(self._keys(), keys)
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectors for ``keys`` (zeros where absent) and the mask of those found."""
