@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -88,6 +89,8 @@ def embed(
         from pictext.store.ray_embed import require_ray
 
         require_ray()  # before reading the dataset: say what to install first
+        # Ray Data's own progress lines would interleave with ours (rate and ETA).
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     ds = load_dataset(
         dataset, strip_label_words=strip_label_words, allow_outside_root=allow_outside_root
     )

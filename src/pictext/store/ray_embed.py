@@ -330,7 +330,7 @@ def _run(
         ShardEncoder,
         batch_size=1,
         num_cpus=ENCODE_CPUS,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         batch_format="numpy",
         fn_constructor_kwargs={
             "image_encoder": plan.enc,
