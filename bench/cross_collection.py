@@ -14,9 +14,11 @@ every item of the other collection whose class maps onto a source class is a que
   the whole source) in the mapped class, for the index space (``--space``) and the raw one.
 
 "Before" is the defaults as they were; "after" is each setting chosen on the source's
-validation side among the candidates (``--members`` seed ensemble or one head, the fusion
-head or the image-only head for image-only queries; the index's blend of head and raw space,
-rank/space.py). The target side is never used to choose anything: it is the test.
+validation side among the candidates (one fusion head or a ``--members`` seed ensemble; for
+image-only queries also the image-only head; each of the two heads again on
+``efficientnet-lite0-imagenet`` features, i.e. with the ImageNet head's probabilities; the
+index's blend of head and raw space, rank/space.py). The target side is never used to
+choose anything: it is the test.
 ``--grid DIR`` draws the cases of issue 15 (openclipart's cartoon apple, small turtle and
 frog against the tuxpaint-trained model) before and after as PNG.
 """
@@ -100,6 +102,15 @@ def train_source(name: str, rank_epochs: int, members: int) -> Trained:
     candidates = {"fusion": heads[0], "image head": image_head}
     if members > 1:
         candidates[f"fusion x{members}"] = ProbAverage(heads)
+    fin = with_imagenet(feats)  # + ImageNet probabilities (encoders/efficientnet_logits.py)
+    for cand, inputs in (
+        ("fusion+imagenet", FusionConfig().inputs),
+        ("image head+imagenet", ("image",)),
+    ):
+        model, _ = train_fusion(
+            ds, fin, FusionConfig(inputs=inputs, seed=defaults.SPLIT_SEED), split=split
+        )
+        candidates[cand] = OnImagenet(model)
     val_scores: dict[str, dict[str, float]] = {}
     chosen: dict[str, str] = {}
     for kind, view in (("image", image_only), ("image+title", title_only)):
@@ -107,7 +118,7 @@ def train_source(name: str, rank_epochs: int, members: int) -> Trained:
         val_scores[kind] = {
             c: 100 * topk_accuracy(m.predict_proba(fv), y[val], 1)
             for c, m in candidates.items()
-            if kind == "image" or c != "image head"
+            if kind == "image" or not c.startswith("image head")
         }
         best = max(val_scores[kind].values())
         chosen[kind] = next(c for c, v in val_scores[kind].items() if v == best)  # ties: first
@@ -127,6 +138,30 @@ def train_source(name: str, rank_epochs: int, members: int) -> Trained:
     return Trained(
         name, ds, feats, heads[0], candidates, chosen, val_scores, head, blend, blend_scores
     )
+
+
+def with_imagenet(feats: Any) -> Any:
+    """``feats`` with the image embedding of ``efficientnet-lite0-imagenet``: the cached
+    pooled vector and the ImageNet head's probabilities, the function the encoder applies."""
+    from pictext.encoders import create_encoder
+    from pictext.encoders.efficientnet_logits import imagenet_features, imagenet_head
+
+    enc = create_encoder("efficientnet-lite0-imagenet")
+    out = feats.subset(np.arange(feats.n))
+    mask = np.ones(feats.n, bool) if feats.image_mask is None else feats.image_mask
+    out.image = imagenet_features(feats.image, *imagenet_head(enc.base.weights)) * mask[:, None]
+    out.image_encoder = f"{enc.name}@{enc.version}"
+    return out
+
+
+class OnImagenet:
+    """A head trained on :func:`with_imagenet` features, fed the same way."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict_proba(self, feats: Any) -> np.ndarray:
+        return self.model.predict_proba(with_imagenet(feats))
 
 
 def image_only(feats: Any) -> Any:
