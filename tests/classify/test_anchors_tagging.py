@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from heads_synth import make_features
 
-from pictext.classify.anchors import LogRegConcat, ProbAverage
+from pictext.classify.anchors import ALL_FIELDS, LogRegConcat, ProbAverage, tuned_linear
 from pictext.classify.fusion import FusionClassifier
 from pictext.classify.metrics import topk_accuracy
 from pictext.classify.tagging import UnknownLabelError, tag, verify
@@ -32,6 +32,40 @@ def test_logreg_concat_learns_and_checks_encoders() -> None:
     other, _ = make_features(5, 4, image_encoder="x@1")
     with pytest.raises(EncoderMismatchError):
         lr.predict(other)
+
+
+def test_tuned_linear_reads_every_field_and_picks_c_on_validation() -> None:
+    feats, y = make_features(200, 4, seed=1)
+    tr, va, te = np.arange(120), np.arange(120, 160), np.arange(160, 200)
+    model, by_c = tuned_linear(
+        feats.subset(tr), y[tr], feats.subset(va), y[va], grid=(1.0, 1e-4, 0.1), patience=5
+    )
+    assert model.inputs == ALL_FIELDS
+    assert list(by_c) == [1e-4, 0.1, 1.0]  # the path runs from strong to weak regularisation
+    best = max(by_c.values())
+    assert min(c for c, v in by_c.items() if v == best) == model.C  # ties: the smaller C
+    assert topk_accuracy(model.predict_proba(feats.subset(te)), y[te]) > 0.8
+    # the kept model is the one fitted at the chosen C (not the last one on the path)
+    again = LogRegConcat(ALL_FIELDS, C=model.C).fit(feats.subset(tr), y[tr])
+    np.testing.assert_allclose(
+        model.predict_proba(feats.subset(te)), again.predict_proba(feats.subset(te)), atol=0.02
+    )
+    # a field missing at test time is zeroed and flagged, not an error
+    from pictext.store.inputs import drop_inputs
+
+    p = model.predict_proba(drop_inputs(feats.subset(te), ("image",)))
+    assert np.allclose(p.sum(1), 1)
+    with pytest.raises(ValueError, match="at least one C"):
+        tuned_linear(feats.subset(tr), y[tr], feats.subset(va), y[va], grid=())
+
+
+def test_tuned_linear_stops_the_path_without_gains() -> None:
+    feats, y = make_features(200, 4, seed=1)
+    tr, va = np.arange(120), np.arange(120, 200)
+    _, by_c = tuned_linear(
+        feats.subset(tr), y[tr], feats.subset(va), y[va], grid=(10.0, 20.0, 30.0, 40.0), patience=1
+    )
+    assert len(by_c) < 4  # on separable toy data the path's first C is not beaten
 
 
 def test_prob_average_is_the_weighted_mean() -> None:

@@ -55,6 +55,7 @@ def test_every_row_for_every_seed(result) -> None:
         "image-only imgA", "image-only imgB", "text-only txtA",
         "fusion imgA + txtA", "fusion imgB + txtA",
         "LogReg concat imgA + txtA", "LogReg concat imgB + txtA",
+        "tuned linear, all fields imgA + txtA", "tuned linear, all fields imgB + txtA",
         "average probs imgA + txtA", "average probs imgB + txtA",
     }  # fmt: skip
     assert len(res.scores) == 2 * len(rows)
@@ -72,7 +73,12 @@ def test_summary_and_files(result, tmp_path) -> None:
     vals = [100 * r["top1"] for r in res.scores if r["row"] == "fusion imgA + txtA"]
     assert fusion["top1"] == pytest.approx(np.mean(vals))
     assert fusion["top1_std"] == pytest.approx(np.std(vals))
-    assert set(s["gains"]) >= {"vs_best_single", "vs_best_anchor-logreg", "vs_best_anchor-average"}
+    assert set(s["gains"]) >= {
+        "vs_best_single", "vs_best_anchor-logreg", "vs_best_anchor-tuned", "vs_best_anchor-average"
+    }  # fmt: skip
+    tuned = [r for r in res.scores if r["kind"] == "anchor-tuned"]
+    assert tuned
+    assert all(str(r["C"]) in r["val_top1_by_C"] for r in tuned)
     files = write_outputs(res, tmp_path)
     assert json.loads(files["json"].read_text())["summary"]["dataset"] == "toy"
     md = files["table"].read_text()

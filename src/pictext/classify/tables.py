@@ -54,7 +54,7 @@ def summary(result: Table3Result) -> dict[str, Any]:
         best_fusion = max(fusion, key=lambda r: r["top1"])
         gains["best_fusion"] = best_fusion["row"]
         gains["vs_best_single"] = best_fusion["top1"] - max(r["top1"] for r in single)
-        for kind in ("anchor-logreg", "anchor-average"):
+        for kind in ("anchor-logreg", "anchor-tuned", "anchor-average"):
             rows = [r for r in table if r["kind"] == kind]
             if rows:
                 gains[f"vs_best_{kind}"] = best_fusion["top1"] - max(r["top1"] for r in rows)

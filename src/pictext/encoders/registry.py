@@ -63,6 +63,13 @@ _REGISTRY: dict[str, EncoderEntry] = {
     for e in (
         _efficientnet("efficientnet-lite0", 224, 0, "EfficientNet-Lite0, 224 px, 1280-d pooled"),
         _efficientnet("efficientnet-lite2", 260, 2, "EfficientNet-Lite2, 260 px, 1280-d pooled"),
+        dataclasses.replace(  # the same tower plus its ImageNet head (encoders/efficientnet_logits)
+            _efficientnet("efficientnet-lite0", 224, 0, ""),
+            name="efficientnet-lite0-imagenet",
+            dim=2280,
+            encoder_path="pictext.encoders.efficientnet_logits:EfficientNetLogitsEncoder",
+            summary="EfficientNet-Lite0, 224 px, 1280-d pooled + 1000 ImageNet probabilities",
+        ),
         EncoderEntry(
             name="use",
             kind="text",
