@@ -119,6 +119,10 @@ class AnnParams:
     threads: int = 1  # FAISS OpenMP threads (keep it small on shared machines)
     rim_dirs: int = 1024  # rim pool for divergent queries: sampled rows ...
     rim_m: int = 100  # ... and farthest neighbours kept per sampled row
+    encoding: str = "flat"  # IVF codes: flat (exact scores), sq8, sq4 or pq<M> (rank/build.py)
+    train_rows: int = 0  # IVF rows sampled to train cells and codes; 0 = 64 per cell
+    bnb_first: int = 8  # IVF divergent queries: cells scanned before the rest are pruned
+    divergent_cells: int = 0  # IVF divergent queries: most cells scanned; 0 = exact (rank/bound.py)
 
 
 def _faiss() -> Any:
@@ -129,28 +133,6 @@ def _faiss() -> Any:
             "approximate search needs FAISS: pip install 'pictext[index]' (faiss-cpu)"
         ) from err
     return faiss
-
-
-def build_ann(rows: np.ndarray, backend: str, params: AnnParams, seed: int = 0) -> Any:
-    """A FAISS inner-product index over augmented ``rows`` (``hnsw`` or ``ivf``)."""
-    faiss = _faiss()
-    faiss.omp_set_num_threads(params.threads)
-    rows = np.ascontiguousarray(rows, np.float32)
-    n, d = rows.shape
-    if backend == "hnsw":
-        index = faiss.IndexHNSWFlat(d, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = params.ef_construction
-    elif backend == "ivf":
-        nlist = params.nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        train = rows[np.random.default_rng(seed).choice(n, size=min(n, 64 * nlist), replace=False)]
-        index.train(train)
-    else:
-        raise ValueError(f"unknown approximate backend {backend!r}; use 'hnsw' or 'ivf'")
-    index.add(rows)
-    set_search_params(index, params)
-    return index
 
 
 def set_search_params(index: Any, params: AnnParams) -> None:
