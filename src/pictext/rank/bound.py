@@ -76,11 +76,19 @@ class CellBounds:
                                   + np.einsum("ij,ij->i", self.centroids[cells],
                                               self.centroids[cells]), 0.0))  # fmt: skip
         across = np.sqrt(np.maximum(sq - along * along, 0.0))
-        np.maximum.at(self.radius, cells, dist.astype(np.float32))
-        np.minimum.at(self.along_min, cells, along.astype(np.float32))
-        np.maximum.at(self.along_max, cells, along.astype(np.float32))
-        np.maximum.at(self.across, cells, across.astype(np.float32))
-        np.add.at(self.size, cells, 1)
+        order = np.argsort(cells, kind="stable")  # per-cell reductions on sorted runs
+        cells = cells[order]
+        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+        at = cells[starts]
+        for target, values, reduce in (
+            (self.radius, dist, np.maximum),
+            (self.along_min, along, np.minimum),
+            (self.along_max, along, np.maximum),
+            (self.across, across, np.maximum),
+        ):
+            part = reduce.reduceat(values[order].astype(np.float32), starts)
+            target[at] = reduce(target[at], part)
+        self.size[at] += np.diff(np.r_[starts, len(cells)])
 
     def upper(self, p: np.ndarray) -> np.ndarray:
         """``[B, C]`` upper bounds on ``max_{x in cell} x . p``; ``-inf`` for empty cells."""
