@@ -92,9 +92,11 @@ def test_codes_build_from_memmap(memmapped: np.ndarray, encoding: str) -> None:
     assert recall_at(got, truth) > (0.8 if encoding == "sq8" else 0.3)
 
 
-def test_unknown_encoding_is_named() -> None:
+def test_unknown_encoding_and_route_are_named() -> None:
     with pytest.raises(ValueError, match="pqx"):
         check_encoding("pqx")
+    with pytest.raises(ValueError, match="'far'"):
+        AnnParams(divergent="far")
 
 
 def test_tuned_nprobe_meets_the_target_on_held_out_queries(memmapped: np.ndarray) -> None:
@@ -132,7 +134,7 @@ def test_ivf_search_index_answers_farthest_exactly(tmp_path: Path) -> None:
     feats = Features(
         [f"i{i}" for i in range(len(x))], x, np.ones(len(x), bool), image_encoder="t@1"
     )
-    params = AnnParams(nlist=32, threads=1, rim_dirs=64, rim_m=10)
+    params = AnnParams(nlist=32, threads=1, rim_dirs=64, rim_m=10, divergent="bound")
     ix = SearchIndex.build(feats, backend="ivf", ann_params=params)
     queries = _clustered(20, 16, seed=6)
     exact, _ = ix.search(queries, 10, farthest=True, exact=True)
@@ -141,3 +143,20 @@ def test_ivf_search_index_answers_farthest_exactly(tmp_path: Path) -> None:
     loaded = SearchIndex.load(ix.save(tmp_path / "ix"))
     assert loaded.bounds is not None
     np.testing.assert_array_equal(loaded.search(queries, 10, farthest=True)[0], exact)
+
+
+def test_ivf_default_route_is_the_rim_pool() -> None:
+    from pictext.rank.index import SearchIndex
+    from pictext.store.features import Features
+
+    x = _clustered(2000, 16, seed=7)
+    feats = Features(
+        [f"i{i}" for i in range(len(x))], x, np.ones(len(x), bool), image_encoder="t@1"
+    )
+    ix = SearchIndex.build(
+        feats, backend="ivf", ann_params=AnnParams(nlist=16, threads=1, rim_dirs=8, rim_m=20)
+    )
+    assert ix.bounds is not None
+    assert ix.rim is not None
+    got, _ = ix.search(_clustered(5, 16, seed=8), 10, farthest=True)
+    assert np.isin(got, ix.rim).all()

@@ -14,19 +14,20 @@ branch and bound is exact), ``sq8`` / ``sq4`` keep 8 or 4 bits per dimension, ``
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pictext.rank.ann import _faiss, augment_rows, set_search_params
+from pictext.rank.ann import _faiss, augment_rows, check_encoding, set_search_params
 from pictext.rank.bound import CellBounds
 
 if TYPE_CHECKING:
     from pictext.rank.ann import AnnParams
 
-ENCODINGS: tuple[str, ...] = ("flat", "sq8", "sq4", "pq<M>")
 CHUNK_ROWS = 65_536  # rows augmented and added per step (64k x 256 float32 = 64 MiB)
+TRAIN_PER_CELL = 40  # k-means sample per cell (FAISS asks for at least 39)...
+TRAIN_MAX = 131_072  # ... and at most this many rows
+KMEANS_ITERATIONS = 10  # FAISS's default is 25; 10 costs 2.5x less at 1M (bench/scale_index.py)
 
 
 def build_ann(rows: np.ndarray, backend: str, params: AnnParams, seed: int = 0) -> Any:
@@ -51,13 +52,6 @@ def default_nlist(n: int) -> int:
     return max(1, min(int(4 * np.sqrt(n)), n // 39))
 
 
-def check_encoding(encoding: str) -> str:
-    """``encoding`` when it is one of :data:`ENCODINGS`, else a ``ValueError`` naming it."""
-    if encoding in ("flat", "sq8", "sq4") or re.fullmatch(r"pq[1-9][0-9]*", encoding):
-        return encoding
-    raise ValueError(f"unknown IVF encoding {encoding!r}; use one of {ENCODINGS}")
-
-
 def sample_rows(vectors: Any, size: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``min(size, N)`` distinct rows, drawn at random (read in order, a
     memory-mapped file is read once front to back)."""
@@ -75,8 +69,8 @@ def build_ivf(
         vectors: the collection's rows; read in chunks of :data:`CHUNK_ROWS`.
         metric: ``cosine`` or ``l2`` (how rows are augmented, as in :mod:`pictext.rank.ann`);
             None: the rows are already in the inner-product space.
-        params: ``nlist`` (0: :func:`default_nlist`), ``encoding``, ``train_rows`` (0: 64
-            per cell), ``nprobe`` and ``threads``.
+        params: ``nlist`` (0: :func:`default_nlist`), ``encoding``, ``train_rows`` (0:
+            :data:`TRAIN_PER_CELL` per cell, at most :data:`TRAIN_MAX`), ``nprobe``, ``threads``.
         seed: seed of the training sample and of k-means.
     """
     faiss = _faiss()
@@ -89,6 +83,7 @@ def build_ivf(
     d = train.shape[1]
     index = _empty_ivf(faiss, d, nlist, check_encoding(params.encoding))
     index.cp.seed = seed
+    index.cp.niter = KMEANS_ITERATIONS
     index.train(train)
     bounds = CellBounds.empty(index.quantizer.reconstruct_n(0, nlist))
     for start in range(0, n, CHUNK_ROWS):
@@ -106,7 +101,7 @@ def _augment(rows: Any, metric: str | None) -> np.ndarray:
 
 
 def _train_size(params: AnnParams, nlist: int) -> int:
-    return params.train_rows or min(64 * nlist, 262_144)
+    return params.train_rows or min(TRAIN_PER_CELL * nlist, TRAIN_MAX)
 
 
 def _empty_ivf(faiss: Any, d: int, nlist: int, encoding: str) -> Any:

@@ -366,8 +366,9 @@ class SearchIndex:
             k: results per query.
             farthest: divergent search instead of similar.
             exact: force exact (True) or the FAISS index (False); default: the index's backend.
-                Divergent queries on an IVF index run its branch and bound (exact unless
-                ``ann.divergent_cells`` caps the cells), on an HNSW index scan the rim pool.
+                Divergent queries scan the rim pool, or on an IVF index with
+                ``ann.divergent == "bound"`` run its branch and bound over the cells (exact
+                unless ``ann.divergent_cells`` caps them).
             exclude: per query, rows never to return (e.g. the query item itself).
 
         Returns:
@@ -381,7 +382,7 @@ class SearchIndex:
         params = AnnParams(**self.manifest.ann)
         if use_exact:
             rows, _ = top_k_inner(self._rows, aq, want)
-        elif farthest and self.bounds is not None:
+        elif farthest and self.bounds is not None and params.divergent == "bound":
             rows, _ = bnb_search(
                 self.ann, self.bounds, aq, want, params.bnb_first, params.divergent_cells
             )
