@@ -161,7 +161,7 @@ def index_rows(args: argparse.Namespace, path: Path) -> list[dict]:
     print(f"# exact answers for {len(q_all)} queries x 2: {time.perf_counter() - t:.1f}s")
     for encoding in args.encodings:
         out += encoding_rows(args, x, q_all, truth, encoding)
-    out += rim_rows(x, -q_all, truth["divergent"], val, test, args.rim_dirs)
+    out += rim_rows(x, -q_all, truth["divergent"], val, test, args.rim_dirs, args.repeats)
     return out
 
 
@@ -197,8 +197,9 @@ def encoding_rows(
         return lambda v: index.search(v, K)[1]
 
     q = q_all
-    tuned = tune("nprobe", at, doubling(index.nlist), q[val], truth["similar"][val], 0.95, 5.0)
-    m = measure(at(tuned.chosen.value), q[test], truth["similar"][test], tuned.chosen.value)
+    r = args.repeats
+    tuned = tune("nprobe", at, doubling(index.nlist), q[val], truth["similar"][val], 0.95, 5.0, r)
+    m = measure(at(tuned.chosen.value), q[test], truth["similar"][test], tuned.chosen.value, r)
     out += _search_rows(f"{tag}: similar", m, 5.0, f"nprobe {m.value}, tuned on validation")
     print(out[-3:])
     if encoding != "flat":
@@ -207,7 +208,7 @@ def encoding_rows(
     n_exact = min(args.exact_queries, test.stop - test.start)
     exact_q = slice(test.start, test.start + n_exact)
     bnb = lambda v: bnb_search(index, bounds, v, K)[0]  # noqa: E731
-    m = measure(bnb, p[exact_q], truth["divergent"][exact_q])
+    m = measure(bnb, p[exact_q], truth["divergent"][exact_q], repeats=r)
     out += _search_rows(f"{tag}: divergent branch-and-bound exact", m, 10.0,
                         f"{n_exact} test queries")  # fmt: skip
     print(out[-3:])
@@ -216,9 +217,9 @@ def encoding_rows(
         return lambda v: bnb_search(index, bounds, v, K, max_cells=cells)[0]
 
     tuned = tune("divergent_cells", capped, doubling(index.nlist, 8), p[val],
-                 truth["divergent"][val], 0.95, 10.0)  # fmt: skip
+                 truth["divergent"][val], 0.95, 10.0, r)  # fmt: skip
     m = measure(capped(tuned.chosen.value), p[test], truth["divergent"][test],
-                tuned.chosen.value)  # fmt: skip
+                tuned.chosen.value, r)  # fmt: skip
     out += _search_rows(f"{tag}: divergent branch-and-bound, budget", m, 10.0,
                         f"{m.value} cells, tuned on validation")  # fmt: skip
     print(out[-3:])
@@ -226,7 +227,13 @@ def encoding_rows(
 
 
 def rim_rows(
-    x: np.ndarray, p: np.ndarray, truth: np.ndarray, val: slice, test: slice, dirs: int
+    x: np.ndarray,
+    p: np.ndarray,
+    truth: np.ndarray,
+    val: slice,
+    test: slice,
+    dirs: int,
+    repeats: int = 1,
 ) -> list[dict]:
     """The rim pool: its size tuned on validation queries, measured on the test queries."""
     t = time.perf_counter()
@@ -238,8 +245,9 @@ def rim_rows(
         rows = np.asarray(x[pool])
         return lambda v: pool[top_k_inner(rows, v, K)[0]]
 
-    tuned = tune("rim_m", pool_at, [12, 25, 50, 100, 200, 400], p[val], truth[val], 0.95, 10.0)
-    m = measure(pool_at(tuned.chosen.value), p[test], truth[test], tuned.chosen.value)
+    sizes = [12, 25, 50, 100, 200, 400]
+    tuned = tune("rim_m", pool_at, sizes, p[val], truth[val], 0.95, 10.0, repeats)
+    m = measure(pool_at(tuned.chosen.value), p[test], truth[test], tuned.chosen.value, repeats)
     size = len(np.unique(cands[:, : m.value]))
     return [
         _row("index", f"rim pool ({dirs} dirs x m {m.value}): build s", round(build_s, 1)),
@@ -302,11 +310,16 @@ def rows(args: argparse.Namespace) -> list[dict]:
         what, labels = write_vectors(path, args.n + args.queries, args.dim)
         _split_queries(path, args.queries, labels)
         print(f"# {what}: {args.n} x {args.dim} written in {time.perf_counter() - t:.1f}s")
-        out = [_row("index", f"vectors: {what}", f"{args.n} x {args.dim}")]
+        out = [
+            _row("index", f"vectors: {what}", f"{args.n} x {args.dim}"),
+            _row("index", f"latency: one thread, fastest of {args.repeats} runs per query", ""),
+            _row("index", "machine load (1-min average) at the start", os.getloadavg()[0]),
+        ]
         if not args.skip_index:
             out += index_rows(args, Path(tmp) / "coll.npy")
         if not args.skip_head:
             out += head_rows(Path(tmp) / "coll.npy", args.head_epochs)
+    out.append(_row("index", "machine load (1-min average) at the end", os.getloadavg()[0]))
     return out
 
 
@@ -339,6 +352,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--nlist", type=int, default=0, help="IVF cells (0: 4 sqrt(n))")
     ap.add_argument("--encodings", nargs="+", default=["flat"], help="flat sq8 sq4 pq<M>")
     ap.add_argument("--rim-dirs", type=int, default=1024, help="rim pool: sampled rows")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per query, fastest timed")
     ap.add_argument("--head-epochs", type=int, default=2)
     ap.add_argument("--skip-index", action="store_true")
     ap.add_argument("--skip-head", action="store_true")

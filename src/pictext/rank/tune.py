@@ -61,13 +61,24 @@ def recall_at(got: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(hits)) if hits else 0.0
 
 
-def measure(search: Search, queries: np.ndarray, truth: np.ndarray, value: int = 0) -> Measured:
-    """Time ``search`` query by query and score it against ``truth`` (``[Q, k]`` row ids)."""
+def measure(
+    search: Search, queries: np.ndarray, truth: np.ndarray, value: int = 0, repeats: int = 1
+) -> Measured:
+    """Time ``search`` query by query and score it against ``truth`` (``[Q, k]`` row ids).
+
+    With ``repeats > 1`` each query's time is the fastest of that many runs: on a shared
+    machine that takes out the waits for another process's time slice, not the query's
+    own cost (a query that is slow is slow every time).
+    """
     got, times = [], []
     for q in np.asarray(queries, np.float32):
-        t = time.perf_counter()
-        got.append(np.asarray(search(q[None]))[0])
-        times.append(1000 * (time.perf_counter() - t))
+        best = float("inf")
+        for _ in range(max(1, repeats)):
+            t = time.perf_counter()
+            answer = np.asarray(search(q[None]))[0]
+            best = min(best, 1000 * (time.perf_counter() - t))
+        got.append(answer)
+        times.append(best)
     p50, p99 = np.percentile(times, [50, 99])
     return Measured(value, recall_at(np.stack(got), truth), float(p50), float(p99))
 
@@ -80,6 +91,7 @@ def tune(
     truth: np.ndarray,
     target_recall: float = 0.95,
     target_p99_ms: float = 10.0,
+    repeats: int = 1,
 ) -> Tuned:
     """The smallest of ``values`` (tried in increasing order) whose recall reaches the target.
 
@@ -91,6 +103,7 @@ def tune(
         truth: ``[Q, k]`` exact answers to them.
         target_recall: recall@k to reach.
         target_p99_ms: latency target, recorded in the result's ``met``.
+        repeats: runs per query, the fastest timed (see :func:`measure`).
 
     Returns:
         The choice and its trials; when no value reaches the recall, the one of highest
@@ -98,7 +111,7 @@ def tune(
     """
     trials = []
     for value in sorted(values):
-        trials.append(measure(search_at(value), queries, truth, value))
+        trials.append(measure(search_at(value), queries, truth, value, repeats))
         if trials[-1].recall >= target_recall:
             break
     if not trials:
