@@ -28,12 +28,12 @@ from pictext.rank.ann import (
     AnnParams,
     augment_queries,
     augment_rows,
-    build_ann,
     rim_candidates,
     search_ann,
     set_search_params,
     top_k_inner,
 )
+from pictext.rank.build import build_ann
 
 
 @dataclass

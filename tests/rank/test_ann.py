@@ -7,10 +7,10 @@ from pictext.rank.ann import (
     AnnParams,
     augment_queries,
     augment_rows,
-    build_ann,
     search_ann,
     top_k_inner,
 )
+from pictext.rank.build import build_ann
 
 
 def _brute(x: np.ndarray, q: np.ndarray, k: int, metric: str, farthest: bool) -> np.ndarray:

@@ -2,12 +2,18 @@
 
 One class covers the study's three model shapes: image-only (``inputs=("image",)``),
 text-only (``("title", "description", "tags")``) and fusion (all of them).
+
+Features whose arrays are memory-mapped (``np.load(path, mmap_mode="r")``: more rows than
+memory holds) train through the same loop in streamed minibatches: the rows are read one
+chunk at a time (:func:`pictext.core.train.epoch_order`, :func:`~pictext.core.train.read_rows`),
+the normalisation is measured chunk by chunk, and predictions are made chunk by chunk.
+In-memory features are one chunk, so both read the data the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +29,14 @@ from pictext.core.artifacts import (
     module_arrays,
     save_artifact,
 )
-from pictext.store.inputs import FUSION, check_encoders, input_array, validate_inputs
+from pictext.core.train import CHUNK_ROWS, read_rows
+from pictext.store.inputs import (
+    FUSION,
+    EncoderMismatchError,
+    check_encoders,
+    input_array,
+    validate_inputs,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -56,6 +69,7 @@ class FusionConfig:
     batch_size: int = 64  # training batch size
     seed: int = 0  # seeds weights, shuffling and modality dropout
     progress: bool = False  # show a progress bar while fitting
+    chunk_rows: int = 0  # rows read at a time; 0: all when in memory, 65536 when memory-mapped
 
 
 class FusionClassifier:
@@ -116,7 +130,7 @@ class FusionClassifier:
         import torch
 
         from pictext.classify.net import drop_modalities
-        from pictext.core.train import LoopConfig, config_from, train_loop
+        from pictext.core.train import LoopConfig, config_from, epoch_order, train_loop
 
         cfg = self.config
         y = np.asarray(y, dtype=np.int64)
@@ -128,35 +142,38 @@ class FusionClassifier:
         self.input_dims_ = _input_dims(feats, cfg.inputs)
         torch.manual_seed(cfg.seed)
         self.net_ = self._build_net(n_classes)
-        x, m = self._tensors(feats)
+        arrays = self._arrays(feats)
+        chunk = self._chunk_rows(arrays, feats.n)
         for name in cfg.inputs:
-            self.net_.set_normalisation(name, *_mean_std(x[name], m[name]))
+            self.net_.set_normalisation(name, *_mean_std(arrays[name], chunk))
         yt = torch.from_numpy(y)
         gen = torch.Generator().manual_seed(cfg.seed)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
-        def batches(epoch: int) -> list[torch.Tensor]:
-            perm = torch.randperm(feats.n, generator=gen)
-            return list(perm.split(cfg.batch_size))
+        def batches(epoch: int) -> Iterator[_Batch]:
+            for rows, parts in epoch_order(feats.n, cfg.batch_size, gen, chunk):
+                x, m = _chunk_tensors(arrays, rows)
+                for idx in parts:
+                    yield x, m, yt[rows], idx
 
-        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        def batch_loss(batch: _Batch) -> torch.Tensor:
+            x, m, yc, idx = batch
             mb = drop_modalities(
                 {k: v[idx] for k, v in m.items()}, cfg.modality_dropout, cfg.field_dropout, gen
             )
             logits, aux = self.net_.forward_with_aux({k: v[idx] for k, v in x.items()}, mb)
-            loss = loss_fn(logits, yt[idx])
+            loss = loss_fn(logits, yc[idx])
             for branch, out in aux.items():
                 # only rows where the branch has real input teach its auxiliary head
                 has = mb["image"] if branch == "image" else _any_text(mb)
                 if bool(has.any()):
-                    loss = loss + cfg.aux_weight * loss_fn(out[has], yt[idx][has])
+                    loss = loss + cfg.aux_weight * loss_fn(out[has], yc[idx][has])
             return loss
 
         val_score = None
         if val_feats is not None and y_val is not None and len(y_val):
-            xv, mv = self._tensors(val_feats)
-            yv = torch.from_numpy(np.asarray(y_val, dtype=np.int64))
-            val_score = lambda: float((self.net_(xv, mv).argmax(1) == yv).float().mean())  # noqa: E731
+            yv = np.asarray(y_val, dtype=np.int64)
+            val_score = lambda: float((self._logits(val_feats).argmax(1) == yv).mean())  # noqa: E731
         loop = config_from(LoopConfig, cfg, desc="fusion")
         self.history_ = train_loop(self.net_, batches, batch_loss, loop, val_score=val_score)
         self.temperature_ = 1.0
@@ -172,9 +189,8 @@ class FusionClassifier:
         """Logits ``[N, C]`` (before temperature)."""
         import torch
 
-        net = self._fitted()
         with torch.no_grad():
-            return net(*self._tensors(feats)).numpy().astype(np.float64)
+            return self._logits(feats).astype(np.float64)
 
     def predict_proba(self, feats: Features) -> np.ndarray:
         """Class probabilities ``[N, C]`` (temperature-scaled once :meth:`calibrate` ran)."""
@@ -251,6 +267,44 @@ class FusionClassifier:
             raise RuntimeError("this FusionClassifier is not fitted; call fit() or load() first")
         return self.net_
 
+    def _logits(self, feats: Features) -> np.ndarray:
+        """Logits ``[N, C]`` computed chunk by chunk (the caller turns gradients off)."""
+        net = self._fitted()
+        arrays = self._arrays(feats)
+        chunk = self._chunk_rows(arrays, feats.n)
+        parts = [
+            net(*_chunk_tensors(arrays, slice(s, s + chunk))).numpy()
+            for s in range(0, feats.n, chunk)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)), np.float32)
+
+    def _arrays(self, feats: Features) -> dict[str, _Input]:
+        """Per input: ``(rows or None, mask, width)``, the rows as stored (not copied)."""
+        check_encoders(feats, self.config.inputs, self.image_encoder_, self.text_encoder_)
+        out = {}
+        for name in self.config.inputs:
+            dim = self.input_dims_[name]
+            if name == "image":
+                arr, mask = feats.image, feats.image_mask
+            else:
+                arr, mask = feats.text.get(name), feats.text_mask.get(name)
+            if arr is not None and arr.shape[1] != dim:
+                raise EncoderMismatchError(
+                    f"input {name!r} has width {arr.shape[1]}, the model expects {dim}"
+                )
+            if arr is None:
+                mask = np.zeros(feats.n, bool)
+            elif mask is None:
+                mask = np.ones(feats.n, bool)
+            out[name] = (arr, np.asarray(mask, bool), dim)
+        return out
+
+    def _chunk_rows(self, arrays: dict[str, _Input], n: int) -> int:
+        if self.config.chunk_rows > 0:
+            return self.config.chunk_rows
+        mapped = any(getattr(a, "_mmap", None) is not None for a, _, _ in arrays.values())
+        return CHUNK_ROWS if mapped else max(n, 1)
+
     def _tensors(self, feats: Features) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         import torch
 
@@ -260,6 +314,27 @@ class FusionClassifier:
             arr, mask = input_array(feats, name, self.input_dims_.get(name))
             x[name], m[name] = torch.from_numpy(arr), torch.from_numpy(mask)
         return x, m
+
+
+_Input = tuple[Any, np.ndarray, int]  # rows (array-like, None when absent), mask, width
+_Batch = tuple[dict[str, Any], dict[str, Any], Any, Any]  # chunk rows, masks, labels, positions
+
+
+def _chunk_tensors(
+    arrays: dict[str, _Input], rows: slice
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Tensors of one chunk of rows: an absent input is zeros with a False mask."""
+    import torch
+
+    x, m = {}, {}
+    for name, (arr, mask, dim) in arrays.items():
+        part = mask[rows]
+        if arr is None:
+            x[name] = torch.zeros((len(part), dim))
+        else:
+            x[name] = torch.from_numpy(read_rows(arr, rows))
+        m[name] = torch.from_numpy(part)
+    return x, m
 
 
 def _any_text(m: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -280,7 +355,27 @@ def _input_dims(feats: Features, inputs: Sequence[str]) -> dict[str, int]:
     return dims
 
 
-def _mean_std(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    rows = x[mask] if bool(mask.any()) else x
-    std = rows.std(dim=0, unbiased=False) if len(rows) > 1 else rows.new_ones(rows.shape[1])
-    return rows.mean(dim=0), std.clamp_min(1e-3)
+def _mean_std(source: _Input, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of an input's real rows (all rows when none is real),
+    accumulated chunk by chunk in float64."""
+    import torch
+
+    arr, mask, dim = source
+    use_all = not mask.any()
+    total, square, count = np.zeros(dim), np.zeros(dim), 0
+    if arr is not None:
+        for s in range(0, len(mask), chunk):
+            rows = slice(s, s + chunk)
+            part = read_rows(arr, rows, np.float64)
+            part = part if use_all else part[mask[rows]]
+            total += part.sum(axis=0)
+            square += (part * part).sum(axis=0)
+            count += len(part)
+    else:
+        count = len(mask)  # all-zero rows
+    mean = total / max(count, 1)
+    var = np.maximum(square / max(count, 1) - mean * mean, 0.0)
+    std = np.sqrt(var) if count > 1 else np.ones(dim)
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(
+        np.maximum(std, 1e-3).astype(np.float32)
+    )

@@ -50,6 +50,10 @@ DIVERGENT_QUANTILE = 0.8  # diverse: only items beyond this quantile of distance
 DIVERGENT_POOL = 4096  # diverse: most far items the selector compares per query
 DIVERGENT_FLOOR_SAMPLE = 4096  # rows whose distances set the floor when not all are scanned
 
+# ---- index at scale (rank/ann.py, rank/build.py, rank/bound.py; bench/scale_index.py) --------
+IVF_DIVERGENT = "rim"  # IVF farthest queries: the rim pool ("rim") or the branch and bound
+# over cells ("bound", exact): at 1M x 256 the cell bounds prune almost nothing, see SCALING.md
+
 # ---- limits on inputs (checked before any work) ------------------------------------------
 MAX_PIXELS = 40_000_000  # width x height above this is refused (decompression bombs)
 MAX_IMAGE_BYTES = 256 << 20  # largest image file read

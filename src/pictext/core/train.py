@@ -5,19 +5,30 @@ The fusion classifier, the ranking head and the captioner all train through
 (``epoch -> batches``, shuffled inside), the loss of one batch and, optionally, a validation
 score (higher is better) that picks the epoch whose weights are kept and stops the run
 after ``patience`` epochs without a better one.
+
+Rows larger than memory (a memory-mapped feature file) stream through the same loop:
+:func:`epoch_order` visits contiguous chunks of rows in a shuffled order and shuffles the
+rows inside each chunk, and :func:`read_rows` copies one chunk out of the file and hands its
+pages back, so a run holds one chunk at a time whatever the file's size. With one chunk
+(``chunk_rows >= N``, what in-memory data uses) the order is ``randperm(N)`` split into
+batches, as a plain loader's.
 """
 
 from __future__ import annotations
 
 import copy
+import mmap
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
 
+CHUNK_ROWS = 65_536  # rows read from a memory-mapped file per step of a streamed epoch
 OPTIMIZERS: tuple[str, ...] = ("adamw", "adam", "nadam", "adamax", "adagrad")
 LOSS_MEANS: tuple[str, ...] = ("batch", "example")
 
@@ -183,3 +194,41 @@ def _scored(model: torch.nn.Module, fn: Callable[[], float]) -> float:
     model.eval()
     with torch.no_grad():
         return float(fn())
+
+
+def epoch_order(
+    n: int, batch_size: int, gen: torch.Generator, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[slice, list[torch.Tensor]]]:
+    """One epoch's order: ``(rows, batches)`` per chunk, ``batches`` being positions inside
+    the chunk ``rows``; chunks in random order, rows shuffled inside each (drawn lazily from
+    ``gen``). One chunk when ``chunk_rows >= n``: ``randperm(n).split(batch_size)``."""
+    import torch
+
+    starts = list(range(0, n, max(1, chunk_rows)))
+    if len(starts) > 1:
+        starts = [starts[i] for i in torch.randperm(len(starts), generator=gen).tolist()]
+    for start in starts:
+        stop = min(n, start + chunk_rows)
+        yield (
+            slice(start, stop),
+            list(torch.randperm(stop - start, generator=gen).split(batch_size)),
+        )
+
+
+def read_rows(array: Any, rows: slice, dtype: Any = np.float32) -> np.ndarray:
+    """``array[rows]`` as an in-memory ``dtype`` array.
+
+    An in-memory array of that dtype comes back as a view (no copy). From a memory-mapped
+    array (``np.load(path, mmap_mode="r")``, ``np.memmap``) the rows are copied and the
+    mapping's pages handed back to the kernel (they stay in the page cache, not in this
+    process), so reading a file chunk by chunk never holds more than one chunk.
+    """
+    part = array[rows]
+    mapped = getattr(part, "_mmap", None)
+    if mapped is None:
+        return np.asarray(part, dtype)
+    out = np.array(part, dtype)
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if dontneed is not None and hasattr(mapped, "madvise"):  # elsewhere: kept until unmapped
+        mapped.madvise(dontneed)
+    return out

@@ -22,16 +22,20 @@ pool. Its recall is measured, not assumed (``bench/search.py``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.atomic import atomic_write
 
 METRICS: tuple[str, ...] = ("cosine", "l2")
 BACKENDS: tuple[str, ...] = ("exact", "hnsw", "ivf")
+ENCODINGS: tuple[str, ...] = ("flat", "sq8", "sq4", "pq<M>")  # IVF codes (rank/build.py)
+DIVERGENT_ROUTES: tuple[str, ...] = ("rim", "bound")  # how an IVF index answers farthest
 _BLOCK = 1 << 25  # floats per score block (128 MiB)
 
 
@@ -119,6 +123,25 @@ class AnnParams:
     threads: int = 1  # FAISS OpenMP threads (keep it small on shared machines)
     rim_dirs: int = 1024  # rim pool for divergent queries: sampled rows ...
     rim_m: int = 100  # ... and farthest neighbours kept per sampled row
+    encoding: str = "flat"  # IVF codes: flat (exact scores), sq8, sq4 or pq<M> (rank/build.py)
+    train_rows: int = 0  # IVF rows sampled to train cells and codes; 0 = 40 per cell, <= 131072
+    bnb_first: int = 8  # IVF divergent queries: cells scanned before the rest are pruned
+    divergent_cells: int = 0  # IVF divergent queries: most cells scanned; 0 = exact (rank/bound.py)
+    divergent: str = defaults.IVF_DIVERGENT  # IVF farthest queries: "rim" pool or "bound"
+
+    def __post_init__(self) -> None:
+        check_encoding(self.encoding)
+        if self.divergent not in DIVERGENT_ROUTES:
+            raise ValueError(
+                f"unknown divergent route {self.divergent!r}; use one of {DIVERGENT_ROUTES}"
+            )
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` when it is one of :data:`ENCODINGS`, else a ``ValueError`` naming it."""
+    if encoding in ("flat", "sq8", "sq4") or re.fullmatch(r"pq[1-9][0-9]*", encoding):
+        return encoding
+    raise ValueError(f"unknown IVF encoding {encoding!r}; use one of {ENCODINGS}")
 
 
 def _faiss() -> Any:
@@ -129,28 +152,6 @@ def _faiss() -> Any:
             "approximate search needs FAISS: pip install 'pictext[index]' (faiss-cpu)"
         ) from err
     return faiss
-
-
-def build_ann(rows: np.ndarray, backend: str, params: AnnParams, seed: int = 0) -> Any:
-    """A FAISS inner-product index over augmented ``rows`` (``hnsw`` or ``ivf``)."""
-    faiss = _faiss()
-    faiss.omp_set_num_threads(params.threads)
-    rows = np.ascontiguousarray(rows, np.float32)
-    n, d = rows.shape
-    if backend == "hnsw":
-        index = faiss.IndexHNSWFlat(d, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = params.ef_construction
-    elif backend == "ivf":
-        nlist = params.nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        train = rows[np.random.default_rng(seed).choice(n, size=min(n, 64 * nlist), replace=False)]
-        index.train(train)
-    else:
-        raise ValueError(f"unknown approximate backend {backend!r}; use 'hnsw' or 'ivf'")
-    index.add(rows)
-    set_search_params(index, params)
-    return index
 
 
 def set_search_params(index: Any, params: AnnParams) -> None:

@@ -10,7 +10,8 @@ head is given. It is saved as an artifact folder (:mod:`pictext.core.artifacts`)
                        space: exact compact basis); "text" float32 [N, Dt] unit "text"
                        embeddings and "text_mask" (optional); "basis", the orthonormal basis
                        of the head's output span (see below), when used; "rim", rows of the
-                       rim pool that divergent queries scan, with a FAISS backend
+                       rim pool that divergent queries scan, with a FAISS backend;
+                       "cell_*", the cell statistics of an IVF backend (rank/bound.py)
     items.json         ids, labels and titles (what a result line shows), row order
     head/              the ranking head (its own artifact folder), when space = "head"
     ann.faiss          the FAISS index, when backend is "hnsw" or "ivf"
@@ -51,7 +52,6 @@ from pictext.rank.ann import (
     AnnParams,
     augment_queries,
     augment_rows,
-    build_ann,
     normalize_rows,
     read_ann,
     rim_pool,
@@ -59,6 +59,8 @@ from pictext.rank.ann import (
     top_k_inner,
     write_ann,
 )
+from pictext.rank.bound import CellBounds, bnb_search
+from pictext.rank.build import build_ann, build_ivf
 from pictext.rank.divergent import Divergence, divergent_rows
 from pictext.rank.recommend import Searcher, candidates, recommend_rows
 from pictext.rank.space import head_space, span_basis, text_part
@@ -131,6 +133,7 @@ class SearchIndex:
         text_mask: np.ndarray | None = None,
         ann: Any = None,
         rim: np.ndarray | None = None,
+        bounds: CellBounds | None = None,
         titles: list[str] | None = None,
         source: Path | None = None,
     ) -> None:
@@ -148,6 +151,7 @@ class SearchIndex:
         self.rim = rim  # rows divergent queries scan when ann is used (see search.rim_pool)
         self._rows = augment_rows(vectors, manifest.metric)
         self._rim_rows = None if rim is None else self._rows[rim]
+        self.bounds = bounds  # IVF cells' statistics: farthest queries by branch and bound
         self._row_of = {item_id: i for i, item_id in enumerate(ids)}
 
     # ---- building -----------------------------------------------------------------------
@@ -218,8 +222,11 @@ class SearchIndex:
             text_mask=text_mask,
             titles=names,
         )
-        if backend != "exact":
+        if backend == "ivf":
+            index.ann, index.bounds = build_ivf(index.vectors, metric, params)
+        elif backend != "exact":
             index.ann = build_ann(index._rows, backend, params)
+        if backend != "exact":
             index.rim = rim_pool(index.vectors, metric, params.rim_dirs, params.rim_m)
             index._rim_rows = index._rows[index.rim]
         return index
@@ -234,6 +241,8 @@ class SearchIndex:
             arrays["basis"] = self.basis
         if self.rim is not None:
             arrays["rim"] = self.rim
+        if self.bounds is not None:
+            arrays |= self.bounds.arrays()
         items = json.dumps({"ids": self.ids, "labels": self.labels, "titles": self.titles})
         extra = {"items.json": lambda p: p.write_text(items, encoding="utf-8")}
         if self.head is not None:
@@ -278,6 +287,7 @@ class SearchIndex:
             text_mask=arrays.get("text_mask"),
             ann=ann,
             rim=arrays.get("rim"),
+            bounds=CellBounds.from_arrays(arrays),
             titles=items.get("titles"),  # older indexes recorded none
             source=path.resolve(),
         )
@@ -356,7 +366,9 @@ class SearchIndex:
             k: results per query.
             farthest: divergent search instead of similar.
             exact: force exact (True) or the FAISS index (False); default: the index's backend.
-                Approximate divergent queries scan the rim pool.
+                Divergent queries scan the rim pool, or on an IVF index with
+                ``ann.divergent == "bound"`` run its branch and bound over the cells (exact
+                unless ``ann.divergent_cells`` caps them).
             exclude: per query, rows never to return (e.g. the query item itself).
 
         Returns:
@@ -367,8 +379,13 @@ class SearchIndex:
         want = min(k + extra, len(self))
         aq = augment_queries(q, self.manifest.metric, farthest)
         use_exact = self.ann is None if exact is None else exact
+        params = AnnParams(**self.manifest.ann)
         if use_exact:
             rows, _ = top_k_inner(self._rows, aq, want)
+        elif farthest and self.bounds is not None and params.divergent == "bound":
+            rows, _ = bnb_search(
+                self.ann, self.bounds, aq, want, params.bnb_first, params.divergent_cells
+            )
         elif farthest and self._rim_rows is not None and self.rim is not None:
             got, _ = top_k_inner(self._rim_rows, aq, want)
             rows = self.rim[got]
