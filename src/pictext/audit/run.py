@@ -9,6 +9,7 @@ service's browser sorts and filters by.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,14 @@ class AuditResult:
         if self.issues is None:
             return np.full(len(self.ids), np.nan)
         return 1.0 - self.issues.quality
+
+    @functools.cached_property
+    def _rows(self) -> dict[str, int]:
+        return {i: r for r, i in enumerate(self.ids)}
+
+    def row(self, item_id: str) -> int | None:
+        """The row of an item id, or None when the audit does not hold it."""
+        return self._rows.get(item_id)
 
     def suspects(self, n: int | None = None) -> list[int]:
         """Rows cleanlab flags as mislabelled, most suspect first (at most ``n``)."""
@@ -167,6 +176,7 @@ def audit_dataset(
     *,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    features: Features | None = None,
 ) -> AuditResult:
     """Audit a collection: suspected label errors, duplicates, uniqueness.
 
@@ -175,6 +185,8 @@ def audit_dataset(
         config: what to compute (default :class:`AuditConfig`).
         cache_dir: the embedding cache (default: the user's).
         progress: show embedding progress.
+        features: the dataset's embeddings when already at hand (in dataset order; their
+            encoders are recorded in place of the config's).
 
     Raises:
         DatasetNotFoundError: no such dataset.
@@ -193,9 +205,17 @@ def audit_dataset(
     name = str(dataset) if isinstance(dataset, str | Path) else ds.name
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    feats = embed_dataset(
-        ds, cfg.image_encoder, cfg.text_encoder, cache_dir=cache_dir, progress=progress
-    )
+    if features is None:
+        feats = embed_dataset(
+            ds, cfg.image_encoder, cfg.text_encoder, cache_dir=cache_dir, progress=progress
+        )
+    else:
+        if features.ids != [it.id for it in ds.items]:
+            raise ValueError("features do not match the dataset's items (ids or order)")
+        feats = features
+        cfg = dataclasses.replace(
+            cfg, image_encoder=feats.image_encoder or "", text_encoder=feats.text_encoder or ""
+        )
     seconds["embed"] = time.perf_counter() - t
     labels = [it.label for it in ds.items]
     duplicates = find_duplicates(ds, feats, cfg, seconds)
