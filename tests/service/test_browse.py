@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from audit_toys import audited_bundle
 from service_toys import toy_config, toy_factory
 
 pytest.importorskip("cleanlab")
 pytest.importorskip("imagehash")
 
 
-def add_audit(bundle: Path, data: Path, cache: Path) -> None:
-    """Audit the toy collection into ``bundle/audit`` (toy encoders, few epochs)."""
-    from service_toys import ToyImageEncoder, ToyTextEncoder
-
-    from pictext.audit import AuditConfig, audit_dataset
-    from pictext.data import load_dataset
-    from pictext.store import embed_dataset
-
-    ds = load_dataset(data)
-    feats = embed_dataset(ds, ToyImageEncoder(), ToyTextEncoder(), cache_dir=cache, progress=False)
-    cfg = AuditConfig(folds=3, epochs=5, patience=5)
-    audit_dataset(ds, cfg, features=feats).save(bundle / "audit")
-
-
 @pytest.fixture(scope="module")
 def audited_root(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("audited")
-    shutil.copytree(toy_root / "bundle", root / "bundle")
-    add_audit(root / "bundle", toy_root / "data", toy_root / "cache")
-    (root / "bundle" / "bundle.json").write_text(f'{{"dataset": "{toy_root / "data"}"}}')
+    audited_bundle(toy_root, root)
     return root
 
 
@@ -68,7 +52,7 @@ def test_pages_and_filters(audited) -> None:
 @pytest.mark.parametrize("sort", ["uniqueness", "error"])
 def test_audit_sorts_highest_first(audited, sort: str) -> None:
     items = audited.post("/browse", data={"sort": sort, "per_page": 24}).json()["items"]
-    scores = [it["score"] for it in items]
+    scores = [it["sort_score"] for it in items]
     assert all(s is not None for s in scores)
     assert scores == sorted(scores, reverse=True)
     assert "uniqueness" in items[0]["flags"]
@@ -77,7 +61,7 @@ def test_audit_sorts_highest_first(audited, sort: str) -> None:
 def test_similarity_sort_puts_the_query_class_first(audited) -> None:
     items = audited.post("/browse", data={"sort": "similarity", "q": "a blue picture"}).json()
     first = items["items"][:4]
-    assert [it["score"] for it in first] == sorted(it["score"] for it in first)
+    assert [it["sort_score"] for it in first] == sorted(it["sort_score"] for it in first)
     assert audited.post("/browse", data={"sort": "similarity"}).status_code == 422
 
 

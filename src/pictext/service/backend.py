@@ -363,8 +363,8 @@ class Backend:
             raise unprocessable(str(err), field="sort") from None
         rows = []
         for r in page.rows:
-            hit = self.catalog.hit(r["id"], None, score=r["score"])
-            rows.append(hit | {"flags": self.flags(r["id"])})
+            hit = self.catalog.hit(r["id"], None)
+            rows.append(hit | {"sort_score": r["score"], "flags": self.flags(r["id"])})
         return {"total": page.total, "page": page.page, "per_page": page.per_page, "items": rows}
 
     def flags(self, item_id: str) -> dict[str, Any] | None:
