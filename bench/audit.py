@@ -119,6 +119,24 @@ def table(rows: list[dict], title: str, cols: list[str]) -> None:
     Console().print(t)
 
 
+def label_table(rows: list[dict], rates: list[float], dataset: str) -> None:
+    summary = []
+    for rate in rates:
+        for model in MODELS:
+            sel = [r for r in rows if r["rate"] == rate and r["model"] == model]
+            if sel:
+                summary.append({
+                    "flipped": f"{rate:.0%}", "model": model, "seeds": len(sel),
+                    "precision@50": _ms(sel, "p@50"),
+                    "recall": _ms(sel, "recall"),
+                    "flagged": f"{np.mean([r['flagged'] for r in sel]):.0f}",
+                })  # fmt: skip
+    if summary:
+        table(summary, f"Planted label errors on {dataset} (cleanlab on out-of-fold "
+              "probabilities; mean ± sd over seeds)",
+              ["flipped", "model", "seeds", "precision@50", "recall", "flagged"])  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="openclipart")
@@ -126,16 +144,27 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--skip-labels", action="store_true", help="duplicates and cost only")
     ap.add_argument("--json-out", type=Path)
+    ap.add_argument("--save", type=Path, help="also save the audit (a pictext-audit folder)")
+    ap.add_argument(
+        "--rows-from", type=Path, help="print the label table of rows a (partial) run logged"
+    )
     args = ap.parse_args()
 
     from pictext.data import load_dataset
     from pictext.store import embed_dataset
 
+    if args.rows_from:
+        lines = args.rows_from.read_text().splitlines()
+        rows = [json.loads(ln) for ln in lines if ln.startswith('{"rate"')]
+        label_table(rows, sorted({r["rate"] for r in rows}), args.dataset)
+        return
     cfg = AuditConfig()
     t0 = time.perf_counter()
     result = audit_dataset(args.dataset, cfg)
     cost = {"total": round(time.perf_counter() - t0, 1), **result.seconds}
     load = os.getloadavg()[0]
+    if args.save:
+        result.save(args.save)
     ds = load_dataset(args.dataset, strip_label_words=True)
     truth = pixel_groups(ds)
     dups = [
@@ -149,31 +178,17 @@ def main() -> None:
     dups.append({"kind": "any", "groups": "", "conflicting": "",
                  "pixel-identical conflicting found": f"{hit_any}/{len(truth)}"})  # fmt: skip
 
-    rows = []
-    if not args.skip_labels:
-        feats = embed_dataset(ds, cfg.image_encoder, cfg.text_encoder, progress=False)
-        rows = label_errors(ds, feats, cfg, args.rates, args.seeds)
-    summary = []
-    for rate in args.rates:
-        for model in MODELS:
-            sel = [r for r in rows if r["rate"] == rate and r["model"] == model]
-            if sel:
-                summary.append({
-                    "flipped": f"{rate:.0%}", "model": model, "seeds": len(sel),
-                    "precision@50": _ms(sel, "p@50"),
-                    "recall": _ms(sel, "recall"),
-                    "flagged": f"{np.mean([r['flagged'] for r in sel]):.0f}",
-                })  # fmt: skip
-    if summary:
-        table(summary, f"Planted label errors on {args.dataset} (cleanlab on out-of-fold "
-              "probabilities; mean ± sd over seeds)",
-              ["flipped", "model", "seeds", "precision@50", "recall", "flagged"])  # fmt: skip
     cols = ["kind", "groups", "conflicting", "pixel-identical conflicting found"]
     table(dups, f"Duplicates on {args.dataset}: {len(truth)} pixel-identical groups with "
           "different labels", cols)  # fmt: skip
     cost_rows = [{"step": k, "seconds": f"{v:.1f}"} for k, v in cost.items()]
     table(cost_rows, f"Audit time on {args.dataset}, {len(ds)} items (load average {load:.1f} "
           "on this machine)", ["step", "seconds"])  # fmt: skip
+    rows = []
+    if not args.skip_labels:
+        feats = embed_dataset(ds, cfg.image_encoder, cfg.text_encoder, progress=False)
+        rows = label_errors(ds, feats, cfg, args.rates, args.seeds)
+    label_table(rows, args.rates, args.dataset)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(
