@@ -143,6 +143,7 @@ def main() -> None:
     ap.add_argument("--rates", type=float, nargs="+", default=[0.05, 0.10])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--skip-labels", action="store_true", help="duplicates and cost only")
+    ap.add_argument("--labels-only", action="store_true", help="planted label errors only")
     ap.add_argument("--json-out", type=Path)
     ap.add_argument("--save", type=Path, help="also save the audit (a pictext-audit folder)")
     ap.add_argument(
@@ -159,6 +160,11 @@ def main() -> None:
         label_table(rows, sorted({r["rate"] for r in rows}), args.dataset)
         return
     cfg = AuditConfig()
+    if args.labels_only:
+        ds = load_dataset(args.dataset, strip_label_words=True)
+        feats = embed_dataset(ds, cfg.image_encoder, cfg.text_encoder, progress=False)
+        label_table(label_errors(ds, feats, cfg, args.rates, args.seeds), args.rates, args.dataset)
+        return
     t0 = time.perf_counter()
     result = audit_dataset(args.dataset, cfg)
     cost = {"total": round(time.perf_counter() - t0, 1), **result.seconds}

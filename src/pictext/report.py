@@ -46,6 +46,9 @@ FIGURES: dict[str, str] = {
     "split.",
     "retrieval_grid.png": "Query images (first column) and their nearest collection items, in the "
     "raw embedding space and in the ranking head's space.",
+    "examples.png": "Held-out test images, the captioner's best and worst: under each image the "
+    "default captioner's caption, the report's merge model's and the nearest training caption, "
+    "next to the reference caption.",
     "ranking_map.png": "The collection in the ranking head's space (a 2-D projection), coloured "
     "by class.",
 }
@@ -101,7 +104,7 @@ dl.terms{display:grid;grid-template-columns:minmax(9rem,14rem) 1fr;gap:.25em 1em
 dd{margin:0} nav ol{columns:2} .offenders{display:grid;gap:.7em;
  grid-template-columns:repeat(auto-fill,minmax(150px,1fr))}
 .offenders figure{margin:0;font-size:.8rem} .offenders img{width:100%;aspect-ratio:1;
- object-fit:contain;background:#fafbfc}
+ object-fit:contain;background:#fafbfc} .offenders .muted{word-break:break-all}
 """
 
 
