@@ -1,10 +1,11 @@
 """The layout holds: no import cycles, and no import from a lower layer into a higher one.
 
 Layers, lowest first (docs/ARCHITECTURE.md): ``core`` -> ``data`` -> ``encoders`` -> ``store``
--> the tasks ``classify`` / ``rank`` / ``caption`` -> the front ends ``service`` / ``cli`` /
-``report``. A package may import its own layer and the layers below it; the tasks do not
-import each other, so a change to one task stays in its folder. Every import counts, also
-those inside functions and under ``TYPE_CHECKING``: they are dependencies all the same.
+-> the tasks ``classify`` / ``rank`` / ``caption`` -> ``audit`` (composes tasks) -> the front
+ends ``service`` / ``cli`` / ``report``. A package may import its own layer and the layers
+below it; the tasks do not import each other, so a change to one task stays in its folder.
+Every import counts, also those inside functions and under ``TYPE_CHECKING``: they are
+dependencies all the same.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ LAYERS: dict[str, int] = {
     "classify": 4,
     "rank": 4,
     "caption": 4,
-    "service": 5,
-    "cli": 5,
-    "report": 5,
+    "audit": 5,
+    "service": 6,
+    "cli": 6,
+    "report": 6,
 }
 # Packages of one layer that may not import each other (independent tasks).
 SIBLINGS_APART = {"classify", "rank", "caption"}

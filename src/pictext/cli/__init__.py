@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import typer
 
-from pictext.cli import caption, classify, data, demo, embed, rank, serve, store
+from pictext.cli import audit, caption, classify, data, demo, embed, rank, serve, store
 
 app = typer.Typer(
     name="pictext",
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for area in (demo, data, embed, store, classify, rank, caption, serve):
+for area in (demo, data, embed, store, classify, rank, caption, audit, serve):
     area.register(app)
 
 DEBUG_FLAG = "--debug"

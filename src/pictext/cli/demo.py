@@ -3,8 +3,9 @@
 It chains the commands a user would run, each step printing what it measured: dataset
 summary, cached embeddings, the classification table (fusion vs single inputs vs anchors),
 a trained and calibrated classifier that tags and verifies an unseen image, a ranking head
-with its index and retrieval grid, a captioner, and a report page that links it all. The
-folder it writes is also a bundle for ``pictext serve``.
+with its index and retrieval grid, a captioner, an audit of the collection (suspect labels,
+duplicates, outliers), and a report page that links it all. The folder it writes is also a
+bundle for ``pictext serve``.
 """
 
 from __future__ import annotations
@@ -63,17 +64,17 @@ def demo(
     ] = defaults.CAPTION_EPOCHS,
 ) -> None:
     """Train, evaluate, tag an example and write the report, end to end."""
-    from pictext.cli import caption, classify, embed, rank
+    from pictext.cli import audit, caption, classify, embed, rank
     from pictext.report import write_report
     from pictext.service.bundle import write_bundle_info
 
     write_bundle_info(out, dataset=dataset, title=f"pictext demo on {dataset}")
 
-    t = _step(f"1/7 embeddings of {dataset} (efficientnet-lite0 + use; cached after the first run)")
+    t = _step(f"1/8 embeddings of {dataset} (efficientnet-lite0 + use; cached after the first run)")
     embed.embed(dataset, progress=True)
     _done(t)
 
-    t = _step("2/7 classification table: image-only, text-only, fusion, LogReg and average anchors")
+    t = _step("2/8 classification table: image-only, text-only, fusion, LogReg and average anchors")
     classify.evaluate(
         dataset,
         out / "table",
@@ -84,18 +85,18 @@ def demo(
     )
     _done(t)
 
-    t = _step("3/7 one fusion classifier, calibrated, with its curves and maps")
+    t = _step("3/8 one fusion classifier, calibrated, with its curves and maps")
     classify.train(dataset, out / "classifier")
     _done(t)
 
-    t = _step("4/7 tag and verify an unseen image (from another collection) with its title")
+    t = _step("4/8 tag and verify an unseen image (from another collection) with its title")
     image, title = _example_upload()
     typer.echo(f"   upload: {image} (title {title!r})")
     classify.tag([image], model=out / "classifier", title=title)
     classify.verify([image], label=EXAMPLE_LABEL, model=out / "classifier", title=title)
     _done(t)
 
-    t = _step("5/7 ranking head (triplet loss), index, similar and divergent images")
+    t = _step("5/8 ranking head (triplet loss), index, similar and divergent images")
     rank.rank_train(dataset, out=out / "rank", epochs=rank_epochs, holdout=0.4, threads=2)
     rank.rank_evaluate(out / "rank", threads=2)
     rank.index_build(
@@ -105,14 +106,18 @@ def demo(
     rank.divergent(str(image), k=5, index=out / "index")
     _done(t)
 
-    t = _step("6/7 captioners: consensus of nearest captions vs the report's merge LSTM")
+    t = _step("6/8 captioners: consensus of nearest captions vs the report's merge LSTM")
     # The transformer decoders are left to `pictext caption-eval` (minutes on two cores); the
     # bundle keeps whichever of these two scores best on validation.
     caption.caption_train(dataset, out / "captioner", arch="consensus,merge", epochs=caption_epochs)
     caption.caption([image], model=out / "captioner")
     _done(t)
 
-    t = _step("7/7 report")
+    t = _step("7/8 audit: suspected label errors, duplicates, uniqueness (the page sorts by them)")
+    audit.audit(dataset, out=out / "audit", show=5)
+    _done(t)
+
+    t = _step("8/8 report")
     page = write_report(out)
     _done(t)
     typer.secho(f"\nreport: {page}", bold=True)

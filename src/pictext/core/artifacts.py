@@ -1,6 +1,6 @@
 """The artifact protocol: one layout, one write and one check for everything pictext saves.
 
-A saved classifier, ranking head, search index or captioner is a folder::
+A saved classifier, ranking head, search index, captioner or collection audit is a folder::
 
     config.json        {"format": "pictext-classifier", "version": 1, ...its configuration}
     model.safetensors  its arrays (numpy safetensors: no pickles, no torch needed to read)
@@ -80,6 +80,12 @@ CAPTIONER = ArtifactKind(
     rebuild="pictext caption-train DATASET --out {path}",
     legacy="pictext.captioner/",
 )
+AUDIT = ArtifactKind(
+    name="pictext-audit",
+    version=1,
+    what="collection audit",
+    rebuild="pictext audit DATASET --out {path}",
+)
 BUNDLE = ArtifactKind(
     name="pictext-bundle",
     version=1,
@@ -88,7 +94,7 @@ BUNDLE = ArtifactKind(
     config_file="bundle.json",
 )
 KINDS: dict[str, ArtifactKind] = {
-    k.name: k for k in (CLASSIFIER, RANKING_HEAD, INDEX, CAPTIONER, BUNDLE)
+    k.name: k for k in (CLASSIFIER, RANKING_HEAD, INDEX, CAPTIONER, AUDIT, BUNDLE)
 }
 # Where an index kept its header before this protocol; read only to name what was found.
 _LEGACY_FILES = ("manifest.json",)

@@ -55,6 +55,7 @@ class Backend:
         self.index: Any = None  # SearchIndex
         self.captioner: Any = None  # Captioner
         self.captions: Any = None  # CaptionSearch over the catalog
+        self.audit: Any = None  # AuditResult of the collection, when the bundle has one
         self.catalog = Catalog(bundle, config)  # items, captions, thumbnails, map
         self.encoders = EncoderPool(encoder_factory, prepare=True, threads=config.threads)
         self.memory = MemoryCache(config.embedding_cache)  # upload embeddings, by content
@@ -91,6 +92,10 @@ class Backend:
             self._load_index(bundle.index)
         if bundle.captioner:
             self._load_captioner(bundle.captioner)
+        if bundle.audit:
+            from pictext.audit import AuditResult
+
+            self.audit = AuditResult.load(bundle.audit)
         return self
 
     def _encoder(self, spec: str, part: str) -> Any:
@@ -339,6 +344,36 @@ class Backend:
             for a in answers
         ]
 
+    # ---- browser ------------------------------------------------------------------------
+    def browse(self, query: Any, text: str, timing: Timing) -> dict[str, Any]:
+        """A page of the collection (:func:`pictext.audit.browse.browse`); sorting by
+        similarity ranks the ``max_k`` items nearest the text ``text`` (the rest follow)."""
+        from pictext.audit.browse import browse
+
+        distances = None
+        if query.sort == "similarity":
+            if not text.strip():
+                raise unprocessable("sorting by similarity needs a search text", field="q")
+            found = self.nearest([Item("query", title=text)], self.config.max_k, False, timing)
+            distances = {h["id"]: h["distance"] for h in found[0]["hits"]}
+        try:
+            page = browse(list(self.catalog.items.values()), query, audit=self.audit,
+                          distances=distances)  # fmt: skip
+        except ValueError as err:
+            raise unprocessable(str(err), field="sort") from None
+        rows = []
+        for r in page.rows:
+            hit = self.catalog.hit(r["id"], None)
+            rows.append(hit | {"sort_score": r["score"], "flags": self.flags(r["id"])})
+        return {"total": page.total, "page": page.page, "per_page": page.per_page, "items": rows}
+
+    def flags(self, item_id: str) -> dict[str, Any] | None:
+        """What the audit says about an item; None without an audit or for an item it lacks."""
+        if self.audit is None:
+            return None
+        row = self.audit.row(item_id)
+        return None if row is None else self.audit.flags(row)
+
     # ---- description --------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """What this bundle can do (the page reads it to show only what works)."""
@@ -351,7 +386,10 @@ class Backend:
                 "classifier": self.classifier is not None,
                 "index": ix is not None,
                 "captioner": self.captioner is not None,
+                "audit": self.audit is not None,
             },
+            "facets": facets(list(self.catalog.items.values())),
+            "audit": None if self.audit is None else self.audit.summary(),
             "missing": {p: self.bundle.hint(p) for p in self.bundle.missing()},
             "classes": list(self.classifier.classes_) if self.classifier is not None else [],
             "index": None
@@ -365,6 +403,13 @@ class Backend:
             },
             "encoders": self.encoders.specs,
         }
+
+
+def facets(items: Sequence[Item]) -> dict[str, Any]:
+    """Labels, fine labels and text counts of the collection (the browser's filters)."""
+    from pictext.audit.browse import facets as collection_facets
+
+    return collection_facets(items)
 
 
 def _default_divergence() -> dict[str, Any]:

@@ -11,6 +11,8 @@ that trains it)::
                                                      -> /similar, /divergent, /recommend, /map
       captioner/      pictext caption-train DATASET --holdout 0 --out MODEL_DIR/captioner
                                                                               -> /caption
+      audit/          pictext audit DATASET --out MODEL_DIR/audit
+                                  -> /browse sorts by uniqueness and error, item flags
 
 A bundle is read-only to the service: what it derives from one (the 2-D map of the index,
 the collection's captions and embeddings) is kept in the cache (``$PICTEXT_CACHE``), keyed
@@ -69,6 +71,7 @@ class Bundle:
     classifier: Path | None = None  # saved FusionClassifier folder
     index: Path | None = None  # saved SearchIndex folder
     captioner: Path | None = None  # saved Captioner folder
+    audit: Path | None = None  # saved collection audit (optional: the browser's sorts, flags)
     dataset: str | None = None  # dataset name or path of the indexed collection
     info: dict[str, Any] = field(default_factory=dict)  # bundle.json, when present
 
@@ -100,6 +103,21 @@ def _find_part(root: Path, part: str) -> Path | None:
         return _check_part(root, part, root)
     folder = root / part
     return _check_part(folder, part, root) if folder.is_dir() else None
+
+
+def _find_audit(root: Path) -> Path | None:
+    """``MODEL_DIR/audit`` when it holds a saved audit (it is optional, never "missing")."""
+    folder = root / "audit"
+    if not folder.is_dir():
+        return None
+    try:
+        artifacts.read_config(folder, artifacts.AUDIT)
+    except ArtifactError as err:
+        raise BundleError(
+            f"{folder}: not a saved audit ({err.problem}); rebuild it with: "
+            f"pictext audit DATASET --out {folder}"
+        ) from None
+    return folder
 
 
 def _read_info(root: Path) -> dict[str, Any]:
@@ -164,7 +182,7 @@ def find_bundle(model_dir: str | Path, *, dataset: str | None = None) -> Bundle:
         )
     info = _read_info(root)
     found = {p: _find_part(root, p) for p in PARTS}
-    bundle = Bundle(root, **found, info=info)
+    bundle = Bundle(root, **found, audit=_find_audit(root), info=info)
     if not any(found.values()):
         steps = "; ".join(f"{p}: {bundle.hint(p)}" for p in PARTS)
         raise BundleError(f"{root}: no model in this bundle. Build its parts: {steps}")

@@ -427,6 +427,45 @@ def collection_map(request: Request) -> dict[str, Any]:
     return {"method": cat.map_method, "classes": classes, "points": cat.points}
 
 
+@router.post(
+    "/browse", tags=["collection"], summary="A page of the collection, filtered and sorted"
+)
+async def browse(
+    request: Request,
+    label: Annotated[str, Form(description="keep items of this label")] = "",
+    fine_label: Annotated[str, Form(description="keep items of this fine label")] = "",
+    has_text: Annotated[str, Form(description="yes: items with text; no: without")] = "",
+    ids: Annotated[
+        list[str] | None, Form(description="keep only these ids (a map selection; repeat)")
+    ] = None,
+    sort: Annotated[
+        str, Form(description="dataset, uniqueness, error (suspected label error) or similarity")
+    ] = "dataset",
+    q: Annotated[str, Form(description="search text (sort=similarity)")] = "",
+    page: Annotated[int, Form(ge=0, description="page number, from 0")] = 0,
+    per_page: Annotated[int, Form(ge=1, le=200, description="items per page")] = 48,
+) -> dict[str, Any]:
+    """The collection browser: filter by label, fine label and text, sort by uniqueness,
+    suspected-error score or similarity to a search text, one page at a time."""
+    from pictext.audit.browse import BrowseQuery
+
+    if has_text not in ("", "yes", "no"):
+        raise unprocessable("has_text must be yes, no or empty", field="has_text")
+    query = BrowseQuery(
+        label=label or None,
+        fine_label=fine_label or None,
+        has_text=None if not has_text else has_text == "yes",
+        ids=None if ids is None else [i for i in ids if i],
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+    st = _state(request)
+    timing = _timing(request)
+    async with st.gate.slot(timing):
+        return await run_in_threadpool(st.backend.browse, query, q, timing)
+
+
 # The thumbnail route comes first: "{item_id:path}" would otherwise swallow "/thumbnail".
 @router.get(
     "/items/{item_id:path}/thumbnail",
@@ -455,4 +494,5 @@ def item(
     out["similar"] = backend.neighbours(item_id, neighbours, False) if neighbours else []
     out["divergent"] = backend.neighbours(item_id, neighbours, True) if neighbours else []
     out["divergence"] = Divergence().to_dict()
+    out["audit"] = backend.flags(item_id)
     return out

@@ -3,10 +3,12 @@
 
 const $ = (sel) => document.querySelector(sel);
 const state = { info: null, file: null, points: [], classes: [], highlight: new Set(), hover: null };
+// Kelly's colours of maximum contrast (white and black left out): 20 classes stay apart;
+// past 20 the legend and the tooltip name the class on hover.
 const PALETTE = [
-  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-  "#9c755f", "#bab0ac", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-  "#7f7f7f", "#bcbd22", "#17becf", "#393b79",
+  "#0067a5", "#f38400", "#be0032", "#008856", "#875692", "#f3c300", "#a1caf1", "#882d17",
+  "#8db600", "#e68fac", "#848482", "#604e97", "#f99379", "#2b3d26", "#dcd300", "#b3446c",
+  "#c2b280", "#654522", "#e25822", "#f6a600",
 ];
 
 // ---- API -------------------------------------------------------------------------------------
@@ -57,6 +59,7 @@ async function init() {
     $("#claim-row").hidden = true;
   }
   if (info.parts.index) setupDivergent(info.index.divergence);
+  setupBrowser(info);
   if (info.parts.index) await loadMap();
   else $("#map-panel").append(el("p", { class: "muted" }, `No index in this bundle: ${info.missing.index}`));
   window.addEventListener("hashchange", route);
@@ -112,7 +115,7 @@ function setupDivergent(div) {
 }
 
 function divergentJob() {
-  const knobs = { k: 8, mode: $("#div-mode").value, spread: $("#div-spread").value };
+  const knobs = { k: kValue(), mode: $("#div-mode").value, spread: $("#div-spread").value };
   return api("/divergent", { method: "POST", body: form(knobs) }).then((r) => {
     $("#divergent-mode").textContent = `· ${r.divergence.describe}`;
     showGrid("#divergent-grid", r.hits);
@@ -146,11 +149,11 @@ async function analyse() {
     if (claim) queue(() => post("/verify", { label: claim }).then(showVerdict, (e) => showError("#verify-out", e)));
   }
   if (parts.index) {
-    queue(() => post("/similar", { k: 8 }).then((r) => showGrid("#similar-grid", r.hits, true), (e) => showError("#similar-grid", e)));
+    queue(() => post("/similar", { k: kValue() }).then((r) => showGrid("#similar-grid", r.hits, true), (e) => showError("#similar-grid", e)));
     queue(divergentJob);
   }
   if (parts.captioner && state.file) {
-    queue(() => post("/caption", { k: 8 }).then(showCaption, (e) => showError("#caption-out", e)));
+    queue(() => post("/caption", { k: kValue() }).then(showCaption, (e) => showError("#caption-out", e)));
   }
   if (first !== null) await first;
   await Promise.all(jobs.map((job) => job()));
@@ -240,6 +243,7 @@ async function openItem(id) {
     showGrid("#item-similar", it.similar);
     showGrid("#item-divergent", it.divergent);
     $("#item-divergent-mode").textContent = it.divergence ? `· ${it.divergence.describe}` : "";
+    showFlags(it.audit);
   } catch (err) {
     $("#item-title").textContent = err.message;
   }
@@ -258,17 +262,25 @@ async function loadMap() {
   $("#map-method").textContent = `(${m.method}, ${m.points.length} items; click a point)`;
   const legend = $("#legend");
   for (const c of m.classes) {
-    const li = el("li", {}, c);
+    const li = el("li", { tabindex: "0" }, c);
     li.style.setProperty("--dot", colourOf(c));
+    const on = () => { state.focusClass = c; drawMap(); };
+    const off = () => { state.focusClass = null; drawMap(); };
+    li.addEventListener("mouseenter", on);
+    li.addEventListener("focus", on);
+    li.addEventListener("mouseleave", off);
+    li.addEventListener("blur", off);
     legend.append(li);
   }
   const canvas = $("#map");
   canvas.addEventListener("mousemove", (e) => hoverMap(e));
   canvas.addEventListener("mouseleave", () => { state.hover = null; $("#map-tip").hidden = true; drawMap(); });
   canvas.addEventListener("click", (e) => {
+    if (state.dragged) { state.dragged = false; return; }
     const p = nearest(e);
     if (p) location.hash = "item=" + encodeURIComponent(p.id);
   });
+  setupBoxSelect(canvas);
   window.addEventListener("resize", drawMap);
   drawMap();
 }
@@ -296,7 +308,8 @@ function drawMap() {
   for (const p of state.points) {
     const [x, y] = toCanvas(p, w, h);
     ctx.fillStyle = colourOf(p.label);
-    ctx.globalAlpha = state.highlight.size && !state.highlight.has(p.id) ? 0.45 : 0.9;
+    const dim = (state.highlight.size && !state.highlight.has(p.id)) || (state.focusClass && p.label !== state.focusClass);
+    ctx.globalAlpha = dim ? 0.18 : 0.9;
     ctx.beginPath();
     ctx.arc(x, y, r, 0, 2 * Math.PI);
     ctx.fill();
@@ -311,6 +324,42 @@ function drawMap() {
     ctx.arc(x, y, r + 3, 0, 2 * Math.PI);
     ctx.stroke();
   }
+  if (state.box) {
+    const [x0, y0, x1, y1] = state.box;
+    ctx.setLineDash([5, 4]);
+    ctx.strokeStyle = "#333";
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
+    ctx.setLineDash([]);
+  }
+}
+
+// Drag a box on the map to select its points: the collection grid then shows only them.
+function setupBoxSelect(canvas) {
+  const at = (e) => { const r = canvas.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
+  canvas.addEventListener("mousedown", (e) => { state.box = [...at(e), ...at(e)]; state.dragged = false; });
+  window.addEventListener("mousemove", (e) => {  // on window: the drag may leave the canvas
+    if (!state.box || !(e.buttons & 1)) return;
+    const r = canvas.getBoundingClientRect();
+    const [x, y] = at(e).map((v, i) => Math.max(0, Math.min(i ? r.height : r.width, v)));
+    state.box[2] = x;
+    state.box[3] = y;
+    if (Math.abs(x - state.box[0]) + Math.abs(y - state.box[1]) > 6) state.dragged = true;
+    drawMap();
+  });
+  window.addEventListener("mouseup", () => {
+    if (!state.box) return;
+    const [x0, y0, x1, y1] = state.box;
+    state.box = null;
+    if (!state.dragged) { drawMap(); return; }
+    const rect = canvas.getBoundingClientRect();
+    const [lx, hx, ly, hy] = [Math.min(x0, x1), Math.max(x0, x1), Math.min(y0, y1), Math.max(y0, y1)];
+    const ids = state.points.filter((p) => {
+      const [x, y] = toCanvas(p, rect.width, rect.height);
+      return x >= lx && x <= hx && y >= ly && y <= hy;
+    }).map((p) => p.id);
+    setSelection(ids);
+  });
 }
 
 function nearest(e) {
@@ -331,7 +380,12 @@ function hoverMap(e) {
   const tip = $("#map-tip");
   if (p !== state.hover) { state.hover = p; drawMap(); }
   if (!p) { tip.hidden = true; return; }
-  tip.textContent = `${p.label || "?"} · ${p.id}`;
+  if (tip.dataset.id !== p.id) {
+    tip.dataset.id = p.id;
+    const img = el("img", { src: itemUrl(p.id) + "/thumbnail?size=128", alt: "" });
+    tip.replaceChildren(img, el("span", {}, `${p.label || "?"} · ${p.id}`));
+    tip.querySelector("span").style.borderColor = colourOf(p.label);
+  }
   tip.style.left = `${e.offsetX + 12}px`;
   tip.style.top = `${e.offsetY + 12}px`;
   tip.hidden = false;

@@ -1,0 +1,74 @@
+"""``pictext audit DATASET``: suspected label errors, duplicates and uniqueness, saved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pictext.core import defaults
+
+
+def audit(
+    dataset: Annotated[
+        str, typer.Argument(help="Packaged name, folder, WebVision tree or manifest.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder the audit is saved in.")] = Path("runs/audit"),
+    image_encoder: Annotated[str, typer.Option(help="Image tower.")] = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[str, typer.Option(help="Text tower.")] = defaults.TEXT_ENCODER,
+    folds: Annotated[int, typer.Option(min=2, help="Folds of the out-of-fold heads.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seeds the folds and the heads.")] = 0,
+    label_errors: Annotated[
+        bool, typer.Option(help="Look for label errors (trains one fusion head per fold).")
+    ] = True,
+    strip_label_words: Annotated[
+        bool, typer.Option(help="Remove label words from the text first, as the study does.")
+    ] = True,
+    show: Annotated[int, typer.Option(min=0, help="Suspects and conflicts to list.")] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Find suspected label errors (out-of-fold fusion + confident learning), duplicates
+    (bytes, perceptual hash, embedding) with label conflicts, and a uniqueness score."""
+    from pictext.audit import AuditConfig, audit_dataset
+
+    cfg = AuditConfig(
+        image_encoder=image_encoder,
+        text_encoder=text_encoder,
+        folds=folds,
+        seed=seed,
+        label_errors=label_errors,
+        strip_label_words=strip_label_words,
+    )
+    result = audit_dataset(dataset, cfg, progress=not json_out)
+    result.save(out)
+    summary = result.summary() | {"saved": str(out)}
+    if json_out:
+        print(json.dumps(summary))
+        return
+    typer.echo(f"{summary['items']} items of {dataset}; saved in {out}")
+    if result.issues is not None:
+        typer.echo(
+            f"suspected label errors: {summary['suspected_errors']} "
+            f"of {summary['checked']} checked "
+            f"(out-of-fold accuracy {100 * (summary['oof_accuracy'] or 0):.1f}%)"
+        )
+        for row in result.suspects(show):
+            f = result.flags(row)
+            typer.echo(
+                f"  {result.ids[row]}  given {result.labels[row]!r}, "
+                f"predicted {f['predicted']!r} (p={f['predicted_p']:.2f})"
+            )
+    for kind, d in summary["duplicates"].items():
+        typer.echo(
+            f"duplicates by {kind}: {d['groups']} groups, "
+            f"{d['label_conflicts']} with label conflicts"
+        )
+    secs = ", ".join(f"{k} {v:.1f}s" for k, v in summary["seconds"].items())
+    typer.echo(f"time: {secs}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pictext audit``."""
+    app.command("audit")(audit)

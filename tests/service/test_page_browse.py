@@ -1,0 +1,178 @@
+"""The collection browser in a real headless Chromium (Debian's), driven by Playwright:
+browse pages, filter by label, sort by the audit's scores, search by text with a chosen k,
+pick items and get recommendations, select a box on the map, open an item's audit flags.
+
+``PICTEXT_E2E_SCREENSHOT_DIR`` keeps the screenshots (default: the test's temp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from audit_toys import audited_bundle
+from service_toys import toy_config, toy_factory
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("cleanlab")
+pytest.importorskip("imagehash")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if path is None:
+        pytest.skip(
+            "SKIPPED LOUDLY: Debian chromium is not installed; the browser test did not run"
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    from pictext.service.app import create_app
+
+    bundle = audited_bundle(toy_root, tmp_path_factory.mktemp("audited-page"))
+    app = create_app(
+        bundle, toy_config(), encoder_factory=toy_factory, cache_dir=toy_root / "cache"
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def _grid(page, sel: str = "#browse-grid") -> list[str]:
+    return page.eval_on_selector_all(f"{sel} .card", "els => els.map(e => e.dataset.id)")
+
+
+def test_browse_filter_sort_search_recommend_and_select(server: str, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    shots = Path(os.environ.get("PICTEXT_E2E_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/")
+        page.wait_for_selector("#browse-grid .card")
+        assert len(_grid(page)) == 24
+        assert "24 items" in page.text_content("#browse-count")
+
+        # filter by label: only red cards, and the count follows
+        page.select_option("#f-label", "red")
+        page.wait_for_function(
+            "document.querySelector('#browse-count').textContent.includes('8 items')"
+        )
+        labels = page.eval_on_selector_all(
+            "#browse-grid .card-label", "els => els.map(e => e.textContent)"
+        )
+        assert set(labels) == {"red"}
+        page.select_option("#f-text", "no")
+        page.wait_for_selector("#browse-grid >> text=no item matches")
+        page.select_option("#f-text", "")
+        page.select_option("#f-label", "")
+        page.wait_for_function(
+            "document.querySelector('#browse-count').textContent.includes('24 items')"
+        )
+
+        # sort by the audit's error score: scores shown, highest first
+        page.select_option("#f-sort", "error")
+        page.wait_for_selector("#browse-grid .score")
+        scores = page.eval_on_selector_all(
+            "#browse-grid .score", "els => els.map(e => parseFloat(e.textContent.split('= ')[1]))"
+        )
+        assert len(scores) == 24
+        assert scores == sorted(scores, reverse=True)
+
+        # text search with k = 3, then the grid sorted by closeness to it
+        page.fill("#k", "3")
+        page.fill("#q", "a blue picture")
+        page.click("#search-btn")
+        page.wait_for_selector("#search-grid .card")
+        assert len(_grid(page, "#search-grid")) == 3
+        page.select_option("#f-sort", "similarity")
+        page.wait_for_function(
+            "document.querySelector('#browse-grid .score')?.textContent.startsWith('d =')"
+        )
+        dists = page.eval_on_selector_all(
+            "#browse-grid .score", "els => els.map(e => parseFloat(e.textContent.split('= ')[1]))"
+        )
+        assert dists == sorted(dists)
+
+        # pick two items and ask for recommendations
+        page.click("#browse-grid .card:nth-child(1) .pick")
+        page.click("#browse-grid .card:nth-child(2) .pick")
+        assert page.text_content("#rec-btn") == "Recommend from 2 picked"
+        page.click("#rec-btn")
+        page.wait_for_selector("#rec-grid .card")
+        assert len(_grid(page, "#rec-grid")) == 3
+        page.screenshot(path=str(shots / "browser.png"), full_page=True)
+
+        # a box drawn over the whole map selects every point; the grid shows the selection
+        page.select_option("#f-sort", "dataset")
+        page.eval_on_selector("#map", "c => c.scrollIntoView()")
+        box = page.eval_on_selector(
+            "#map",
+            "c => { const r = c.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }",
+        )
+        page.mouse.move(box[0] + 2, box[1] + 2)
+        page.mouse.down()
+        page.mouse.move(box[0] + box[2] / 2, box[1] + box[3] / 2, steps=5)
+        page.mouse.move(box[0] + box[2] - 2, box[1] + box[3] - 2, steps=5)
+        page.mouse.up()
+        page.wait_for_selector("#selection-note:not([hidden])")
+        n_selected = page.evaluate("browser.selection.length")
+        assert n_selected == 24
+        page.mouse.move(box[0] + 2, box[1] + 2)
+        page.mouse.down()
+        page.mouse.move(box[0] + box[2] / 2, box[1] + box[3] / 2, steps=5)
+        page.mouse.up()
+        page.wait_for_function("browser.selection === null || browser.selection.length < 24")
+        sel = page.evaluate("browser.selection || []")
+        page.wait_for_function(
+            f"document.querySelector('#browse-count').textContent.includes('{len(sel)} items')"
+        )
+        assert set(_grid(page)) == set(sel)
+
+        # hover a point: the tooltip shows its thumbnail
+        pts = page.evaluate("state.points.slice(0, 1)")
+        x = box[0] + 14 + pts[0]["x"] * (box[2] - 28)
+        y = box[1] + 14 + (1 - pts[0]["y"]) * (box[3] - 28)
+        page.mouse.move(x, y)
+        page.wait_for_selector("#map-tip:not([hidden]) img")
+        page.screenshot(path=str(shots / "map.png"))
+
+        # an item view shows the audit's flags
+        page.click("#clear-sel")
+        page.wait_for_selector("#browse-grid .card")
+        page.click("#browse-grid .card:nth-child(1) img")
+        page.wait_for_selector("#item-flags li")
+        flags = page.text_content("#item-flags")
+        assert "uniqueness" in flags
+        assert "error score" in flags
+        page.screenshot(path=str(shots / "item.png"))
+        browser.close()
+    assert not errors, errors
