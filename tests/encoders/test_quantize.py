@@ -16,6 +16,7 @@ pytest.importorskip("onnx")
 from pictext.encoders import create_encoder, get_entry, list_encoders  # noqa: E402
 from pictext.encoders.onnx_runtime import ExportSpec, export_checked, make_session  # noqa: E402
 from pictext.encoders.quantize import (  # noqa: E402
+    QUANT_VERSION,
     QuantizationError,
     QuantSpec,
     mean_cosine,
@@ -77,13 +78,31 @@ def test_failed_check_caches_nothing(fp32: Path, tmp_path: Path) -> None:
     assert list(dst.parent.iterdir()) == []
 
 
+def test_fp32_nodes_stay_fp32_and_unknown_ones_are_refused(fp32: Path, tmp_path: Path) -> None:
+    import onnx
+
+    calib, check = _images(16, 1), _images(8, 2)
+    names = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Conv"]
+    keep = QuantSpec("x", "y", batch_size=4, float_nodes=(names[0],))
+    dst = quantize_checked(fp32, tmp_path / "k" / "q.onnx", calib, check, keep)
+    assert dst > 0.99
+    graph = onnx.load(str(tmp_path / "k" / "q.onnx")).graph
+    conv = next(n for n in graph.node if n.name == names[0])
+    floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    assert conv.input[1] in floats  # its weight is still fp32
+    wrong = QuantSpec("x", "y", float_nodes=("/no/such/Conv",))
+    with pytest.raises(QuantizationError, match="/no/such/Conv"):
+        quantize_checked(fp32, tmp_path / "w" / "q.onnx", calib, check, wrong)
+    assert not (tmp_path / "w" / "q.onnx").exists()
+
+
 def test_int8_entries_have_their_own_name_and_version() -> None:
     assert {"efficientnet-lite0-int8", "efficientnet-lite2-int8"} <= set(list_encoders("image"))
     for lite in ("lite0", "lite2"):
         fp, q = create_encoder(f"efficientnet-{lite}"), create_encoder(f"efficientnet-{lite}-int8")
         assert get_entry(q.name).dim == fp.dim == q.dim == 1280
         assert q.image_size == fp.image_size
-        assert q.version == f"{fp.version}-q1"
+        assert q.version == f"{fp.version}-q{QUANT_VERSION}"
         assert q.onnx_path != fp.onnx_path
         assert q.fp32_path == fp.onnx_path  # quantized from the fp32 export, shared
 

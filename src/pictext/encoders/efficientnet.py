@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from pictext.encoders.efficientnet_torch import PooledFeatures
 
 RUNTIMES = ("onnx", "torch")
+# The int8 graphs keep the first MBConv block (depthwise at full resolution, then project) in
+# fp32: chosen on 64 packaged validation images, apart from calibration and the parity check,
+# it lifts the mean cosine to fp32 from 0.988 (all convolutions int8) to 0.993. Keeping the
+# stem and head convolutions in fp32 instead gave 0.991, either of block 0's two alone less.
+_FLOAT_NODES = ("/_blocks.0/_depthwise_conv/Conv", "/_blocks.0/_project_conv/Conv")
 _EXPORT = ExportSpec(
     input_names=("images",),
     output_name="features",
@@ -178,7 +183,11 @@ class EfficientNetEncoder:
         fp32 = self._export_fp32()
         path = self.onnx_path
         if self.config.int8 and not path.is_file():
-            spec = QuantSpec(input_name=_EXPORT.input_names[0], output_name=_EXPORT.output_name)
+            spec = QuantSpec(
+                input_name=_EXPORT.input_names[0],
+                output_name=_EXPORT.output_name,
+                float_nodes=_FLOAT_NODES,
+            )
             build_int8(fp32, path, self._pixels_of_items, spec)
         return make_session(path, self.config.threads)
 

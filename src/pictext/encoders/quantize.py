@@ -24,7 +24,7 @@ from pictext.core.atomic import remove_stale_temporaries
 from pictext.encoders._deps import require
 from pictext.encoders.onnx_runtime import make_session
 
-# Bump when the quantization recipe changes (calibration images, method, op types, checks):
+# Bump when the quantization recipe changes (calibration images, method, fp32 nodes, checks):
 # part of the int8 encoders' version, so their cache keys change with it.
 QUANT_VERSION = 1
 CALIBRATION_SETS = ("tuxpaint", "openclipart")  # packaged collections the ranges come from
@@ -44,6 +44,7 @@ class QuantSpec:
     input_name: str  # the graph's image input
     output_name: str  # the graph's feature output
     batch_size: int = 16  # images per calibration call
+    float_nodes: tuple[str, ...] = ()  # graph nodes left in fp32 (the most sensitive ones)
 
 
 def pick_images(
@@ -107,6 +108,16 @@ def _features(path: Path, pixels: np.ndarray, spec: QuantSpec) -> np.ndarray:
     return np.concatenate([session.run([spec.output_name], b)[0] for b in _batches(pixels, spec)])
 
 
+def _check_nodes(path: Path, names: Sequence[str]) -> None:
+    """ONNX Runtime skips unknown names in ``nodes_to_exclude``: refuse them instead."""
+    import onnx
+
+    known = {node.name for node in onnx.load(str(path)).graph.node}
+    missing = sorted(set(names) - known)
+    if missing:
+        raise QuantizationError(f"nodes to keep in fp32 not in the graph: {', '.join(missing)}")
+
+
 def quantize_checked(
     fp32: Path,
     dst: Path,
@@ -118,7 +129,7 @@ def quantize_checked(
     """Quantize ``fp32`` into ``dst`` (atomically) and check it on ``check`` images.
 
     Static QDQ quantization: weights int8 per output channel, activations uint8 per tensor
-    with MinMax ranges from ``calibration``.
+    with MinMax ranges from ``calibration``; ``spec.float_nodes`` stay fp32.
 
     Args:
         fp32: The exported fp32 ``.onnx`` file.
@@ -149,6 +160,7 @@ def quantize_checked(
         pre, out = temp("pre"), temp("q")
         # Shape inference and graph optimisation first, as ONNX Runtime recommends.
         quant.shape_inference.quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        _check_nodes(pre, spec.float_nodes)
         quant.quantize_static(
             str(pre),
             str(out),
@@ -158,6 +170,7 @@ def quantize_checked(
             activation_type=quant.QuantType.QUInt8,
             weight_type=quant.QuantType.QInt8,
             calibrate_method=quant.CalibrationMethod.MinMax,
+            nodes_to_exclude=list(spec.float_nodes),
         )
         cosine = mean_cosine(_features(fp32, check, spec), _features(out, check, spec))
         if not np.isfinite(cosine) or cosine < min_cosine:
