@@ -61,7 +61,7 @@ def test_forward_shape_dtype_finite(real_encoder: Callable[..., Any], name: str)
     assert enc.encode([]).shape == (0, 1280)
 
 
-@pytest.mark.parametrize("name", POOLED)
+@pytest.mark.parametrize("name", [n for n in POOLED if not n.endswith("-int8")])
 def test_onnx_runtime_agrees_with_torch(real_encoder: Callable[..., Any], name: str) -> None:
     onnx_enc = real_encoder(name)
     torch_enc = real_encoder(name, runtime="torch")

@@ -20,10 +20,15 @@ from pictext.encoders._deps import require
 
 
 def test_names_by_kind_with_defaults_first() -> None:
-    images = ["efficientnet-lite0", "efficientnet-lite0-imagenet", "efficientnet-lite2"]
-    assert list_encoders("image") == images
+    images = [
+        "efficientnet-lite0-imagenet",
+        "efficientnet-lite0-int8",
+        "efficientnet-lite2",
+        "efficientnet-lite2-int8",
+    ]
+    assert list_encoders("image") == ["efficientnet-lite0", *images]
     assert list_encoders("text") == ["use", "minilm"]
-    assert set(list_encoders()) == {*images, "use", "minilm"}
+    assert set(list_encoders()) == {"efficientnet-lite0", *images, "use", "minilm"}
     assert DEFAULTS == {"image": "efficientnet-lite0", "text": "use"}
 
 
@@ -33,6 +38,7 @@ def test_names_by_kind_with_defaults_first() -> None:
         ("efficientnet-lite0", "image", 1280),
         ("efficientnet-lite2", "image", 1280),
         ("efficientnet-lite0-imagenet", "image", 2280),
+        ("efficientnet-lite0-int8", "image", 1280),
         ("use", "text", 512),
         ("minilm", "text", 384),
     ],

