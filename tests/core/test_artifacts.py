@@ -240,7 +240,8 @@ def test_errors_survive_pickling(tmp_path: Path) -> None:
 
 
 def test_registry_names_are_distinct() -> None:
-    assert len(KINDS) == 5
+    assert len(KINDS) == 6  # classifier, ranking head, index, captioner, audit, bundle
+    assert "pictext-audit" in KINDS
     assert all(name == kind.name and kind.version >= 1 for name, kind in KINDS.items())
     legacy = [k.legacy for k in KINDS.values() if k.legacy]
     assert len(set(legacy)) == len(legacy) == 4
