@@ -19,7 +19,7 @@ from pictext.core.atomic import atomic_write_text
 # Sections in pipeline order: (folder under the run, heading, what the section answers).
 SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("table", "Classification: does fusing image and text beat either alone?",
-     "Test-split accuracy of the image-only, text-only and fusion classifiers and of two "
+     "Test-split accuracy of the image-only, text-only and fusion classifiers and of three "
      "simple anchors, mean ± standard deviation over seeds."),
     ("classifier", "One fusion classifier, trained and calibrated",
      "The classifier `pictext demo` keeps in the bundle: how it trained and what its "
@@ -61,8 +61,10 @@ TERMS: tuple[tuple[str, str], ...] = (
     ("image-only, text-only, fusion", "the same classifier head reading only the image "
      "embedding, only the text embeddings (title, description, tags), or both."),
     ("anchors", "simple baselines that fusion must beat to be worth it: logistic regression "
-     "on the concatenated embeddings (LogReg concat) and the average of the image-only and "
-     "text-only probabilities (average probs)."),
+     "on the concatenated embeddings (LogReg concat), a logistic regression over every "
+     "field's embedding plus the missing-input flags with C tuned on validation (tuned "
+     "linear, all fields, the strongest), and the average of the image-only and text-only "
+     "probabilities (average probs)."),
     ("missing inputs", "fusion accuracy when an input is removed at test time (no image, no "
      "title, ...): how gracefully it degrades."),
     ("ECE", "expected calibration error: how far the predicted confidence is from the "
