@@ -74,7 +74,7 @@ def demo(
     embed.embed(dataset, progress=True)
     _done(t)
 
-    t = _step("2/8 classification table: image-only, text-only, fusion, LogReg and average anchors")
+    t = _step("2/8 classification table: image-only, text-only, fusion, three anchors")
     classify.evaluate(
         dataset,
         out / "table",
