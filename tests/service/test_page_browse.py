@@ -8,59 +8,28 @@ pick items and get recommendations, select a box on the map, open an item's audi
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from audit_toys import audited_bundle
+from live_page import CHROMIUM_ARGS, chromium, serve
 from service_toys import toy_config, toy_factory
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("cleanlab")
 pytest.importorskip("imagehash")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None:
-        pytest.skip(
-            "SKIPPED LOUDLY: Debian chromium is not installed; the browser test did not run"
-        )
-    return path
-
 
 @pytest.fixture(scope="module")
 def server(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     from pictext.service.app import create_app
 
     bundle = audited_bundle(toy_root, tmp_path_factory.mktemp("audited-page"))
     app = create_app(
         bundle, toy_config(), encoder_factory=toy_factory, cache_dir=toy_root / "cache"
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    yield from serve(app)
 
 
 def _grid(page, sel: str = "#browse-grid") -> list[str]:
@@ -73,7 +42,7 @@ def test_browse_filter_sort_search_recommend_and_select(server: str, tmp_path: P
     shots.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server + "/")

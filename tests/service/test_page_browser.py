@@ -11,44 +11,18 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from live_page import CHROMIUM_ARGS, chromium, serve
 from service_toys import picture, png_bytes
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None:
-        pytest.skip(
-            "SKIPPED LOUDLY: Debian chromium is not installed (apt-get install -y chromium); "
-            "the browser test did not run"
-        )
-    return path
-
 
 @pytest.fixture(scope="module")
 def server(toy_root: Path) -> Iterator[str]:
-    import uvicorn
-
     from pictext.service.app import create_app
 
     real = os.environ.get("PICTEXT_E2E_BUNDLE")
@@ -63,21 +37,7 @@ def server(toy_root: Path) -> Iterator[str]:
             encoder_factory=toy_factory,
             cache_dir=toy_root / "cache",
         )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    yield from serve(app)
 
 
 def _upload_bytes() -> tuple[bytes, str, str]:
@@ -107,11 +67,11 @@ def _drop_file(page, data: bytes, name: str, kind: str) -> None:
 
 def test_page_end_to_end(server: str, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    exe = _chromium()
+    exe = chromium()
     shot = Path(os.environ.get("PICTEXT_E2E_SCREENSHOT") or tmp_path / "serve-page.png")
     requests: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.on("request", lambda r: requests.append(r.url))
         errors: list[str] = []
@@ -192,10 +152,10 @@ def test_page_end_to_end(server: str, tmp_path: Path) -> None:
 def test_docs_render_offline(server: str) -> None:
     """Swagger UI at /docs draws the API from local files only."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    exe = _chromium()
+    exe = chromium()
     requests: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.goto(server + "/docs")
