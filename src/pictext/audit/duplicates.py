@@ -53,15 +53,10 @@ def groups_from_pairs(
     kind: str, n: int, a: np.ndarray, b: np.ndarray, labels: Sequence[str | None]
 ) -> DuplicateGroups:
     """Connected components of the pairs ``(a[i], b[i])`` over ``n`` items."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from pictext.data.split import components
 
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    sizes = np.bincount(comp)
-    first = np.full(sizes.size, n, dtype=np.int64)
-    np.minimum.at(first, comp, np.arange(n))
-    group = np.where(sizes[comp] > 1, first[comp], -1).astype(np.int64)
+    comp = components(n, a, b)  # the smallest row of each component, as the split's groups
+    group = np.where(np.bincount(comp, minlength=n)[comp] > 1, comp, -1).astype(np.int64)
     conflict = np.zeros(n, dtype=bool)
     for g in np.unique(group[group >= 0]):
         rows = np.flatnonzero(group == g)

@@ -140,6 +140,15 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def components(n: int, a: np.ndarray | Sequence[int], b: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Connected components of the pairs ``(a[i], b[i])`` over ``n`` items: per item
+    (int64), the smallest item index of its component (an item in no pair is its own)."""
+    uf = _UnionFind(n)
+    for i, j in zip(a, b, strict=True):
+        uf.union(int(i), int(j))
+    return np.array([uf.find(i) for i in range(n)], dtype=np.int64)
+
+
 def normalised_text(text: str) -> str:
     """Text compared for duplicates: lower case, letters and digits only, single spaces."""
     return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
@@ -171,14 +180,14 @@ def duplicate_groups(dataset: Dataset, *, use_images: bool = True) -> np.ndarray
         dataset: the items.
         use_images: also hash image contents (reads every file once).
     """
-    uf = _UnionFind(len(dataset))
     first: dict[tuple[str, object], int] = {}
+    pairs: list[tuple[int, int]] = []
     for i, item in enumerate(dataset.items):
         for key in _item_keys(item, use_images):
             j = first.setdefault(key, i)
             if j != i:
-                uf.union(i, j)
-    return np.array([uf.find(i) for i in range(len(dataset))], dtype=np.int64)
+                pairs.append((j, i))
+    return components(len(dataset), [j for j, _ in pairs], [i for _, i in pairs])
 
 
 def holdout_rows(
