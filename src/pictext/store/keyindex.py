@@ -16,6 +16,14 @@ KEY_DTYPE = np.dtype("S20")
 MERGE_SHARE = 8  # the recent index is merged into the main one past 1/8 of its size
 
 
+def in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pos, hit)``: where each key would sit in ``sorted_keys``, and whether it is there."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return pos, sorted_keys[pos] == keys
+
+
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, KEY_DTYPE), np.empty((0, 2), np.int64)
 
@@ -83,9 +91,7 @@ class KeyIndex:
         where = np.zeros((len(keys), 2), np.int64)
         found = np.zeros(len(keys), bool)
         for sorted_keys, rows in (self._main, self._recent):
-            if len(sorted_keys) == 0:
-                continue
-            pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-            hit = (sorted_keys[pos] == keys) & ~found
+            pos, hit = in_sorted(sorted_keys, keys)
+            hit &= ~found
             where[hit], found[hit] = rows[pos[hit]], True
         return where, found

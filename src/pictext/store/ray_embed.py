@@ -44,6 +44,7 @@ from pictext.store.embed import (
 )
 from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS
+from pictext.store.keyindex import in_sorted
 from pictext.store.pipeline import decoded_batches, normalized, run_ahead
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def decode_shard(
         work = _Work(items, np.empty(0, "S20"), [], [], 0, 0)
         if encoder is not None:
             keys, ok = image_keys(items, report)
-            found = _in_sorted(snapshot, keys) & ok
+            found = in_sorted(snapshot, keys)[1] & ok
             todo = images_to_embed(keys, ok, found)
             raw = decoded_batches([items[i] for i in todo], encoder, batch_size, 1, normalize=False)
             work.keys = keys[todo]
@@ -120,13 +121,6 @@ def decode_shard(
             work.cached, work.readable = int(found.sum()), int(ok.sum())
         out.append(pickle.dumps(work, protocol=5))
     return {"chunk": batch["chunk"], "work": np.array(out, dtype=object)}
-
-
-def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), bool)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[pos] == keys
 
 
 class ShardEncoder:
