@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +15,19 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from pictext.encoders import create_encoder, get_entry, list_encoders  # noqa: E402
+from pictext.encoders import create_encoder, get_entry, list_encoders, quantize  # noqa: E402
 from pictext.encoders.onnx_runtime import ExportSpec, export_checked, make_session  # noqa: E402
 from pictext.encoders.quantize import (  # noqa: E402
+    MIN_SYNTHETIC_COSINE,
     QUANT_VERSION,
+    REGENERATE,
     QuantizationError,
     QuantSpec,
+    build_int8,
     mean_cosine,
     quantize_checked,
+    ranges_path,
+    shipped_ranges,
 )
 
 SPEC = ExportSpec(input_names=("x",), output_name="y", dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
@@ -53,7 +60,7 @@ def test_quantized_graph_is_int8_close_and_deterministic(fp32: Path, tmp_path: P
     import onnx
 
     calib, check = _images(16, 1), _images(8, 2)
-    first = quantize_checked(fp32, tmp_path / "a" / "q.onnx", calib, check, QSPEC)
+    first = quantize_checked(fp32, tmp_path / "a" / "q.onnx", calib, check, QSPEC).cosine
     quantize_checked(fp32, tmp_path / "b" / "q.onnx", calib, check, QSPEC)
     a, b = (tmp_path / d / "q.onnx" for d in ("a", "b"))
     assert a.read_bytes() == b.read_bytes()  # same images in, same file out
@@ -85,7 +92,7 @@ def test_fp32_nodes_stay_fp32_and_unknown_ones_are_refused(fp32: Path, tmp_path:
     names = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Conv"]
     keep = QuantSpec("x", "y", batch_size=4, float_nodes=(names[0],))
     dst = quantize_checked(fp32, tmp_path / "k" / "q.onnx", calib, check, keep)
-    assert dst > 0.99
+    assert dst.cosine > 0.99
     graph = onnx.load(str(tmp_path / "k" / "q.onnx")).graph
     conv = next(n for n in graph.node if n.name == names[0])
     floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
@@ -94,6 +101,98 @@ def test_fp32_nodes_stay_fp32_and_unknown_ones_are_refused(fp32: Path, tmp_path:
     with pytest.raises(QuantizationError, match="/no/such/Conv"):
         quantize_checked(fp32, tmp_path / "w" / "q.onnx", calib, check, wrong)
     assert not (tmp_path / "w" / "q.onnx").exists()
+
+
+class TinyTower:
+    """The :class:`~pictext.encoders.quantize.Tower` protocol over the tiny graph."""
+
+    name, version, image_size = "tiny-int8", "v2", 16
+
+    def preprocess_batch(self, images: Sequence[Any]) -> np.ndarray:
+        x = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) for im in images])
+        return (x.transpose(0, 3, 1, 2) - 127.0) / 128.0
+
+
+def _no_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pictext.data
+    from pictext.data.errors import DatasetNotFoundError
+
+    def missing(name: str, *args: Any, **kwargs: Any) -> Any:
+        raise DatasetNotFoundError(f"dataset {name!r} is not installed")
+
+    monkeypatch.setattr(pictext.data, "load_dataset", missing)
+
+
+def _ship(folder: Path, ranges: dict, version: str = TinyTower.version) -> None:
+    payload = {"encoder": TinyTower.name, "version": version, "tensors": ranges}
+    ranges_path(TinyTower.name, folder).write_text(json.dumps(payload))
+
+
+def test_shipped_ranges_rebuild_the_same_file_without_collections(
+    fp32: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = quantize_checked(
+        fp32, tmp_path / "live" / "q.onnx", _images(16, 1), _images(8, 2), QSPEC
+    )
+    _ship(tmp_path, live.ranges)
+    _no_collections(monkeypatch)
+    dst = tmp_path / "shipped" / "q.onnx"
+    built = build_int8(TinyTower(), fp32, dst, QSPEC, ranges_dir=tmp_path)
+    assert built.ranges == live.ranges  # float32 ranges survive the JSON round trip exactly
+    assert dst.read_bytes() == (tmp_path / "live" / "q.onnx").read_bytes()
+    assert MIN_SYNTHETIC_COSINE <= built.cosine <= 1.0  # checked on generated drawings
+
+
+def test_stale_ranges_without_collections_name_the_encoder_and_the_command(
+    fp32: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ship(tmp_path, {"y": (0.0, 1.0)}, version="v1")  # computed for an older version
+    _no_collections(monkeypatch)
+    dst = tmp_path / "q" / "q.onnx"
+    with pytest.raises(QuantizationError) as err:
+        build_int8(TinyTower(), fp32, dst, QSPEC, ranges_dir=tmp_path)
+    message = str(err.value)
+    assert message.startswith("tiny-int8: no activation ranges shipped for version v2")
+    assert message.endswith(REGENERATE.format(name="tiny-int8"))
+    assert "\n" not in message
+    assert not dst.parent.exists() or list(dst.parent.iterdir()) == []
+
+
+def test_stale_ranges_calibrate_live_where_the_collections_are(
+    fp32: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pictext.data
+    from pictext.data import Dataset, Item
+
+    rng = np.random.default_rng(5)
+    sets = {
+        name: Dataset(name, [Item(f"{name}{i:03d}", pixels=_pixel_image(rng)) for i in range(160)])
+        for name in quantize.CALIBRATION_SETS
+    }
+    monkeypatch.setattr(pictext.data, "load_dataset", lambda name, *a, **k: sets[name])
+    _ship(tmp_path, {"y": (0.0, 1.0)}, version="v1")
+    built = build_int8(TinyTower(), fp32, tmp_path / "q" / "q.onnx", QSPEC, ranges_dir=tmp_path)
+    assert built.ranges != {"y": (0.0, 1.0)}  # the stale file was not used
+    assert len(built.ranges) > 1
+    assert built.cosine > 0.99
+
+
+def _pixel_image(rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+
+
+def test_ranges_for_another_graph_are_refused(fp32: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "q" / "q.onnx"
+    with pytest.raises(QuantizationError, match="/not/here"):
+        quantize_checked(fp32, dst, {"/not/here": (0.0, 1.0)}, _images(4, 2), QSPEC)
+    assert list(dst.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0-int8", "efficientnet-lite2-int8"])
+def test_shipped_ranges_are_for_the_current_encoder_version(name: str) -> None:
+    encoder = create_encoder(name)
+    ranges = shipped_ranges(encoder.name, encoder.version)
+    assert ranges, f"{name}@{encoder.version}: stale ranges, run {REGENERATE.format(name=name)}"
 
 
 def test_int8_entries_have_their_own_name_and_version() -> None:
@@ -132,3 +231,25 @@ def test_real_int8_tower_agrees_with_fp32(real_encoder: Callable[..., Any]) -> N
     again = create_encoder("efficientnet-lite0-int8", cache_dir=q.onnx_path.parent)
     again.prepare()
     assert q.onnx_path.stat().st_mtime_ns == stamp  # cached: not quantized again
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TUXPAINT.is_dir(), reason="tuxpaint-stamps-default not installed")
+def test_real_int8_from_shipped_ranges_is_the_live_calibrated_graph(
+    real_encoder: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fp32 = real_encoder("efficientnet-lite0").onnx_path
+    built = {}
+    for tag in ("live", "shipped"):
+        cache = tmp_path / tag
+        cache.mkdir()
+        shutil.copy(fp32, cache / fp32.name)
+        with monkeypatch.context() as patch:
+            if tag == "live":  # no shipped file: calibrated on the packaged collections
+                patch.setattr(quantize, "RANGES_DIR", tmp_path / "none")
+            else:  # no collections: the shipped ranges, checked on generated drawings
+                _no_collections(patch)
+            encoder = create_encoder("efficientnet-lite0-int8", cache_dir=cache)
+            encoder.prepare()
+        built[tag] = encoder.onnx_path.read_bytes()
+    assert built["live"] == built["shipped"]

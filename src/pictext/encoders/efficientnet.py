@@ -34,7 +34,7 @@ from pictext.encoders.preprocess import (
     pad_square_resize,
     preprocess_image,
 )
-from pictext.encoders.quantize import QUANT_VERSION, QuantSpec, build_int8
+from pictext.encoders.quantize import QUANT_VERSION, QuantSpec, build_int8, write_ranges
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -52,6 +52,9 @@ _EXPORT = ExportSpec(
     output_name="features",
     dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
     atol=1e-3,
+)
+_QUANT = QuantSpec(
+    input_name=_EXPORT.input_names[0], output_name=_EXPORT.output_name, float_nodes=_FLOAT_NODES
 )
 
 
@@ -165,37 +168,29 @@ class EfficientNetEncoder:
             export_checked(self._torch_eval, [check], path, _EXPORT)
         return path
 
-    def _pixels_of_items(self, items: Sequence[Any]) -> np.ndarray:
-        """The readable items' preprocessed batch (an SVG that does not render is left out)."""
-        from pictext.data.errors import ItemError
-        from pictext.data.images import load_image
-
-        images = []
-        for item in items:
-            try:
-                images.append(load_image(item, size=self.image_size))
-            except ItemError:
-                continue
-        return self.preprocess_batch(images)
-
     @cached_property
     def _session(self) -> Any:
         fp32 = self._export_fp32()
         path = self.onnx_path
         if self.config.int8 and not path.is_file():
-            spec = QuantSpec(
-                input_name=_EXPORT.input_names[0],
-                output_name=_EXPORT.output_name,
-                float_nodes=_FLOAT_NODES,
-            )
-            build_int8(fp32, path, self._pixels_of_items, spec)
+            build_int8(self, fp32, path, _QUANT)
         return make_session(path, self.config.threads)
+
+    def write_ranges(self, folder: Path | None = None) -> Path:
+        """Calibrate this int8 tower live and write the ranges pictext ships for it.
+
+        Needs the packaged collections; see :func:`pictext.encoders.quantize.write_ranges`.
+        """
+        if not self.config.int8:
+            raise ValueError(f"{self.name} is not an int8 encoder")
+        extra = {} if folder is None else {"folder": folder}
+        return write_ranges(self, self._export_fp32(), _QUANT, **extra)
 
     def prepare(self) -> None:
         """Load the runtime now instead of on first use.
 
-        Exports the ONNX file if needed; an int8 encoder also quantizes it, calibrated on
-        the packaged collections (about a minute, once per cache).
+        Exports the ONNX file if needed; an int8 encoder also quantizes it (once per cache)
+        with the activation ranges shipped in ``encoders/ranges``.
         """
         _ = self._session if self.config.runtime == "onnx" else self._torch_eval
 
