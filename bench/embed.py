@@ -3,6 +3,7 @@
     .venv/bin/python bench/embed.py                          # speed + parity (tuxpaint)
     .venv/bin/python bench/embed.py --table3 tuxpaint,openclipart --seeds 0,1,2
     .venv/bin/python bench/embed.py --full openclipart       # + full CLI run: time, RSS
+    .venv/bin/python bench/embed.py --fp32 efficientnet-lite2 --int8 efficientnet-lite2-int8
 
 Rows: the model alone (fp32 vs int8, measured before and after the rest, averaged); the
 store's embed path end to end on the PNGs of a dataset and on a JPEG copy of it; the thread
@@ -148,7 +149,9 @@ def main() -> None:
     parser.add_argument("--int8", default="efficientnet-lite0-int8")
     parser.add_argument("--limit", type=int, default=640, help="images for the speed rows")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--peer", type=int, default=160, help="images for the torch peers")
+    parser.add_argument(
+        "--peer", type=int, default=160, help="images for the torch peers (0: none)"
+    )
     parser.add_argument("--splits", default="1x2,2x2,2x1,3x2", help="decode x ORT threads")
     parser.add_argument("--parity", type=int, default=1000, help="images for the cosine")
     parser.add_argument("--table3", default="", help="datasets for Table 3 top-1 (comma list)")
@@ -169,7 +172,9 @@ def main() -> None:
     n = args.limit // 2
     ceil_before = [ort_ceiling(e, n=n, batch=args.batch) for e in (fp32, int8)]
     e2e = {}
-    for name, enc in (("int8", int8), ("fp32", fp32)):
+    one_call = create_encoder(args.int8, parts=1)  # each batch in one ORT call, as before
+    one_call.prepare()
+    for name, enc in (("int8", int8), ("int8, batch in one ORT call", one_call), ("fp32", fp32)):
         e2e[name] = end_to_end(ds, enc, args.batch)
     with tempfile.TemporaryDirectory() as tmp:
         jpeg = jpeg_copy(ds, Path(tmp))
@@ -180,8 +185,8 @@ def main() -> None:
         enc = create_encoder(args.int8, threads=threads)
         enc.prepare()
         split_rates[(workers, threads)] = end_to_end(ds, enc, args.batch, workers)[0]
-    peer_loader = dataloader_peer(fp32, paths, batch=args.batch, workers=2)
-    peer_single = one_by_one_peer(fp32, paths[: max(1, args.peer // 4)])
+    peer_loader = dataloader_peer(fp32, paths, batch=args.batch, workers=2) if paths else 0.0
+    peer_single = one_by_one_peer(fp32, paths[: max(1, args.peer // 4)]) if paths else 0.0
     ceil_after = [ort_ceiling(e, n=n, batch=args.batch) for e in (fp32, int8)]
     c32, c8 = ((a + b) / 2 for a, b in zip(ceil_before, ceil_after, strict=True))
     best_peer = max(peer_loader, peer_single)
@@ -190,7 +195,8 @@ def main() -> None:
     rows.append((f"int8 ORT model only, batch {args.batch}", fmt(c8), f"{c8 / c32:.2f}", "vs fp32"))
     for name, (rate, count) in e2e.items():
         kind = "JPEG copy" if "JPEG" in name else "PNG"
-        note = f"{count} {args.dataset} {kind}; {rate / best_peer:.1f}x best eager peer"
+        note = f"{count} {args.dataset} {kind}"
+        note += f"; {rate / best_peer:.1f}x best eager peer" if best_peer else ""
         rows.append((f"pictext embed {name}", fmt(rate), f"{rate / c32:.2f}", note))
     for (workers, threads), rate in split_rates.items():
         rows.append(
@@ -201,22 +207,23 @@ def main() -> None:
                 "thread split",
             )
         )
-    rows.append(
-        (
-            "torch DataLoader peer (2 workers)",
-            fmt(peer_loader),
-            f"{peer_loader / c32:.2f}",
-            f"{len(paths)} files, batch {args.batch}, inference_mode, channels_last",
+    if paths:
+        rows.append(
+            (
+                "torch DataLoader peer (2 workers)",
+                fmt(peer_loader),
+                f"{peer_loader / c32:.2f}",
+                f"{len(paths)} files, batch {args.batch}, inference_mode, channels_last",
+            )
         )
-    )
-    rows.append(
-        (
-            "torch one image at a time",
-            fmt(peer_single),
-            f"{peer_single / c32:.2f}",
-            f"{max(1, args.peer // 4)} files: decode + preprocess + eager",
+        rows.append(
+            (
+                "torch one image at a time",
+                fmt(peer_single),
+                f"{peer_single / c32:.2f}",
+                f"{max(1, args.peer // 4)} files: decode + preprocess + eager",
+            )
         )
-    )
     if args.parity:
         mean, p1, low, count = parity(fp32, int8, args.parity)
         rows.append(

@@ -16,7 +16,12 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from pictext.encoders import create_encoder, get_entry, list_encoders, quantize  # noqa: E402
-from pictext.encoders.onnx_runtime import ExportSpec, export_checked, make_session  # noqa: E402
+from pictext.encoders.onnx_runtime import (  # noqa: E402
+    BatchRunner,
+    ExportSpec,
+    export_checked,
+    make_session,
+)
 from pictext.encoders.quantize import (  # noqa: E402
     MIN_SYNTHETIC_COSINE,
     QUANT_VERSION,
@@ -76,6 +81,15 @@ def test_quantized_graph_is_int8_close_and_deterministic(fp32: Path, tmp_path: P
     got = make_session(a).run(["y"], {"x": x})[0]
     assert mean_cosine(want, got) > 0.99
     assert 0.99 < first <= 1.0
+
+
+def test_int8_batch_parts_are_bit_equal_to_one_call(fp32: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "q.onnx"
+    quantize_checked(fp32, dst, _images(16, 1), _images(8, 2), QSPEC)
+    session = make_session(dst, threads=2)
+    x = _images(33, 4)
+    whole = session.run(["y"], {"x": x})[0]
+    np.testing.assert_array_equal(BatchRunner(session, "x", "y", parts=3).run(x), whole)
 
 
 def test_failed_check_caches_nothing(fp32: Path, tmp_path: Path) -> None:
@@ -227,6 +241,8 @@ def test_real_int8_tower_agrees_with_fp32(real_encoder: Callable[..., Any]) -> N
     assert mean_cosine(a, b) > 0.97
     # int8 is not a copy of fp32: the graphs really differ
     assert np.abs(a - b).max() > 1e-3
+    one_call = real_encoder("efficientnet-lite0-int8", parts=1)  # no concurrent parts
+    np.testing.assert_array_equal(one_call.encode(images), b)  # int8: parts are bit-equal
     stamp = q.onnx_path.stat().st_mtime_ns
     again = create_encoder("efficientnet-lite0-int8", cache_dir=q.onnx_path.parent)
     again.prepare()

@@ -22,10 +22,12 @@ import numpy as np
 from pictext.encoders._deps import file_digest, require
 from pictext.encoders.onnx_runtime import (
     EXPORT_VERSION,
+    BatchRunner,
     ExportSpec,
     export_checked,
     make_session,
     onnx_cache_path,
+    physical_cores,
 )
 from pictext.encoders.preprocess import (
     PREPROC_VERSION,
@@ -72,6 +74,7 @@ class EfficientNetConfig:
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)  # lite reference STDDEV_RGB
     runtime: str = "onnx"  # "onnx" (default, fast) or "torch" (eager, for checks)
     threads: int | None = None  # ONNX Runtime intra-op threads; None = usable cores
+    parts: int | None = None  # concurrent ORT calls a batch is split into; None = threads
     batch_size: int = 32  # images per network call in encode()
     cache_dir: Path | None = None  # where the .onnx file goes; None = cache_dir("onnx")
     int8: bool = False  # run the int8 graph (static QDQ, pictext.encoders.quantize); onnx only
@@ -174,7 +177,10 @@ class EfficientNetEncoder:
         path = self.onnx_path
         if self.config.int8 and not path.is_file():
             build_int8(self, fp32, path, _QUANT)
-        return make_session(path, self.config.threads)
+        threads = self.config.threads or physical_cores()
+        session = make_session(path, threads)
+        parts = self.config.parts or threads
+        return BatchRunner(session, _EXPORT.input_names[0], _EXPORT.output_name, parts=parts)
 
     def write_ranges(self, folder: Path | None = None) -> Path:
         """Calibrate this int8 tower live and write the ranges pictext ships for it.
@@ -234,7 +240,7 @@ class EfficientNetEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if self.config.runtime == "onnx":
-            out = self._session.run([_EXPORT.output_name], {_EXPORT.input_names[0]: batch})[0]
+            out = self._session.run(batch)
         else:
             import torch
 
