@@ -8,6 +8,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from pictext.core import defaults
+
 pytestmark = pytest.mark.slow
 
 
@@ -24,7 +26,7 @@ def test_demo_writes_tables_pictures_and_a_serveable_bundle(tmp_path) -> None:
     assert "most divergent from" in res.output
 
     table = (out / "table" / "table3.md").read_text()
-    assert "fusion efficientnet-lite0 + use" in table
+    assert f"fusion {defaults.IMAGE_ENCODER} + {defaults.TEXT_ENCODER}" in table
     assert "average probs" in table
     assert json.loads((out / "bundle.json").read_text())["dataset"] == "tuxpaint"
 

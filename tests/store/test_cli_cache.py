@@ -1,5 +1,5 @@
 """`pictext embed` on a damaged or read-only cache, run as a user would: a subprocess, the
-real default encoders (efficientnet-lite0 + use), a tiny generated image folder."""
+real default encoders (defaults.IMAGE_ENCODER + use), a tiny generated image folder."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from fsdenial import read_only_prefix
 from PIL import Image
 
+from pictext.core import defaults
 from pictext.data.folder import read_folder
 from pictext.data.images import image_content_key
 from pictext.store.cache import KEY_DTYPE
@@ -65,7 +66,7 @@ def _row(stdout: str, label: str) -> str:
 
 
 def _image_shards(cache: Path) -> Path:
-    (found,) = (cache / "embeddings").glob("efficientnet-lite0@*")
+    (found,) = (cache / "embeddings").glob(f"{defaults.IMAGE_ENCODER}@*")
     return found
 
 

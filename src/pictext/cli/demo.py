@@ -70,7 +70,8 @@ def demo(
 
     write_bundle_info(out, dataset=dataset, title=f"pictext demo on {dataset}")
 
-    t = _step(f"1/8 embeddings of {dataset} (efficientnet-lite0 + use; cached after the first run)")
+    towers = f"{defaults.IMAGE_ENCODER} + {defaults.TEXT_ENCODER}"
+    t = _step(f"1/8 embeddings of {dataset} ({towers}; cached after the first run)")
     embed.embed(dataset, progress=True)
     _done(t)
 
@@ -78,8 +79,8 @@ def demo(
     classify.evaluate(
         dataset,
         out / "table",
-        image_encoders="efficientnet-lite0",
-        text_encoders="use",
+        image_encoders=defaults.IMAGE_ENCODER,
+        text_encoders=defaults.TEXT_ENCODER,
         seeds=seeds,
         threads=0,
     )

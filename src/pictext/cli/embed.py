@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pictext.core.defaults import STORE_DTYPE
+from pictext.core.defaults import IMAGE_ENCODER, STORE_DTYPE, TEXT_ENCODER
 from pictext.core.errors import UsageError
 from pictext.core.paths import cache_dir
 from pictext.data.dataset import Dataset
@@ -37,10 +37,12 @@ def embed(
     dataset: Annotated[
         str, typer.Argument(help="Dataset name (see `pictext datasets list`) or path.")
     ],
-    image_encoder: Annotated[str, typer.Option(help="Image encoder name; 'none' to skip.")] = (
-        "efficientnet-lite0"
-    ),
-    text_encoder: Annotated[str, typer.Option(help="Text encoder name; 'none' to skip.")] = "use",
+    image_encoder: Annotated[
+        str, typer.Option(help="Image encoder name; 'none' to skip.")
+    ] = IMAGE_ENCODER,
+    text_encoder: Annotated[
+        str, typer.Option(help="Text encoder name; 'none' to skip.")
+    ] = TEXT_ENCODER,
     strip_label_words: Annotated[
         bool, typer.Option(help="Remove class and folder words from the text first.")
     ] = False,
