@@ -21,15 +21,15 @@ from pictext.encoders._deps import require
 
 def test_names_by_kind_with_defaults_first() -> None:
     images = [
+        "efficientnet-lite0",
         "efficientnet-lite0-imagenet",
-        "efficientnet-lite0-int8",
         "efficientnet-lite2",
         "efficientnet-lite2-int8",
     ]
-    assert list_encoders("image") == ["efficientnet-lite0", *images]
+    assert list_encoders("image") == ["efficientnet-lite0-int8", *images]
     assert list_encoders("text") == ["use", "minilm"]
-    assert set(list_encoders()) == {"efficientnet-lite0", *images, "use", "minilm"}
-    assert DEFAULTS == {"image": "efficientnet-lite0", "text": "use"}
+    assert set(list_encoders()) == {"efficientnet-lite0-int8", *images, "use", "minilm"}
+    assert DEFAULTS == {"image": "efficientnet-lite0-int8", "text": "use"}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ Plain constants, no imports of the rest of pictext: any layer may read this modu
 from __future__ import annotations
 
 # ---- encoders ---------------------------------------------------------------------------
-IMAGE_ENCODER = "efficientnet-lite0"  # default image tower (registry name)
+IMAGE_ENCODER = "efficientnet-lite0-int8"  # default image tower (registry name): Lite0, int8
 TEXT_ENCODER = "use"  # default text tower (registry name)
 CAPTION_TEXT_ENCODER = "use"  # text tower of caption-similarity search
 TABLE3_IMAGE_ENCODERS = ("efficientnet-lite0", "efficientnet-lite2")  # Table 3's image towers
