@@ -171,3 +171,12 @@ def test_the_cli_refuses_a_bad_composite_before_any_work(tmp_path, args, words):
     assert words in lines[0]
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pool_builds_each_part_once_for_the_composite_and_alone():
+    pool = EncoderPool(factory())
+    both = pool(IMAGE)
+    assert pool(IMAGE) is both
+    assert both.parts[0] is pool("fake-image")
+    assert both.parts[1] is pool("toy-image")
+    assert pool.specs == sorted([IMAGE, "fake-image", "toy-image"])
