@@ -293,7 +293,9 @@ def embed_items(
 
     Args:
         items: the items; an image is a path or in-memory ``pixels``.
-        image_encoder: encoder, registry name or recorded ``name@version``; None skips images.
+        image_encoder: encoder, registry name or recorded ``name@version``, or a composite
+            (``a+b``, :mod:`pictext.store.composite`: each part read from its own cache);
+            None skips images.
         text_encoder: the same for text; None skips text.
         encoders: builds a named encoder (e.g. an :class:`~pictext.store.encoders.EncoderPool`);
             default: the registry, recorded versions checked.
