@@ -180,3 +180,13 @@ def test_a_pool_builds_each_part_once_for_the_composite_and_alone():
     assert both.parts[0] is pool("fake-image")
     assert both.parts[1] is pool("toy-image")
     assert pool.specs == sorted([IMAGE, "fake-image", "toy-image"])
+
+
+def test_embed_on_ray_refuses_a_composite_before_starting_ray(tmp_path):
+    pytest.importorskip("ray")
+    from pictext.data.dataset import Dataset
+    from pictext.store.ray_embed import embed_dataset_ray
+
+    with pytest.raises(UsageError, match="one encoder per kind"):
+        embed_dataset_ray(Dataset("toy", make_items(2)), IMAGE, None, cache_dir=tmp_path)
+    assert not (tmp_path / "embeddings").exists()
