@@ -118,9 +118,9 @@ def open_index(path: Path | None) -> SearchIndex:
 
 
 def check_encoder_names(*names: str | None) -> None:
-    """Refuse unknown encoder names before any work (one line listing the known ones)."""
-    from pictext.encoders.registry import get_entry
+    """Refuse unknown encoder names and bad composites (``a+b``) before any work (one line)."""
+    from pictext.store.composite import check_spec
 
     for name in names:
         if name and name != "none":
-            get_entry(name.partition("@")[0])
+            check_spec(name)

@@ -21,6 +21,7 @@ from pictext.data.budgets import cap_items_text
 from pictext.data.errors import ItemError
 from pictext.data.item import text_key
 from pictext.store.cache import KEY_DTYPE, VectorCache, cache_state_error
+from pictext.store.composite import CompositeEncoder, join, parts_of
 from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS, Features
@@ -166,7 +167,7 @@ def embed_images(
     keys, ok = image_keys(items, report)
     found = cache.contains(keys) & ok
     todo = images_to_embed(keys, ok, found)
-    report.images_cached = int(found.sum())
+    report.images_cached += int(found.sum())
     _reserve(cache, len(todo))
     start = time.perf_counter()
     computed: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, vectors) made in this run
@@ -181,7 +182,7 @@ def embed_images(
                 computed.append((shard.keys, shard.vecs))
                 report.images_computed += len(shard.keys)
         bar(0, done=True)
-    report.image_seconds = time.perf_counter() - start
+    report.image_seconds += time.perf_counter() - start
     vecs, mask = _read_back(cache, keys, computed)
     return vecs, mask & ok
 
@@ -292,7 +293,9 @@ def embed_items(
 
     Args:
         items: the items; an image is a path or in-memory ``pixels``.
-        image_encoder: encoder, registry name or recorded ``name@version``; None skips images.
+        image_encoder: encoder, registry name or recorded ``name@version``, or a composite
+            (``a+b``, :mod:`pictext.store.composite`: each part read from its own cache);
+            None skips images.
         text_encoder: the same for text; None skips text.
         encoders: builds a named encoder (e.g. an :class:`~pictext.store.encoders.EncoderPool`);
             default: the registry, recorded versions checked.
@@ -318,39 +321,55 @@ def embed_items(
     start = time.perf_counter()
     caches = _caches(cache_dir, memory, store_dtype)
     feats = Features(ids=[it.id for it in items])
-    # Both caches are opened (a read-only one refused, damaged shards set aside) before work.
+    # Every cache is opened (a read-only one refused, damaged shards set aside) before work;
+    # a composite encoder's parts each have their own (store.composite).
     enc = _resolve(image_encoder, encoders) if image_encoder is not None else None
     tenc = _resolve(text_encoder, encoders) if text_encoder is not None else None
-    image_cache = caches(enc) if enc is not None else None
-    text_cache = caches(tenc) if tenc is not None else None
-    for opened in (image_cache, text_cache):
+    image_parts = [(p, caches(p)) for p in parts_of(enc)] if enc is not None else []
+    text_parts = [(p, caches(p)) for p in parts_of(tenc)] if tenc is not None else []
+    for _, opened in image_parts + text_parts:
         report.set_aside.extend(getattr(opened, "set_aside", []))
-    if enc is not None and image_cache is not None:
-        feats.image, feats.image_mask = embed_images(
-            items,
-            enc,  # type: ignore[arg-type]
-            image_cache,
-            report,
-            batch_size=batch_size,
-            workers=workers,
-            progress=progress,
+    if enc is not None:
+        feats.image, feats.image_mask = _joined(
+            enc,
+            [
+                embed_images(
+                    items,
+                    part,
+                    cache,
+                    report,
+                    batch_size=batch_size,
+                    workers=workers,
+                    progress=progress,
+                )
+                for part, cache in image_parts
+            ],
         )
         feats.image_encoder = f"{enc.name}@{enc.version}"
-    if tenc is not None and text_cache is not None:
+    if tenc is not None:
         within, feats.truncated = cap_items_text(items)  # the one text budget
         for name in text_inputs:
             texts = [it.field_text(name) for it in within]
-            feats.text[name], feats.text_mask[name] = embed_texts(
-                texts,
-                tenc,  # type: ignore[arg-type]
-                text_cache,
-                report,
-                progress=progress,
+            feats.text[name], feats.text_mask[name] = _joined(
+                tenc,
+                [
+                    embed_texts(texts, part, cache, report, progress=progress)
+                    for part, cache in text_parts
+                ],
             )
         feats.text_encoder = f"{tenc.name}@{tenc.version}"
+    if len(image_parts) > 1:  # each part met the same unreadable items
+        report.failures = list(dict.fromkeys(report.failures))
     _count(feats, items, report)
     report.seconds = time.perf_counter() - start
     return feats, list(report.failures)
+
+
+def _joined(
+    encoder: object, parts: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One encoder's ``(vectors, mask)``: its own, or a composite's parts joined."""
+    return join(parts) if isinstance(encoder, CompositeEncoder) else parts[0]
 
 
 def _count(feats: Features, items: Sequence[Item], report: EmbedReport) -> None:

@@ -3,6 +3,8 @@
 A front end that answers many queries (the service, a worker) holds one
 :class:`EncoderPool`; the library calls for new inputs take it as ``encoders`` and ask it
 for the towers a model reads. Without one they build the recorded encoder from the registry.
+A composite spec (``a+b``, :mod:`pictext.store.composite`) is built from its parts, each
+built (and, in a pool, kept) as it would be alone.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from pictext.store.composite import CompositeEncoder, is_composite, part_specs
 
 EncoderSource = Callable[[str], Any]  # recorded "name@version" (or a bare name) -> encoder
 
@@ -41,10 +45,15 @@ class EncoderPool:
         """The encoder recorded as ``spec``.
 
         Raises:
-            EncoderVersionError: the installed encoder has another version.
+            EncoderVersionError: the installed encoder (or a part) has another version.
+            UsageError: a bad composite spec.
         """
         from pictext.encoders.registry import create_recorded_encoder
 
+        if is_composite(spec):
+            parts = [self(part) for part in part_specs(spec)]  # each part built once, alone
+            with self._lock:
+                return self._built.setdefault(spec, CompositeEncoder(parts))
         with self._lock:
             if spec not in self._built:
                 encoder = create_recorded_encoder(spec, factory=self.factory, **self.options)
@@ -67,9 +76,16 @@ class EncoderPool:
 def encoder_for(spec: str, encoders: EncoderSource | None = None) -> Any:
     """The encoder recorded as ``spec``, from ``encoders`` or else built from the registry.
 
+    A composite spec (``a+b`` or ``a+b@va+vb``) gives a
+    :class:`~pictext.store.composite.CompositeEncoder` of its parts, each from ``encoders``
+    or the registry.
+
     Raises:
-        EncoderVersionError: the installed encoder has another version.
+        EncoderVersionError: the installed encoder (or a part) has another version.
+        UsageError: a bad composite spec (an empty or repeated part, image and text mixed).
     """
+    if is_composite(spec):
+        return CompositeEncoder([encoder_for(part, encoders) for part in part_specs(spec)])
     if encoders is not None:
         return encoders(spec)
     from pictext.encoders.registry import create_recorded_encoder

@@ -271,6 +271,13 @@ def _encoder(spec: str | Any | None) -> Any:
     if spec is None or not isinstance(spec, str):
         return spec
     from pictext.encoders.registry import create_recorded_encoder
+    from pictext.store.composite import is_composite
+
+    if is_composite(spec):  # the Ray plan runs one encoder per kind
+        raise UsageError(
+            f"embed --ray takes one encoder per kind; embed each part of {spec!r} on its own",
+            item=spec,
+        )
 
     return create_recorded_encoder(spec, threads=1)
 
