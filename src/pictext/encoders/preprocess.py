@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 # Bump when the preprocessing changes its output: it is part of every image encoder version.
 PREPROC_VERSION = 1
@@ -77,14 +77,19 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         box = image.getchannel("A").getbbox()
     else:
-        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.int16)
-        frame = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-        colour = np.median(frame, axis=0)
+        opaque = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        arr = np.asarray(opaque).reshape(height, width, -1)
+        frame = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).astype(np.int16)
+        colour = np.round(np.median(frame, axis=0)).astype(np.int16)
         if (np.abs(frame - colour).max(axis=1) <= CROP_TOLERANCE).mean() < CROP_UNIFORM:
             return None
-        content = np.abs(rgb - colour).max(axis=2) > CROP_TOLERANCE
-        rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
-        box = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1) if len(rows) else None
+        # the content mask in Pillow's C loops: |pixel - colour| per channel, max, threshold
+        fill = tuple(int(c) for c in colour) if len(colour) > 1 else int(colour[0])
+        diff = ImageChops.difference(opaque, Image.new(opaque.mode, opaque.size, fill))
+        if diff.mode == "RGB":
+            red, green, blue = diff.split()
+            diff = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+        box = diff.point([0] * (CROP_TOLERANCE + 1) + [255] * (255 - CROP_TOLERANCE)).getbbox()
     if box is None:
         return None
     left, top, right, bottom = (int(v) for v in box)
