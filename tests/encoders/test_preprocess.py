@@ -186,3 +186,29 @@ def test_crop_is_part_of_the_encoder_version() -> None:
     plain, cropped = (create_encoder("efficientnet-lite0", crop=c).version for c in (False, True))
     assert "-p1-" in plain  # the default's cache keys do not move
     assert plain != cropped
+
+
+@pytest.mark.slow
+def test_crop_finds_the_small_turtle_on_its_white_canvas() -> None:
+    """Issue 15's small turtle (openclipart) fills a sixth of its canvas' width; its crop
+    fills the input, and a tuxpaint photo stamp that runs to its edges is left whole."""
+    from pathlib import Path
+
+    from pictext.data.images import load_image
+    from pictext.data.item import Item
+    from pictext.encoders.preprocess import content_box
+
+    turtle = Path("/usr/share/openclipart/svg/animals/turtle_jurgen_gaeremyn_01.svg")
+    frog = Path("/usr/share/tuxpaint/stamps/animals/amphibians/frog.png")
+    if not (turtle.is_file() and frog.is_file()):
+        pytest.skip("openclipart-svg or tuxpaint-stamps-default not installed")
+    image = load_image(Item("turtle", str(turtle)), size=224)
+    box = content_box(image)
+    assert box is not None
+    assert box[2] - box[0] < image.width / 2
+
+    def inked(config: PreprocessConfig) -> float:  # share of the input that is not white
+        return float((pad_square_resize(image, config) < 200).any(axis=2).mean())
+
+    assert inked(PreprocessConfig(224, crop=True)) > 4 * inked(PreprocessConfig(224))
+    assert content_box(load_image(Item("frog", str(frog)), size=224)) is None
