@@ -384,6 +384,11 @@ def direction(src: Trained, target: str) -> list[dict[str, Any]]:
             row[f"tag top-5 {kind}"] = 100 * topk_accuracy(p, y, 5)
         near = similar_rows(src, views["similar"], when, 10)
         row["similar P@10"] = 100 * float((labels[near] == y[:, None]).mean())
+        row["setting (image; image+title; index)"] = (
+            "defaults"
+            if when == "before"
+            else f"{src.chosen['image']}; {src.chosen['image+title']}; {src.rank_chosen}"
+        )
         out.append(row)
     return out
 
