@@ -503,7 +503,7 @@ def main() -> None:
                 + " (%)",
                 table3_val(name, variants),
             )
-    results = []
+    results: list[dict[str, Any]] = []
     trained: dict[str, Trained] = {}
     for pair in filter(None, args.pairs.split(",")):
         src, dst = pair.split(":")
@@ -520,11 +520,14 @@ def main() -> None:
                 f"(head weight {t.rank_heads[t.rank_chosen][1]})"
             )
         results += direction(trained[src], dst)
+        print_results(console, results)  # after each direction: a long run shows its rows
         if args.grid is not None and (src, dst) == ("tuxpaint", "openclipart"):
             for path in draw_cases(trained[src], dst, args.grid):
                 console.print(f"wrote {path}")
-    if not results:
-        return
+
+
+def print_results(console: Console, results: list[dict[str, Any]]) -> None:
+    """The before/after table of the directions run so far."""
     table = Table(title="cross-collection: train on one, query with the other's images (%)")
     for col in results[0]:
         table.add_column(col, justify="right")
