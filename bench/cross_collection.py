@@ -401,11 +401,12 @@ CASES = (  # issue 15's uploads from outside the collection: openclipart against
 
 
 def draw_cases(src: Trained, target: str, out: Path) -> list[Path]:
-    """One PNG per case: the query, its tags and its 6 most similar source items, before
-    (top row) and after (bottom row)."""
+    """One PNG per case: the query (as the image tower sees it), its tags and its 6 most
+    similar source items, before (top row) and after (bottom row)."""
     from pictext.core.figures import figure, save_png
     from pictext.data import load_dataset
     from pictext.data.images import load_image
+    from pictext.encoders.preprocess import PreprocessConfig, pad_square_resize
 
     tds = load_dataset(target)
     by_id = {it.id: it for it in tds.items}
@@ -422,7 +423,10 @@ def draw_cases(src: Trained, target: str, out: Path) -> list[Path]:
             near = similar_rows(src, views["similar"], when, 6)[0]
             for ax in axes[i]:
                 ax.axis("off")
-            axes[i, 0].imshow(load_image(item, 128))
+            # the query as the tag model's image tower sees it (cropped or not, padded)
+            variant = "plain" if when == "before" else src.candidate_variant[src.chosen["image"]]
+            preproc = PreprocessConfig(224, crop=VARIANTS[variant].crop)
+            axes[i, 0].imshow(pad_square_resize(load_image(item, 224), preproc))
             setting = "" if when == "before" else f" ({src.chosen['image']}; {src.rank_chosen})"
             axes[i, 0].set_title(f"{when}{setting}:\n{item.title}", fontsize=7)
             axes[i, 1].text(0, 0.5, "tags:\n" + tags, fontsize=9, va="center")
