@@ -120,3 +120,95 @@ def test_batch_normalisation_equals_per_image() -> None:
     for i in range(4):
         np.testing.assert_allclose(batch[i], normalize(pixels[i], cfg), rtol=1e-6)
     np.testing.assert_allclose(batch[1, 2, 5, 7], (pixels[1, 5, 7, 2] - 3.0) / 6.0, rtol=1e-6)
+
+
+# --- crop to content -------------------------------------------------------------------------
+
+CROP = PreprocessConfig(image_size=32, crop=True)
+
+
+def _square_on(canvas: tuple[int, int], box: tuple[int, int, int, int], mode: str) -> Image.Image:
+    """A red square at ``box`` on a white (RGB) or transparent (RGBA) canvas."""
+    image = Image.new(mode, canvas, (255, 255, 255) if mode == "RGB" else (0, 0, 0, 0))
+    image.paste(Image.new(mode, (box[2] - box[0], box[3] - box[1]), "red"), box[:2])
+    return image
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_content_box_is_the_content_plus_margin(mode: str) -> None:
+    from pictext.encoders.preprocess import content_box
+
+    box = content_box(_square_on((200, 100), (120, 40, 170, 90), mode))
+    assert box == (118, 38, 172, 92)  # 50 px square, margin round(0.04 * 50) = 2
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_crop_makes_a_small_object_fill_the_input(mode: str) -> None:
+    image = _square_on((400, 300), (300, 20, 340, 60), mode)
+    red = (pad_square_resize(image, CROP)[..., 1] < 40).mean()  # red: no green
+    assert red > 0.7  # (40 / 44)^2 = 0.83 before the resize blurs the edges
+    assert (pad_square_resize(image, CFG)[..., 1] < 40).mean() < 0.05
+
+
+def test_crop_never_cuts_a_photo_without_a_uniform_border() -> None:
+    from pictext.encoders.preprocess import content_box
+
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8))
+    photo.paste(Image.new("RGB", (40, 30), "white"), (5, 5))  # a white patch, not a border
+    assert content_box(photo) is None
+    assert np.array_equal(pad_square_resize(photo, CROP), pad_square_resize(photo, CFG))
+
+
+def test_crop_uses_the_border_colour_not_white() -> None:
+    from pictext.encoders.preprocess import content_box
+
+    image = Image.new("RGB", (100, 100), (20, 40, 200))
+    image.paste(Image.new("RGB", (10, 20), "yellow"), (60, 10))
+    assert content_box(image) == (59, 9, 71, 31)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [Image.new("RGB", (50, 40), "white"), Image.new("RGBA", (50, 40), (0, 0, 0, 0))],
+    ids=["blank", "transparent"],
+)
+def test_crop_leaves_an_image_without_content_alone(image: Image.Image) -> None:
+    from pictext.encoders.preprocess import content_box
+
+    assert content_box(image) is None
+    assert np.array_equal(pad_square_resize(image, CROP), pad_square_resize(image, CFG))
+
+
+def test_crop_is_part_of_the_encoder_version() -> None:
+    from pictext.encoders import create_encoder
+
+    plain, cropped = (create_encoder("efficientnet-lite0", crop=c).version for c in (False, True))
+    assert "-p1-" in plain  # the default's cache keys do not move
+    assert plain != cropped
+
+
+@pytest.mark.slow
+def test_crop_finds_the_small_turtle_on_its_white_canvas() -> None:
+    """Issue 15's small turtle (openclipart) fills a sixth of its canvas' width; its crop
+    fills the input, and a tuxpaint photo stamp that runs to its edges is left whole."""
+    from pathlib import Path
+
+    from pictext.data.images import load_image
+    from pictext.data.item import Item
+    from pictext.encoders.preprocess import content_box
+
+    turtle = Path("/usr/share/openclipart/svg/animals/turtle_jurgen_gaeremyn_01.svg")
+    frog = Path("/usr/share/tuxpaint/stamps/animals/amphibians/frog.png")
+    if not (turtle.is_file() and frog.is_file()):
+        pytest.skip("openclipart-svg or tuxpaint-stamps-default not installed")
+    image = load_image(Item("turtle", str(turtle)), size=224)
+    box = content_box(image)
+    assert box is not None
+    assert box[2] - box[0] < image.width / 2
+
+    def inked(config: PreprocessConfig) -> float:  # share of the input that is not white
+        return float((pad_square_resize(image, config) < 200).any(axis=2).mean())
+
+    assert inked(PreprocessConfig(224, crop=True)) > 4 * inked(PreprocessConfig(224))
+    assert content_box(load_image(Item("frog", str(frog)), size=224)) is None

