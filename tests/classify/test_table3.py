@@ -96,6 +96,9 @@ def test_summary_and_files(result, tmp_path) -> None:
     assert set(s["gains"]) >= {
         "vs_best_single", "vs_best_anchor-logreg", "vs_best_anchor-tuned", "vs_best_anchor-average"
     }  # fmt: skip
+    best = next(r for r in s["table"] if r["row"] == s["gains"]["best_fusion"])
+    alone = next(r for r in s["table"] if r["row"] == "fusion head alone" + best["row"][6:])
+    assert s["gains"]["vs_fusion_head_alone"] == pytest.approx(best["top1"] - alone["top1"])
     tuned = [r for r in res.scores if r["kind"] == "anchor-tuned"]
     assert tuned
     assert all(str(r["C"]) in r["val_top1_by_C"] for r in tuned)
@@ -103,6 +106,7 @@ def test_summary_and_files(result, tmp_path) -> None:
     assert json.loads(files["json"].read_text())["summary"]["dataset"] == "toy"
     md = files["table"].read_text()
     assert "| fusion imgA + txtA |" in md
+    assert "vs its fusion head alone" in md
     assert "novel top-1" in md
     assert "no text" in files["robustness"].read_text()
     # the split of each seed is recorded beside the tables, as it was used
