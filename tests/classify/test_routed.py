@@ -79,11 +79,15 @@ def test_each_row_is_scored_by_the_head_for_the_inputs_it_has() -> None:
     wrong = (y + 1) % C
     feats = _onehot_feats(y, wrong)  # the image is right, the title wrong
     feats.image_mask[:2] = False  # rows 0, 1: no image -> text head (reads the wrong title)
-    feats.text_mask["title"][2:4] = False  # rows 2, 3: no text -> image head
+    feats.text_mask["title"][1:4] = False  # rows 2, 3: no text -> image head
     model = RoutedClassifier(_readers(), {"no image": "text", "no text": "image"})
+    # row 1 has neither input: a row without an image, for the text head
     assert list(model.route_of(feats)) == ["text", "text", "image", "image", "fusion", "fusion"]
+    only_text = RoutedClassifier(_readers(), {"no image": "text"})
+    assert list(only_text.route_of(feats)) == ["text", "text", *["fusion"] * 4]
     pred = model.predict(feats)
-    assert list(pred[:2]) == list(wrong[:2])  # the text head answered them
+    assert pred[0] == wrong[0]  # the text head answered it, from the (wrong) title
+    assert pred[1] == 0  # and the text head's answer for a row with nothing
     assert list(pred[2:]) == list(y[2:])
     # without routes the fusion head answers every row: class 0 where it has no image
     plain = RoutedClassifier(_readers())

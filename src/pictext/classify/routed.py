@@ -1,8 +1,9 @@
 """The classifier ``pictext train`` saves: a fusion head, an image-only head and a text-only
 head, each row scored by the head made for the inputs it has.
 
-A row with an image and text goes to the fusion head; a row without an image to the
-text-only head, and a row without any text to the image-only head, but only where that
+A row with an image and text goes to the fusion head; a row without an image (with or
+without text) to the text-only head, and a row with an image but no text at all to the
+image-only head, but only where that
 route beat the fusion head on the *validation* rows with the input removed (the choice and
 its scores are saved with the model). Every head is trained on the same split,
 early-stopped and calibrated on validation, and may be a seed ensemble (``members``
@@ -153,7 +154,11 @@ class RoutedClassifier:
         """The head name that scores each row (object array ``[N]``)."""
         has_image, has_text = _present(feats, self.config.inputs)
         out = np.full(feats.n, FUSION_HEAD, dtype=object)
-        out[~has_image & has_text] = self.routes.get("no image", FUSION_HEAD)
+        if "image" not in self.config.inputs:
+            return out
+        # a row with neither input is a row without an image too: the text-only head was
+        # trained on such rows (image-less, some text-less), the fusion head hardly ever
+        out[~has_image] = self.routes.get("no image", FUSION_HEAD)
         out[has_image & ~has_text] = self.routes.get("no text", FUSION_HEAD)
         return out
 
