@@ -54,6 +54,7 @@ def test_every_row_for_every_seed(result) -> None:
     assert rows == {
         "image-only imgA", "image-only imgB", "text-only txtA",
         "fusion imgA + txtA", "fusion imgB + txtA",
+        "fusion head alone imgA + txtA", "fusion head alone imgB + txtA",
         "LogReg concat imgA + txtA", "LogReg concat imgB + txtA",
         "tuned linear, all fields imgA + txtA", "tuned linear, all fields imgB + txtA",
         "average probs imgA + txtA", "average probs imgB + txtA",
@@ -63,7 +64,26 @@ def test_every_row_for_every_seed(result) -> None:
     assert all("novel_top1" in r for r in res.scores)
     assert res.sizes["test"] == 32
     assert 0 < res.sizes["novel"] < 32
-    assert len(res.robustness) == 2 * 2 * len(CONDITIONS)
+    # the routed fusion row and its fusion head alone, per seed and pair
+    assert len(res.robustness) == 2 * 2 * 2 * len(CONDITIONS)
+
+
+def test_the_fusion_row_is_the_routed_classifier_with_routes_chosen_on_validation(result) -> None:
+    res, _ = result
+    fusion = [r for r in res.scores if r["kind"] == "fusion"]
+    assert len(fusion) == 4
+    assert all(
+        r["row"].startswith("fusion imgA") or r["row"].startswith("fusion imgB") for r in fusion
+    )
+    for r in fusion:
+        assert set(r["route_validation"]) == {"no image", "no text"}
+        for route, head in (("no image", "text"), ("no text", "image")):
+            v = r["route_validation"][route]
+            # a route is kept exactly when its head beat the fusion head on validation
+            assert (r["routes"].get(route) == head) == (v[head] > v["fusion"])
+    alone = {(r["seed"], r["row"].removeprefix("fusion head alone ")) for r in res.scores
+             if r["kind"] == "fusion-head"}  # fmt: skip
+    assert alone == {(r["seed"], r["row"].removeprefix("fusion ")) for r in fusion}
 
 
 def test_summary_and_files(result, tmp_path) -> None:
@@ -76,6 +96,9 @@ def test_summary_and_files(result, tmp_path) -> None:
     assert set(s["gains"]) >= {
         "vs_best_single", "vs_best_anchor-logreg", "vs_best_anchor-tuned", "vs_best_anchor-average"
     }  # fmt: skip
+    best = next(r for r in s["table"] if r["row"] == s["gains"]["best_fusion"])
+    alone = next(r for r in s["table"] if r["row"] == "fusion head alone" + best["row"][6:])
+    assert s["gains"]["vs_fusion_head_alone"] == pytest.approx(best["top1"] - alone["top1"])
     tuned = [r for r in res.scores if r["kind"] == "anchor-tuned"]
     assert tuned
     assert all(str(r["C"]) in r["val_top1_by_C"] for r in tuned)
@@ -83,6 +106,7 @@ def test_summary_and_files(result, tmp_path) -> None:
     assert json.loads(files["json"].read_text())["summary"]["dataset"] == "toy"
     md = files["table"].read_text()
     assert "| fusion imgA + txtA |" in md
+    assert "vs its fusion head alone" in md
     assert "novel top-1" in md
     assert "no text" in files["robustness"].read_text()
     # the split of each seed is recorded beside the tables, as it was used

@@ -13,7 +13,7 @@ In-memory features are one chunk, so both read the data the same way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,8 +218,21 @@ class FusionClassifier:
         )
 
     # ---------------------------------------------------------------- persistence
-    def save(self, directory: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
+    def save(
+        self,
+        directory: str | Path,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        extra_files: Mapping[str, Callable[[Path], object]] | None = None,
+    ) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically).
+
+        Args:
+            directory: the model's folder.
+            extra: more ``config.json`` entries (e.g. a routed model's ``routing``).
+            extra_files: nested files or folders written in the same atomic write (see
+                :func:`~pictext.core.artifacts.save_artifact`).
+        """
         net = self._fitted()
         config = {
             "config": dataclasses.asdict(self.config),
@@ -229,8 +242,11 @@ class FusionClassifier:
             "text_encoder": self.text_encoder_,
             "temperature": self.temperature_,
             "history": self.history_.to_dict() if self.history_ else None,
+            **(extra or {}),
         }
-        return save_artifact(directory, CLASSIFIER, config, module_arrays(net))
+        return save_artifact(
+            directory, CLASSIFIER, config, module_arrays(net), extra_files=extra_files
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> FusionClassifier:

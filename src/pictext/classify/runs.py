@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.classify.datacheck import check_classes, split_check
-from pictext.classify.fusion import FusionClassifier, FusionConfig
+from pictext.classify.fusion import FusionConfig
 from pictext.classify.metrics import expected_calibration_error, topk_accuracy
+from pictext.classify.routed import ROUTES, RoutedClassifier, train_routed
+from pictext.store.inputs import drop_inputs
 
 if TYPE_CHECKING:
     from pictext.classify.table3 import Table3Config, Table3Result
@@ -56,57 +58,79 @@ def train_fusion(
     config: FusionConfig,
     *,
     split: DatasetSplit,
-) -> tuple[FusionClassifier, dict[str, Any]]:
-    """Train with early stopping on val, calibrate on val, score val, test and each extra
+    members: int = 1,
+    routes: bool = True,
+) -> tuple[RoutedClassifier, dict[str, Any]]:
+    """Train the classifier ``pictext train`` saves: the fusion head, and (``routes``, when
+    it reads an image and text) an image-only and a text-only head with the routes chosen on
+    validation (:func:`~pictext.classify.routed.train_routed`); every head early-stopped and
+    calibrated on val. Score val, test (also with no image and with no text) and each extra
     side of the split (the source's predefined sets, e.g. ``webvision_val``).
 
     Args:
         dataset: labelled items (their order matches ``feats``).
         feats: their embeddings.
-        config: the head's hyperparameters.
+        config: the heads' hyperparameters (the fusion head's inputs).
         split: the split to train, calibrate and score on (e.g.
             :func:`~pictext.classify.table3.classify_split`);
             save it with the model (:meth:`~pictext.data.split.DatasetSplit.save`).
+        members: seed-ensemble size of every head.
+        routes: train the single-input heads and route rows missing an input to them.
 
     Returns:
         The calibrated model and its metrics (percent; ECE before and after calibration;
-        ``data``: items per class and the classes too small for the split, see
+        ``routing``: the routes and their validation scores; ``data``: items per class and
+        the classes too small for the split, see
         :func:`~pictext.classify.datacheck.split_check`).
     """
     check = split_check(dataset, split)
     y = dataset.labels()
     ids = [it.id for it in dataset.items]
     s = split.rows(ids)
-    clf = FusionClassifier(config).fit(
-        feats.subset(s.train), y[s.train], feats.subset(s.val), y[s.val], classes=dataset.classes
+    val = feats.subset(s.val)
+    clf = train_routed(
+        config,
+        feats.subset(s.train),
+        y[s.train],
+        val,
+        y[s.val],
+        classes=dataset.classes,
+        members=members,
+        routes=routes,
     )
     test = feats.subset(s.test)
-    ece_before = expected_calibration_error(clf.predict_proba(test), y[s.test])
-    clf.calibrate(feats.subset(s.val), y[s.val])
     metrics: dict[str, Any] = {
         "sizes": {"train": len(s.train), "val": len(s.val), "test": len(s.test)}
         | {k: len(v) for k, v in split.extra.items()}
     }
     parts = [("val", s.val), ("test", s.test), *split.extra_rows(ids).items()]
     for part, idx in parts:
-        p = clf.predict_proba(feats.subset(idx))
-        metrics[part] = {
-            "top1": 100 * topk_accuracy(p, y[idx], 1),
-            "top5": 100 * topk_accuracy(p, y[idx], 5),
-            "ece": 100 * expected_calibration_error(p, y[idx]),
-        }
-    metrics["test"]["ece_uncalibrated"] = 100 * ece_before
-    metrics["temperature"] = clf.temperature_
+        metrics[part] = _scores(clf.predict_proba(feats.subset(idx)), y[idx])
+    for route, (removed, _) in ROUTES.items():
+        metrics["test"][route] = _scores(clf.predict_proba(drop_inputs(test, removed)), y[s.test])
+    uncalibrated = clf.predict_proba(test, calibrated=False)
+    metrics["test"]["ece_uncalibrated"] = 100 * expected_calibration_error(uncalibrated, y[s.test])
+    metrics["temperature"] = clf.primary.temperature_
+    metrics["members"] = clf.members
+    metrics["routing"] = {"routes": clf.routes, "validation": clf.validation}
     metrics["config"] = dataclasses.asdict(config)
     metrics["split"] = {"policy": split.policy, "holdout": split.holdout, "seed": split.seed}
     metrics["data"] = check.to_dict()
     return clf, metrics
 
 
+def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return {
+        "top1": 100 * topk_accuracy(p, y, 1),
+        "top5": 100 * topk_accuracy(p, y, 5),
+        "ece": 100 * expected_calibration_error(p, y),
+    }
+
+
 def model_figures(
     dataset: Dataset,
     feats: Features,
-    model: FusionClassifier,
+    model: RoutedClassifier,
     out_dir: Path,
     *,
     split: DatasetSplit,

@@ -1,5 +1,11 @@
 """The study's Table 3 on a dataset: image-only, text-only and fusion heads, plus anchors.
 
+The "fusion" row is the classifier ``pictext train`` saves
+(:class:`~pictext.classify.routed.RoutedClassifier`: the fusion head, with rows missing
+their image or all text routed to the seed's text-only or image-only head where that won
+on validation); "fusion head alone" is its fusion head without routes, so the table shows
+what routing adds.
+
 For each seed the dataset is split (stratified per class; the split changes with the seed,
 and every row of one seed shares it), each model is trained on train, early-stopped on
 validation, calibrated on validation, and scored on test (and on its novel subset), and on
@@ -21,6 +27,14 @@ import numpy as np
 
 from pictext.classify.fusion import FusionClassifier, FusionConfig
 from pictext.classify.metrics import expected_calibration_error, topk_accuracy
+from pictext.classify.routed import (
+    FUSION_HEAD,
+    IMAGE_HEAD,
+    TEXT_HEAD,
+    RoutedClassifier,
+    ensemble_proba,
+    fit_members,
+)
 from pictext.core import defaults
 from pictext.store.inputs import IMAGE_ONLY, TEXT_ONLY, drop_inputs
 
@@ -53,7 +67,7 @@ class Table3Config:
     text_inputs: tuple[str, ...] = (*TEXT_ONLY, "text")  # text inputs of text-only and fusion
     # heads: the three fields, each tuned on its own, plus their concatenation (chosen on val)
     head: FusionConfig = field(default_factory=FusionConfig)  # hyperparameters of every head
-    members: int = 1  # seed-ensemble size of every head (1: a single model)
+    members: int = defaults.CLASSIFY_MEMBERS  # seed-ensemble size of every head
     logreg_c: float = 1.0  # inverse regularisation of the LogReg anchor
     anchors: bool = True  # also run the LogReg-concat, tuned-linear and probability-average
     # anchors (tuned linear: every field, C chosen on validation, classify/anchors.py)
@@ -197,36 +211,44 @@ class _SeedRun:
         for ie in cfg.image_encoders:
             for te in cfg.text_encoders:
                 f = self.feats(ie, te)
-                fusion = self.head(
-                    f"fusion {ie} + {te}", "fusion", f, (*IMAGE_ONLY, *cfg.text_inputs), ie, te
+                pair = f"{ie} + {te}"
+                alone = self.head(
+                    f"fusion head alone {pair}",
+                    "fusion-head",
+                    f,
+                    (*IMAGE_ONLY, *cfg.text_inputs),
+                    ie,
+                    te,
                 )
-                self.robustness(f"fusion {ie} + {te}", fusion, f)
+                fusion = self.routed(f"fusion {pair}", f, alone, img[ie], txt[te], ie, te)
+                self.robustness(f"fusion {pair}", fusion, f)
+                self.robustness(f"fusion head alone {pair}", _model(alone), f)
                 if cfg.anchors:
                     self.anchors(ie, te, f, img[ie], txt[te])
 
-    def head(self, row, kind, f, inputs, ie, te) -> Any:
-        from pictext.classify.anchors import ProbAverage
+    def head(self, row, kind, f, inputs, ie, te) -> list[FusionClassifier]:
+        """One head's members, trained, calibrated and scored as ``row``."""
+        s, start = self.split, time.perf_counter()
+        val, y_val = f.subset(s.val), self.y[s.val]
+        head_cfg = dataclasses.replace(self.cfg.head, inputs=tuple(inputs), seed=self.seed)
+        members = fit_members(
+            head_cfg, self.cfg.members, f.subset(s.train), self.y[s.train], val, y_val,
+            classes=self.classes,
+        )  # fmt: skip
+        self.result.histories[f"{row}/{self.seed}"] = members[0].history_.to_dict()
+        uncal = ensemble_proba(members, val, calibrated=False)
+        extra = {"val_ece_uncalibrated": expected_calibration_error(uncal, y_val)}
+        self.score(row, kind, _model(members), f, ie, te, time.perf_counter() - start, extra)
+        return members
 
-        s, start, members = self.split, time.perf_counter(), []
-        for j in range(self.cfg.members):
-            head_cfg = dataclasses.replace(
-                self.cfg.head, inputs=tuple(inputs), seed=1000 * self.seed + j
-            )
-            clf = FusionClassifier(head_cfg).fit(
-                f.subset(s.train),
-                self.y[s.train],
-                f.subset(s.val),
-                self.y[s.val],
-                classes=self.classes,
-            )
-            uncal = clf.predict_proba(f.subset(s.val))
-            clf.calibrate(f.subset(s.val), self.y[s.val])
-            members.append(clf)
-            if j == 0:
-                self.result.histories[f"{row}/{self.seed}"] = clf.history_.to_dict()
-        model = members[0] if len(members) == 1 else ProbAverage(members)
-        extra = {"val_ece_uncalibrated": expected_calibration_error(uncal, self.y[s.val])}
-        self.score(row, kind, model, f, ie, te, time.perf_counter() - start, extra)
+    def routed(self, row, f, fusion, img, txt, ie, te) -> RoutedClassifier:
+        """The classifier ``pictext train`` builds, from this seed's heads: routes chosen on
+        validation (:func:`~pictext.classify.routed.train_routed` without retraining)."""
+        s, start = self.split, time.perf_counter()
+        model = RoutedClassifier({FUSION_HEAD: fusion, IMAGE_HEAD: img, TEXT_HEAD: txt})
+        model.choose_routes(f.subset(s.val), self.y[s.val])
+        extra = {"routes": model.routes, "route_validation": model.validation}
+        self.score(row, "fusion", model, f, ie, te, time.perf_counter() - start, extra)
         return model
 
     def anchors(self, ie, te, f, img_model, txt_model) -> None:
@@ -259,7 +281,7 @@ class _SeedRun:
             time.perf_counter() - start,
             {"C": tuned.C, "val_top1_by_C": {str(c): v for c, v in by_c.items()}},
         )
-        avg = ProbAverage([img_model, txt_model])
+        avg = ProbAverage([_model(img_model), _model(txt_model)])
         self.score(f"average probs {ie} + {te}", "anchor-average", avg, f, ie, te, 0.0)
 
     def score(self, row, kind, model, f, ie, te, seconds, extra=None) -> None:
@@ -305,6 +327,13 @@ class _SeedRun:
                     "top5": topk_accuracy(p, yt, 5),
                 }
             )
+
+
+def _model(members: list[FusionClassifier]) -> Any:
+    """One head, or the probability average of its seed ensemble."""
+    from pictext.classify.anchors import ProbAverage
+
+    return members[0] if len(members) == 1 else ProbAverage(members)
 
 
 def _config_dict(cfg: Table3Config) -> dict[str, Any]:

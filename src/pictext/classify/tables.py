@@ -58,6 +58,11 @@ def summary(result: Table3Result) -> dict[str, Any]:
             rows = [r for r in table if r["kind"] == kind]
             if rows:
                 gains[f"vs_best_{kind}"] = best_fusion["top1"] - max(r["top1"] for r in rows)
+        # what routing adds: the same fusion row without its routes ("fusion head alone")
+        alone = best_fusion["row"].replace("fusion ", "fusion head alone ", 1)
+        alone_row = next((r for r in table if r["row"] == alone), None)
+        if alone_row is not None:
+            gains["vs_fusion_head_alone"] = best_fusion["top1"] - alone_row["top1"]
     return {
         "dataset": result.dataset,
         "sizes": result.sizes,
@@ -100,6 +105,11 @@ def table_markdown(s: dict[str, Any]) -> str:
                 f", {v:+.1f} vs best {k[8:]}"
                 for k, v in g.items()
                 if k.startswith("vs_best_anchor")
+            )
+            + (
+                f", {g['vs_fusion_head_alone']:+.1f} vs its fusion head alone (no routes)"
+                if "vs_fusion_head_alone" in g
+                else ""
             )
         )
     return "\n".join(lines) + "\n"

@@ -29,7 +29,7 @@ from pictext.store.failures import (
 from pictext.store.inputs import uses_text
 
 if TYPE_CHECKING:
-    from pictext.classify.fusion import FusionClassifier
+    from pictext.classify.routed import RoutedClassifier
     from pictext.data.item import Item
     from pictext.store.features import Features
     from pictext.store.memory import MemoryCache
@@ -45,7 +45,7 @@ TopLabels = list[tuple[str, float]]  # (label, probability), most likely first
 _SHOWN_CLASSES = 60  # known labels listed in an unknown-label message
 
 
-def check_labels(model: FusionClassifier, claimed: Sequence[str]) -> None:
+def check_labels(model: RoutedClassifier, claimed: Sequence[str]) -> None:
     """Refuse claimed labels the model does not know, before any work is done.
 
     Raises:
@@ -82,7 +82,7 @@ class Verdict:
 
 
 def top_labels(
-    model: FusionClassifier, proba: np.ndarray, k: int = 5
+    model: RoutedClassifier, proba: np.ndarray, k: int = 5
 ) -> list[list[tuple[str, float]]]:
     """The ``k`` most likely ``(label, probability)`` per row, most likely first."""
     order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
@@ -91,13 +91,13 @@ def top_labels(
     ]
 
 
-def tag(model: FusionClassifier, feats: Features, k: int = 5) -> list[list[tuple[str, float]]]:
+def tag(model: RoutedClassifier, feats: Features, k: int = 5) -> list[list[tuple[str, float]]]:
     """Suggested tags: the top-``k`` labels with calibrated probabilities, per item."""
     return top_labels(model, model.predict_proba(feats), k)
 
 
 def verify(
-    model: FusionClassifier, feats: Features, claimed: Sequence[str], k: int = 5
+    model: RoutedClassifier, feats: Features, claimed: Sequence[str], k: int = 5
 ) -> list[Verdict]:
     """Agree or disagree with each claimed label, with calibrated confidence and the top-``k``.
 
@@ -126,7 +126,7 @@ def verify(
     return out
 
 
-def model_encoders(model: FusionClassifier) -> tuple[str | None, str | None]:
+def model_encoders(model: RoutedClassifier) -> tuple[str | None, str | None]:
     """The towers a saved model reads: ``(image, text)`` as ``name@version``, None if unread."""
     inputs = model.config.inputs
     image = model.image_encoder_ if "image" in inputs and model.image_encoder_ else None
@@ -135,7 +135,7 @@ def model_encoders(model: FusionClassifier) -> tuple[str | None, str | None]:
 
 
 def embed_for_model(
-    model: FusionClassifier,
+    model: RoutedClassifier,
     items: Sequence[Item],
     *,
     encoders: EncoderSource | None = None,
@@ -185,7 +185,7 @@ def embed_for_model(
 
 
 def tag_each(
-    model: FusionClassifier,
+    model: RoutedClassifier,
     items: Sequence[Item],
     k: int = 5,
     *,
@@ -209,7 +209,7 @@ def tag_each(
 
 
 def tag_items(
-    model: FusionClassifier,
+    model: RoutedClassifier,
     items: Sequence[Item],
     k: int = 5,
     *,
@@ -229,7 +229,7 @@ def tag_items(
 
 
 def verify_each(
-    model: FusionClassifier,
+    model: RoutedClassifier,
     items: Sequence[Item],
     claimed: Sequence[str],
     k: int = 5,
@@ -254,7 +254,7 @@ def verify_each(
 
 
 def _read_features(
-    model: FusionClassifier,
+    model: RoutedClassifier,
     items: Sequence[Item],
     encoders: EncoderSource | None,
     cache_dir: str | Path | None,
@@ -270,7 +270,7 @@ def _read_features(
 
 
 def verify_items(
-    model: FusionClassifier,
+    model: RoutedClassifier,
     items: Sequence[Item],
     claimed: Sequence[str],
     k: int = 5,

@@ -45,12 +45,20 @@ def train(
     seed: int = defaults.SPLIT_SEED,
     optimizer: str = "adamw",
     epochs: int = defaults.FUSION_EPOCHS,
+    members: Annotated[
+        int, typer.Option(help="seed-ensemble size of each head")
+    ] = defaults.CLASSIFY_MEMBERS,
+    routes: Annotated[
+        bool, typer.Option(help="image-only and text-only heads for rows missing an input")
+    ] = True,
     strip_label_words: Annotated[bool, _STRIP] = False,
     cache_dir: Annotated[Path | None, _CACHE] = None,
     figures: Annotated[bool, typer.Option(help="learning curve, t-SNE maps, confusions")] = True,
 ) -> None:
-    """Train one fusion (or single-input) head, calibrate it, save it with its learning curve
-    and the split it used (``split.json``)."""
+    """Train the fusion (or single-input) head and, for rows without an image or without
+    text, an image-only and a text-only head, each route kept only where it wins on
+    validation; calibrate them, save them as one classifier with its learning curve and the
+    split it used (``split.json``)."""
     from pictext.classify.datacheck import split_check
     from pictext.classify.fusion import FusionConfig
     from pictext.classify.runs import (
@@ -72,16 +80,19 @@ def train(
     cfg = FusionConfig(
         inputs=_csv(inputs), seed=seed, optimizer=optimizer, epochs=epochs, progress=True
     )
-    model, metrics = train_fusion(ds, feats, cfg, split=split)
+    if members < 1:
+        raise UsageError(f"--members must be at least 1, not {members}", item="--members")
+    model, metrics = train_fusion(ds, feats, cfg, split=split, members=members, routes=routes)
     model.save(out)
     split.save(out / "split.json")
     atomic_write_json(out / "metrics.json", metrics)
     if figures:
         model_figures(ds, feats, model, out, split=split)
     t = metrics["test"]
+    routed = ", ".join(f"{r} -> {h} head" for r, h in model.routes.items()) or "none"
     typer.echo(
         f"{ds.name}: test top-1 {t['top1']:.1f}  top-5 {t['top5']:.1f}  "
-        f"ECE {t['ece']:.1f}% -> {out}"
+        f"ECE {t['ece']:.1f}%  routes: {routed} -> {out}"
     )
 
 
@@ -94,7 +105,9 @@ def evaluate(
     holdout: Annotated[
         float, typer.Option(help="held-out share per class (study: 0.04)")
     ] = defaults.CLASSIFY_HOLDOUT,
-    members: Annotated[int, typer.Option(help="seed-ensemble size per head")] = 1,
+    members: Annotated[
+        int, typer.Option(help="seed-ensemble size per head")
+    ] = defaults.CLASSIFY_MEMBERS,
     strip_label_words: Annotated[bool, _STRIP] = False,
     cache_dir: Annotated[Path | None, _CACHE] = None,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,

@@ -15,7 +15,7 @@ from pictext.core.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from pictext.caption.registry import AnyCaptioner
-    from pictext.classify.fusion import FusionClassifier
+    from pictext.classify.routed import RoutedClassifier
     from pictext.rank.index import SearchIndex
 
 
@@ -50,11 +50,11 @@ def part_folder(path: Path, part: str) -> Path:
     return found
 
 
-def load_classifier(path: Path) -> FusionClassifier:
-    """A saved fusion classifier, or the classifier of a bundle."""
-    from pictext.classify.fusion import FusionClassifier
+def load_classifier(path: Path) -> RoutedClassifier:
+    """A saved classifier (its heads and routes), or the classifier of a bundle."""
+    from pictext.classify.routed import load_classifier as load_routed
 
-    return FusionClassifier.load(part_folder(path, "classifier"))
+    return load_routed(part_folder(path, "classifier"))
 
 
 def load_captioner(path: Path) -> AnyCaptioner:

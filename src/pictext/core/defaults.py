@@ -24,6 +24,7 @@ TABLE3_SEEDS = (0, 1, 2)  # Table 3: one split and one training per seed
 # ---- training -----------------------------------------------------------------------------
 FUSION_EPOCHS = 200  # fusion head: most epochs (early stopping on validation top-1)
 FUSION_PATIENCE = 20  # fusion head: epochs without a better validation top-1 before stopping
+CLASSIFY_MEMBERS = 1  # pictext train and Table 3: seed-ensemble size of each head
 RANK_EPOCHS = 10  # ranking head: epochs (all run; the best on validation triplets is kept)
 RANK_VALIDATION_FRACTION = 0.1  # ranking head: rows held back when no validation set is given
 CAPTION_EPOCHS = 40  # captioner in caption-train / caption-eval / demo: most epochs

@@ -51,7 +51,7 @@ class Backend:
     ) -> None:
         self.bundle = bundle
         self.config = config
-        self.classifier: Any = None  # FusionClassifier
+        self.classifier: Any = None  # RoutedClassifier
         self.index: Any = None  # SearchIndex
         self.captioner: Any = None  # Captioner
         self.captions: Any = None  # CaptionSearch over the catalog
@@ -108,12 +108,12 @@ class Backend:
             ) from None
 
     def _load_classifier(self, path: Path) -> None:
-        from pictext.classify.fusion import FusionClassifier
+        from pictext.classify.routed import load_classifier
         from pictext.classify.tagging import model_encoders
         from pictext.core.threads import set_torch_threads
 
         set_torch_threads(self.config.threads)
-        clf = FusionClassifier.load(path)
+        clf = load_classifier(path)
         for spec in model_encoders(clf):
             if spec:
                 self._encoder(spec, "classifier")
