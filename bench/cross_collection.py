@@ -325,13 +325,14 @@ def similar_rows(src: Trained, feats: Any, when: str, k: int) -> np.ndarray:
     """``[N, k]`` rows of the source nearest to each row of ``feats`` (cosine): the plain
     head alone ``before``; the chosen variant's head and weight ``after`` (``feats`` must be
     that variant's)."""
-    from pictext.rank.ann import normalize_rows, top_k_inner
+    from pictext.core.vectors import unit_rows
+    from pictext.rank.ann import top_k_inner
 
     variant = "plain" if when == "before" else src.rank_chosen
     head, weight = (src.head, 1.0) if when == "before" else src.rank_heads[variant]
     rows, _ = top_k_inner(
-        normalize_rows(index_space(head, src.variant_feats[variant], weight)),
-        normalize_rows(index_space(head, feats, weight)),
+        unit_rows(index_space(head, src.variant_feats[variant], weight)),
+        unit_rows(index_space(head, feats, weight)),
         k,
     )
     return rows

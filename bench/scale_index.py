@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from pictext.rank.ann import AnnParams, normalize_rows, rim_candidates, top_k_inner
+from pictext.core.vectors import unit_rows
+from pictext.rank.ann import AnnParams, rim_candidates, top_k_inner
 from pictext.rank.bound import bnb_search
 from pictext.rank.build import build_ivf
 from pictext.rank.tune import Measured, doubling, measure, tune
@@ -80,8 +81,8 @@ def write_vectors(path: Path, n: int, dim: int, seed: int = 0) -> tuple[str, np.
         axes = np.linalg.svd(real - mean, full_matrices=False)[2][:dim]
         z = real @ axes.T  # uncentred coordinates: cosines as the real embeddings'
         spread = ((real - mean) @ axes.T).std(axis=0)
-        near, _ = top_k_inner(normalize_rows(z), normalize_rows(z), 9)
-        group = _kmeans_labels(normalize_rows(z), 10, rng)
+        near, _ = top_k_inner(unit_rows(z), unit_rows(z), 9)
+        group = _kmeans_labels(unit_rows(z), 10, rng)
         what = f"real-like ({len(real)} cached embeddings, PCA {dim}, neighbour mixes + noise)"
         for s in range(0, n, CHUNK):
             m = min(CHUNK, n - s)
@@ -89,7 +90,7 @@ def write_vectors(path: Path, n: int, dim: int, seed: int = 0) -> tuple[str, np.
             j = near[i, rng.integers(1, 9, m)]
             t = rng.uniform(0, 1, (m, 1))
             rows = (1 - t) * z[i] + t * z[j] + 0.05 * spread * rng.normal(size=(m, dim))
-            out[s : s + m] = normalize_rows(rows)
+            out[s : s + m] = unit_rows(rows)
             labels[s : s + m] = group[i]
     else:
         from search import synthetic  # bench/search.py
@@ -97,7 +98,7 @@ def write_vectors(path: Path, n: int, dim: int, seed: int = 0) -> tuple[str, np.
         what = "clustered synthetic (no cached embeddings)"
         for s in range(0, n, CHUNK):
             m = min(CHUNK, n - s)
-            out[s : s + m] = normalize_rows(synthetic(m, dim, seed=seed + s))
+            out[s : s + m] = unit_rows(synthetic(m, dim, seed=seed + s))
         labels[:] = 0
     out.flush()
     del out

@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
+from pictext.core.vectors import unit_rows
 from pictext.rank.evaluate import (
     diversity_sweep,
     evaluation_triplets,
     matched_table,
     random_histories,
     ranking_table,
-    unit_rows,
 )
 
 

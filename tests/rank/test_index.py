@@ -199,13 +199,14 @@ def test_text_search_by_vector_never_returns_items_without_text() -> None:
 
 def _reference_recommend(ix, history, query, k, method, lambda_, pool):
     """What the service computed for a history plus an upload before the index did it."""
-    from pictext.rank.ann import normalize_rows, top_k_inner
+    from pictext.core.vectors import unit_rows
+    from pictext.rank.ann import top_k_inner
     from pictext.rank.diversity import select
 
-    unit = normalize_rows(ix.vectors)
+    unit = unit_rows(ix.vectors)
     rows = [ix.row(h) for h in history]
-    seen = np.vstack([unit[rows], normalize_rows(query[None])])
-    profile = normalize_rows(seen.mean(axis=0, keepdims=True))
+    seen = np.vstack([unit[rows], unit_rows(query[None])])
+    profile = unit_rows(seen.mean(axis=0, keepdims=True))
     cand, _ = top_k_inner(unit, profile, pool + len(rows))
     cand = np.array([c for c in cand[0] if c >= 0 and c not in set(rows)][:pool])
     pick = select(method, unit[cand], unit[cand] @ profile[0], k, lambda_, seen)
@@ -215,13 +216,14 @@ def _reference_recommend(ix, history, query, k, method, lambda_, pool):
 @pytest.mark.parametrize("method", ["mmr", "dpp"])
 @pytest.mark.parametrize("metric", ["cosine", "l2"])
 def test_recommend_from_history_is_the_mean_cosine_selection(method: str, metric: str) -> None:
-    from pictext.rank.ann import normalize_rows, top_k_inner
+    from pictext.core.vectors import unit_rows
+    from pictext.rank.ann import top_k_inner
     from pictext.rank.diversity import select
 
     f, labels = _features(120)
     ix = SearchIndex.build(f, labels=labels, metric=metric)
     rows = [ix.row(h) for h in ("it0", "it4", "it9")]
-    unit = normalize_rows(ix.vectors)
+    unit = unit_rows(ix.vectors)
     mean = unit[rows].mean(axis=0, keepdims=True)  # relevance: the mean cosine to the history
     cand, _ = top_k_inner(unit, mean, 60 + len(rows))
     cand = np.array([c for c in cand[0] if c not in rows][:60])

@@ -35,7 +35,7 @@ FORBIDDEN_NAMES = (
     "argmax",
     "argmin",
     "top_k_inner",
-    "normalize_rows",
+    "unit_rows",
     "linalg",
     "einsum",
     "nlargest",

@@ -14,9 +14,10 @@ from store_fakes import CountingImageEncoder, CountingTextEncoder, make_items
 
 from pictext.core.artifacts import EncoderMismatchError
 from pictext.core.errors import UsageError
+from pictext.core.vectors import unit_rows
 from pictext.encoders.registry import EncoderVersionError, UnknownEncoderError
 from pictext.store import EmbedReport, EncoderPool, embed_items, encoder_for
-from pictext.store.composite import CompositeEncoder, check_spec, join, l2_normalise, part_specs
+from pictext.store.composite import CompositeEncoder, check_spec, join, part_specs
 
 IMAGE = "fake-image+toy-image"
 TEXT = "fake-text+toy-text"
@@ -50,12 +51,12 @@ def test_composite_is_the_concatenation_of_the_normalised_parts(tmp_path):
     a = embed(items, "fake-image", "fake-text", tmp_path)[0]
     b = embed(items, "toy-image", "toy-text", tmp_path)[0]
     both = embed(items, IMAGE, TEXT, tmp_path)[0]
-    expected = np.concatenate([l2_normalise(a.image), l2_normalise(b.image)], axis=1)
+    expected = np.concatenate([unit_rows(a.image), unit_rows(b.image)], axis=1)
     np.testing.assert_allclose(both.image, expected, rtol=1e-6)
     assert both.image.shape == (12, 4 + 12)
     np.testing.assert_allclose(np.linalg.norm(both.image, axis=1), np.sqrt(2), rtol=1e-5)
     for name in ("title", "description", "tags", "text"):
-        want = np.concatenate([l2_normalise(a.text[name]), l2_normalise(b.text[name])], axis=1)
+        want = np.concatenate([unit_rows(a.text[name]), unit_rows(b.text[name])], axis=1)
         np.testing.assert_allclose(both.text[name], want, rtol=1e-6)
         assert both.text_mask[name].tolist() == a.text_mask[name].tolist()
     assert not both.text_mask["description"].all()  # empty descriptions stay missing

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pictext.caption.inputs import unit_rows
+from pictext.core.vectors import unit_rows
 
 
 def bleu_scores(

@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pictext.caption.grammar import tidy_caption
-from pictext.caption.inputs import check_image, unit_rows
+from pictext.caption.inputs import check_image
 from pictext.caption.text import clean_caption
 from pictext.core import defaults
 from pictext.core.artifacts import CAPTIONER, load_artifact, save_artifact
+from pictext.core.vectors import unit_rows
 
 if TYPE_CHECKING:
     from pictext.caption.decoding import Decoding

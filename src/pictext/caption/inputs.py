@@ -19,9 +19,3 @@ def check_image(image: np.ndarray, dim: int | None = None) -> np.ndarray:
     if not np.isfinite(image).all():
         raise ValueError("image embeddings contain NaN or inf")
     return image
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` scaled to unit length (float32; zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

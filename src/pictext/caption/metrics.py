@@ -20,8 +20,8 @@ import numpy as np
 
 from pictext.caption.bleu import bleu_scores
 from pictext.caption.grammar import degenerate_rate
-from pictext.caption.inputs import unit_rows
 from pictext.caption.text import clean_caption
+from pictext.core.vectors import unit_rows
 
 if TYPE_CHECKING:
     from pictext.encoders.base import TextEncoder

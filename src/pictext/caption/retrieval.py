@@ -30,6 +30,7 @@ import numpy as np
 
 from pictext.caption.decoding import DEFAULT_DECODING, Decoding
 from pictext.core import defaults
+from pictext.core.vectors import unit_rows
 
 if TYPE_CHECKING:
     from pictext.caption.registry import AnyCaptioner
@@ -216,4 +217,4 @@ def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"embeddings must be [N, D], got shape {x.shape}")
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return unit_rows(x)

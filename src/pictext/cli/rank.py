@@ -149,7 +149,8 @@ def rank_diversity(
     """Selectors (MMR, k-center, DPP) vs kNN: relevance, intra-list distance, class coverage."""
     import numpy as np
 
-    from pictext.rank.evaluate import diversity_sweep, matched_table, random_histories, unit_rows
+    from pictext.core.vectors import unit_rows
+    from pictext.rank.evaluate import diversity_sweep, matched_table, random_histories
 
     ix = open_index(index)
     names = sorted({lab for lab in ix.labels if lab is not None})

@@ -31,6 +31,7 @@ import numpy as np
 
 from pictext.core import defaults
 from pictext.core.atomic import atomic_write
+from pictext.core.vectors import unit_rows
 
 METRICS: tuple[str, ...] = ("cosine", "l2")
 BACKENDS: tuple[str, ...] = ("exact", "hnsw", "ivf")
@@ -39,16 +40,10 @@ DIVERGENT_ROUTES: tuple[str, ...] = ("rim", "bound")  # how an IVF index answers
 _BLOCK = 1 << 25  # floats per score block (128 MiB)
 
 
-def normalize_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero)."""
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def augment_rows(x: np.ndarray, metric: str) -> np.ndarray:
     """Collection rows as stored for inner-product search (see the module docstring)."""
     if metric == "cosine":
-        return normalize_rows(x)
+        return unit_rows(x)
     if metric == "l2":
         x = np.asarray(x, np.float32)
         return np.concatenate([x, np.einsum("ij,ij->i", x, x)[:, None]], axis=1)
@@ -60,7 +55,7 @@ def augment_queries(q: np.ndarray, metric: str, farthest: bool) -> np.ndarray:
     q = np.atleast_2d(np.asarray(q, np.float32))
     sign = -1.0 if farthest else 1.0
     if metric == "cosine":
-        return sign * normalize_rows(q)
+        return sign * unit_rows(q)
     ones = np.ones((len(q), 1), np.float32)
     return sign * np.concatenate([2.0 * q, -ones], axis=1)
 

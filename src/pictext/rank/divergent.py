@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from pictext.core import defaults
-from pictext.rank.ann import normalize_rows
+from pictext.core.vectors import unit_rows
 from pictext.rank.diversity import select
 
 MODES: tuple[str, ...] = ("diverse", "farthest")
@@ -122,8 +122,8 @@ def divergent_rows(
         return cand[pick], dist[pick]
     floor = distance_floor(space, q, div.quantile, dist if scan is None else None, floor_sample)
     far = far_set(dist, k, floor, pool)
-    unit = normalize_rows(space[cand[far]])
-    farness = -(unit @ normalize_rows(q[None])[0])
+    unit = unit_rows(space[cand[far]])
+    farness = -(unit @ unit_rows(q[None])[0])
     pick = far[select("mmr", unit, farness, k, 1.0 - div.spread)]
     pick = pick[np.argsort(-dist[pick], kind="stable")]
     return cand[pick], dist[pick]

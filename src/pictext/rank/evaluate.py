@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pictext.rank import diversity
-from pictext.rank.ann import normalize_rows, top_k_inner
+from pictext.rank.ann import top_k_inner
 from pictext.rank.metrics import (
     class_coverage,
     intra_list_diversity,
@@ -169,8 +169,3 @@ def matched_table(sweep: list[dict[str, float | str]]) -> list[dict[str, float |
                 row[f"{m}_{short}"] = float(np.interp(rel, xs, ys)) if inside else float("nan")
         out.append(row)
     return out
-
-
-def unit_rows(z: np.ndarray) -> np.ndarray:
-    """L2-normalised copy (the space recommendations are scored in)."""
-    return normalize_rows(z)

@@ -48,11 +48,11 @@ from pictext.core.artifacts import (
     save_artifact,
 )
 from pictext.core.errors import NotFoundError
+from pictext.core.vectors import unit_rows
 from pictext.rank.ann import (
     AnnParams,
     augment_queries,
     augment_rows,
-    normalize_rows,
     read_ann,
     rim_pool,
     search_ann,
@@ -407,7 +407,7 @@ class SearchIndex:
         return self._rows if self.manifest.metric == "cosine" else self.vectors
 
     def _space_queries(self, q: np.ndarray) -> np.ndarray:
-        return normalize_rows(q) if self.manifest.metric == "cosine" else q
+        return unit_rows(q) if self.manifest.metric == "cosine" else q
 
     def similar_to(self, query: np.ndarray | Features | int, k: int = 5) -> list[Hit]:
         """The ``k`` items nearest to a query.
@@ -484,7 +484,7 @@ class SearchIndex:
         if self.text is None or self.text_mask is None:
             raise ValueError("this index has no text features; rebuild it with text embeddings")
         usable = np.flatnonzero(self.text_mask)
-        q = normalize_rows(np.atleast_2d(vector))
+        q = unit_rows(np.atleast_2d(vector))
         if farthest:
             rows, dist = divergent_rows(self.text[usable], q[0], k, divergence)
             return self._hits(usable[rows], dist)
@@ -526,7 +526,7 @@ class SearchIndex:
             pool: candidates considered.
             avoid_seen: also keep away from the seen items, not only from each other.
         """
-        extra = None if queries is None else normalize_rows(np.atleast_2d(queries))
+        extra = None if queries is None else unit_rows(np.atleast_2d(queries))
         if not history and (extra is None or not len(extra)):
             raise ValueError("recommend needs at least one history item or query vector")
         seen_rows = [h if isinstance(h, (int, np.integer)) else self.row(h) for h in history]
@@ -558,4 +558,4 @@ class SearchIndex:
 
     def _unit(self) -> np.ndarray:
         """Unit-length rows (what relevance and diversity are measured on)."""
-        return self._rows if self.manifest.metric == "cosine" else normalize_rows(self.vectors)
+        return self._rows if self.manifest.metric == "cosine" else unit_rows(self.vectors)

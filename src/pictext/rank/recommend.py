@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from pictext.core.vectors import unit_rows
 from pictext.rank import diversity
-from pictext.rank.ann import normalize_rows, top_k_inner
+from pictext.rank.ann import top_k_inner
 
 # (profile [1, D], how many, rows to skip) -> (rows [1, n], distances): the index's own search
 Searcher = Callable[[np.ndarray, int, list[set[int]]], tuple[np.ndarray, np.ndarray]]
@@ -43,7 +44,7 @@ def candidates(
     seen = unit[rows] if extra is None else np.vstack([unit[rows], extra])
     profile = seen.mean(axis=0, keepdims=True)
     if extra is not None:
-        profile = normalize_rows(profile)
+        profile = unit_rows(profile)
     if search is None or extra is not None:
         cand, _ = top_k_inner(unit, profile, pool + len(rows))
     else:
@@ -73,5 +74,5 @@ def recommend_rows(
     cand, rel = candidates(unit, rows, pool, extra=extra, search=search)
     seen = unit[rows] if extra is None else np.vstack([unit[rows], extra])
     pick = diversity.select(method, unit[cand], rel, k, lambda_, seen if avoid_seen else None)
-    profile = normalize_rows(seen.mean(axis=0, keepdims=True))[0]
+    profile = unit_rows(seen.mean(axis=0, keepdims=True))[0]
     return cand[pick], np.linalg.norm(unit[cand[pick]] - profile, axis=1)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pictext.rank.ann import normalize_rows
+from pictext.core.vectors import unit_rows
 
 if TYPE_CHECKING:
     from pictext.rank.head import RankingHead
@@ -41,7 +41,7 @@ def text_part(
     mask = np.ones(features.n, bool) if mask is None else np.asarray(mask, bool)
     if not mask[rows].any():  # e.g. fashion-mnist: no item has text
         return None, None
-    return normalize_rows(text[rows]), mask[rows]
+    return unit_rows(text[rows]), mask[rows]
 
 
 BLEND_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # head weights tried on validation
@@ -58,8 +58,8 @@ def blend_space(head_vectors: np.ndarray, raw_vectors: np.ndarray, weight: float
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"blend weight must be in [0, 1], got {weight}")
-    h = normalize_rows(np.asarray(head_vectors, np.float32)) * np.float32(np.sqrt(weight))
-    r = normalize_rows(np.asarray(raw_vectors, np.float32)) * np.float32(np.sqrt(1 - weight))
+    h = unit_rows(np.asarray(head_vectors, np.float32)) * np.float32(np.sqrt(weight))
+    r = unit_rows(np.asarray(raw_vectors, np.float32)) * np.float32(np.sqrt(1 - weight))
     return np.concatenate([h, r], axis=1)
 
 
@@ -73,7 +73,7 @@ def precision_at_k(
     """Mean share of each query's ``k`` nearest index rows (cosine) with the query's label."""
     from pictext.rank.ann import top_k_inner
 
-    rows, _ = top_k_inner(normalize_rows(index_vectors), normalize_rows(queries), k)
+    rows, _ = top_k_inner(unit_rows(index_vectors), unit_rows(queries), k)
     hits = np.asarray(index_labels)[rows] == np.asarray(query_labels)[:, None]
     return float(hits[rows >= 0].mean()) if rows.size else 0.0
 

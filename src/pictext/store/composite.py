@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pictext.core.errors import UsageError
+from pictext.core.vectors import unit_rows
 
 SEP = "+"  # joins the parts' names, and their versions
 
@@ -79,13 +80,6 @@ def _kind(encoder: Any) -> str:
     return "image" if hasattr(encoder, "image_size") else "text"
 
 
-def l2_normalise(vecs: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    vecs = np.asarray(vecs, np.float32)
-    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    return vecs / np.maximum(norms, np.float32(1e-12))
-
-
 def join(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """The composite's ``(vectors, mask)`` from its parts' ``(vectors, mask)``, in part order.
 
@@ -93,7 +87,7 @@ def join(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
     :class:`~pictext.store.features.Features` represents a missing input.
     """
     mask = np.logical_and.reduce([np.asarray(m, bool) for _, m in parts])
-    vecs = np.concatenate([l2_normalise(v) for v, _ in parts], axis=1)
+    vecs = np.concatenate([unit_rows(v) for v, _ in parts], axis=1)
     vecs[~mask] = 0.0
     return vecs, mask
 
@@ -147,7 +141,7 @@ class CompositeEncoder:
     def encode(self, inputs: Sequence[Any]) -> np.ndarray:
         """Decoded images or strings -> float32 ``[N, dim]``: the parts' normalised vectors
         side by side."""
-        return np.concatenate([l2_normalise(p.encode(inputs)) for p in self.parts], axis=1)
+        return np.concatenate([unit_rows(p.encode(inputs)) for p in self.parts], axis=1)
 
 
 def parts_of(encoder: Any) -> tuple[Any, ...]:
