@@ -97,14 +97,16 @@ def demo(
     classify.verify([image], label=EXAMPLE_LABEL, model=out / "classifier", title=title)
     _done(t)
 
-    t = _step("5/8 ranking head (triplet loss), index, similar and divergent images")
-    rank.rank_train(dataset, out=out / "rank", epochs=rank_epochs, holdout=0.4, threads=2)
+    t = _step("5/8 joint image-text space (ranking head), index, similar and divergent images")
+    rank.rank_train(
+        dataset, out=out / "rank", epochs=rank_epochs, holdout=0.4, threads=2, joint=True
+    )
     rank.rank_evaluate(out / "rank", threads=2)
     rank.index_build(
         dataset, head=out / "rank" / "head", out=out / "index", current=False, threads=2
     )
-    rank.similar(str(image), k=5, index=out / "index")
-    rank.divergent(str(image), k=5, index=out / "index")
+    rank.similar(str(image), k=5, index=out / "index", title=title)
+    rank.divergent(str(image), k=5, index=out / "index", title=title)
     _done(t)
 
     t = _step("6/8 captioners: consensus of nearest captions vs the report's merge LSTM")

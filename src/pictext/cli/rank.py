@@ -24,6 +24,7 @@ from pictext.core.limits import check_k
 from pictext.encoders.registry import EncoderVersionError
 
 if TYPE_CHECKING:
+    from pictext.data.item import Item
     from pictext.rank.divergent import Divergence
     from pictext.rank.head import RankingHead
     from pictext.rank.queries import QueryAnswer
@@ -80,6 +81,13 @@ def rank_train(
         ),
     ] = "auto",
     use_text: bool = False,
+    joint: Annotated[
+        bool,
+        typer.Option(
+            help="The joint image-text space: the head reads image and text, trained with "
+            "modality dropout and cross-modal alignment, settings chosen on validation."
+        ),
+    ] = False,
     epochs: int = defaults.RANK_EPOCHS,
     lr: float = 1e-4,
     batch_size: int = 256,
@@ -91,6 +99,7 @@ def rank_train(
     from pictext.rank.runs import RunSpec, train
 
     _threads(threads)
+    use_text = use_text or joint
     spec = RunSpec(
         dataset, holdout, seed, text_encoder="use" if use_text else None, in_class=in_class
     )
@@ -105,7 +114,7 @@ def rank_train(
         batch_size=batch_size,
         seed=seed,
     )
-    head = train(out, spec, params)
+    head = train(out, spec, params, grid=defaults.RANK_JOINT_GRID if joint else ())
     for row in head.history:
         typer.echo(
             f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  "
@@ -275,8 +284,11 @@ def _show(answer: QueryAnswer, title: str, as_json: bool) -> None:
     if not answer.hits:
         typer.echo("  no results")
     for i, h in enumerate(answer.hits, 1):
-        line = f"{i:3d}  {h.id:40s}  {h.label or '-':20s}  d={h.distance:.4f}  {h.title}"
+        parts = "".join(f"  {n}={c:.2f}" for n, c in (h.parts or {}).items())
+        line = f"{i:3d}  {h.id:40s}  {h.label or '-':20s}  d={h.distance:.4f}{parts}  {h.title}"
         typer.echo(line.rstrip())
+    if any(h.parts for h in answer.hits):
+        typer.echo("image= / text=: cosine of the query's image alone / text alone to each item")
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="image (the index) or caption.")]
@@ -309,11 +321,26 @@ def _by(by: str) -> str:
     return by
 
 
+TitleOpt = Annotated[
+    str | None, typer.Option("--title", help="The query image's title (joint index).")
+]
+DescriptionOpt = Annotated[
+    str | None, typer.Option("--description", help="The query image's description (joint index).")
+]
+TagsOpt = Annotated[
+    str | None,
+    typer.Option("--tags", help="The query image's tags, comma-separated (joint index)."),
+]
+
+
 def similar(
     query: QueryArg,
     k: KOpt = 5,
     index: IndexOpt = None,
     text: TextOpt = False,
+    title: TitleOpt = None,
+    description: DescriptionOpt = None,
+    tags: TagsOpt = None,
     as_json: JsonOpt = False,
     by: ByOpt = "image",
     model: CaptionerOpt = None,
@@ -339,7 +366,7 @@ def similar(
             as_json=as_json,
         )
         return
-    answer = _search(query, k, index, farthest=False, text=text)
+    answer = _search(query, k, index, farthest=False, text=text, fields=(title, description, tags))
     _show(answer, f"most similar to {query!r}:", as_json)
 
 
@@ -348,6 +375,9 @@ def divergent(
     k: KOpt = 5,
     index: IndexOpt = None,
     text: TextOpt = False,
+    title: TitleOpt = None,
+    description: DescriptionOpt = None,
+    tags: TagsOpt = None,
     as_json: JsonOpt = False,
     by: ByOpt = "image",
     model: CaptionerOpt = None,
@@ -381,7 +411,10 @@ def divergent(
         )
         return
     div = _divergence(mode, spread, quantile)
-    answer = _search(query, k, index, farthest=True, text=text, divergence=div)
+    answer = _search(
+        query, k, index, farthest=True, text=text, divergence=div,
+        fields=(title, description, tags),
+    )  # fmt: skip
     _show(answer, f"most divergent from {query!r} ({div.describe()}):", as_json)
 
 
@@ -402,12 +435,36 @@ def _search(
     farthest: bool,
     text: bool,
     divergence: Divergence | None = None,
+    fields: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> QueryAnswer:
-    """Resolve and answer a query string (a refusal is a PictextError: one line, exit 1)."""
+    """Resolve and answer a query string, or an image file with its text (``fields``: title,
+    description, tags); a refusal is a PictextError: one line, exit 1."""
     from pictext.rank import queries
 
     ix = open_index(index)
+    if any(f is not None for f in fields):
+        item = _query_item(query, text, *fields)
+        return queries.answer_item(ix, item, k, farthest=farthest, divergence=divergence)
     return queries.answer(ix, query, k, farthest=farthest, text=text, divergence=divergence)
+
+
+def _query_item(
+    query: str, text: bool, title: str | None, description: str | None, tags: str | None
+) -> Item:
+    """The new item of ``QUERY --title ... --description ... --tags ...``: QUERY an image
+    file, or (with --text) words that join the title."""
+    from pictext.data.item import Item
+
+    words = " ".join(p for p in ((query if text else ""), title or "") if p)
+    image = None if text else query
+    if image is not None and not Path(image).is_file():
+        raise UsageError(
+            f"{query!r}: with --title, --description or --tags, QUERY is an image file "
+            "(or words, with --text)",
+            item=query,
+        )
+    tag_list = tuple(t.strip() for t in (tags or "").split(",") if t.strip())
+    return Item(query, image, title=words, description=description or "", tags=tag_list)
 
 
 def recommend(

@@ -26,6 +26,15 @@ FUSION_EPOCHS = 200  # fusion head: most epochs (early stopping on validation to
 FUSION_PATIENCE = 20  # fusion head: epochs without a better validation top-1 before stopping
 CLASSIFY_MEMBERS = 1  # pictext train and Table 3: seed-ensemble size of each head
 RANK_EPOCHS = 10  # ranking head: epochs (all run; the best on validation triplets is kept)
+# The joint image-text space (`rank train --joint`): (embed_dim, align_weight, modality_dropout)
+# candidates; the one with the best validation score (image-only, text-only and full queries
+# against full items, text queries against image-only items) is kept.
+RANK_JOINT_GRID: tuple[tuple[int, float, float], ...] = (
+    (256, 0.0, 0.5),
+    (256, 1.0, 0.5),
+    (1024, 0.0, 0.5),
+    (1024, 1.0, 0.5),
+)
 RANK_VALIDATION_FRACTION = 0.1  # ranking head: rows held back when no validation set is given
 CAPTION_EPOCHS = 40  # captioner in caption-train / caption-eval / demo: most epochs
 CAPTION_PATIENCE = 8  # captioner: epochs without a better held-back score before stopping

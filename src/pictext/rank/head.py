@@ -26,6 +26,8 @@ from pictext.rank.triplets import HARD, sample_triplets, semi_hard_negatives
 from pictext.store.inputs import check_encoders, input_array
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
 
     from pictext.store.features import Features
@@ -40,6 +42,11 @@ class RankingConfig:
     out_of_class_frac: float = 0.2  # share of uniform out-of-class negatives (Wang et al.: 0.2)
     hard_negatives: bool = True  # mine the other negatives from the current embedding
     use_text: bool = False  # also feed the item's "text" embedding (masked when missing)
+    align_weight: float = 0.0  # use_text: weight of the cross-modal InfoNCE loss (an item's
+    # image-only and text-only views are positives, other items of the batch negatives)
+    temperature: float = 0.07  # InfoNCE temperature (cosine / temperature are the logits)
+    modality_dropout: float = 0.0  # use_text: chance a training row loses its image or its text,
+    # so image-only, text-only and both land in one space
     normalize: bool = True  # L2-normalise the output (margin on a fixed scale)
     lr: float = 1e-4  # Adam learning rate
     weight_decay: float = 1e-5  # Adam weight decay
@@ -203,8 +210,14 @@ class RankingHead:
             progress=self.progress,
             desc="ranking head",
         )
-        loss = lambda b: _triplet_loss(net, xt, yt, *b, cfg.margin)  # noqa: E731
-        hist = train_loop(net, batches, loss, loop, val_score)
+        score = val_score
+        if cfg.use_text:
+            joint = _Joint(self.spec.image_dim, self.spec.text_dim, cfg)  # type: ignore[union-attr]
+            loss = lambda b: joint.loss(net, xt, yt, *b)  # noqa: E731
+            score = lambda: joint.val_score(net, x_val, val)  # noqa: E731
+        else:
+            loss = lambda b: _triplet_loss(net, xt, yt, *b, cfg.margin)  # noqa: E731
+        hist = train_loop(net, batches, loss, loop, score)
         self.history = [
             {"epoch": e + 1, "loss": hist.loss[e], "val_triplet_acc": hist.val_score[e],
              "raw_val_triplet_acc": raw_acc, "hard_frac": hard_frac[e]}
@@ -335,12 +348,16 @@ def _triplet_loss(
     trip: np.ndarray,
     kind: np.ndarray,
     margin: float,
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Triplet loss of a batch; its HARD negatives are mined among the batch's embeddings."""
+    """Triplet loss of a batch; its HARD negatives are mined among the batch's embeddings.
+
+    ``view`` (if given) changes each member's input rows first (modality dropout)."""
     import torch
 
     t = torch.from_numpy(trip)
-    zq, zp, zn = net(x[t[:, 0]]), net(x[t[:, 1]]), net(x[t[:, 2]])
+    see = view or (lambda rows: rows)
+    zq, zp, zn = net(see(x[t[:, 0]])), net(see(x[t[:, 1]])), net(see(x[t[:, 2]]))
     hard = torch.from_numpy(kind == HARD)
     if bool(hard.any()):
         pool = torch.cat([zq, zp, zn])
@@ -353,6 +370,88 @@ def _triplet_loss(
         use = hard & found
         zn = torch.where(use[:, None], pool[idx], zn)
     return torch.nn.functional.triplet_margin_loss(zq, zp, zn, margin=margin, p=2)
+
+
+class _Joint:
+    """The joint image-text space's training: the triplet loss on labels over views with
+    modality dropout, plus a symmetric InfoNCE between each item's image-only and text-only
+    views; validation scores queries by image only, by text only and by both.
+
+    A row of the head's input is ``[image (di), text (dt), has_image, has_text]``; a view
+    without an input is built exactly as a missing input is at answer time (zeros, flag 0).
+    """
+
+    def __init__(self, di: int, dt: int, cfg: RankingConfig) -> None:
+        self.di, self.dt, self.cfg = di, dt, cfg
+
+    def without(self, x: Any, image: Any, text: Any) -> Any:
+        """Copy of ``x`` (torch or numpy) with the image of rows ``image`` and the text of rows
+        ``text`` removed."""
+        x = x.clone() if hasattr(x, "clone") else x.copy()
+        di, dt = self.di, self.dt
+        x[image, :di] = 0
+        x[image, di + dt] = 0
+        x[text, di : di + dt] = 0
+        x[text, di + dt + 1] = 0
+        return x
+
+    def both(self, x: Any) -> Any:
+        return (x[:, self.di + self.dt] > 0) & (x[:, self.di + self.dt + 1] > 0)
+
+    def dropout(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        drop = self.both(x) & (torch.rand(len(x)) < self.cfg.modality_dropout)
+        image = drop & (torch.rand(len(x)) < 0.5)
+        return self.without(x, image, drop & ~image)
+
+    def loss(
+        self, net: _Net, x: torch.Tensor, y: torch.Tensor, trip: np.ndarray, kind: np.ndarray
+    ) -> torch.Tensor:
+        import torch
+
+        cfg = self.cfg
+        view = self.dropout if cfg.modality_dropout > 0 else None
+        total = _triplet_loss(net, x, y, trip, kind, cfg.margin, view)
+        if cfg.align_weight <= 0:
+            return total
+        rows = x[torch.from_numpy(np.unique(trip[:, 0]))]
+        rows = rows[self.both(rows)]
+        if len(rows) < 2:
+            return total
+        every = torch.ones(len(rows), dtype=torch.bool)
+        none = ~every
+        zi = net(self.without(rows, none, every))  # image only
+        zt = net(self.without(rows, every, none))  # text only
+        logits = zi @ zt.T / cfg.temperature
+        target = torch.arange(len(rows))
+        ce = torch.nn.functional.cross_entropy
+        return total + cfg.align_weight * (ce(logits, target) + ce(logits.T, target)) / 2
+
+    def val_score(self, net: _Net, x: np.ndarray, trip: np.ndarray) -> float:
+        """Mean held-out triplet accuracy of image-only, text-only and full queries against
+        the items' full vectors, and of text-only queries against image-only items (pictures
+        without text found by words); queries with both inputs."""
+        if not len(trip):
+            return float("nan")
+        items = net.embed_numpy(x)
+        paired = trip[self.both(x)[trip[:, 0]]]
+        if not len(paired):  # no held-out query has both inputs: the full view alone
+            return _triplet_acc(items, trip)
+        trip = paired
+        every = np.ones(len(x), bool)
+        image = net.embed_numpy(self.without(x, ~every, every))
+        text = net.embed_numpy(self.without(x, every, ~every))
+        pairs = ((image, items), (text, items), (items, items), (text, image))  # query, items
+        return float(np.mean([_cross_acc(q, i, trip) for q, i in pairs]))
+
+
+def _cross_acc(zq: np.ndarray, zi: np.ndarray, trip: np.ndarray) -> float:
+    """Share of triplets with ``D(zq[q], zi[p]) < D(zq[q], zi[n])``."""
+    q, p, n = trip[:, 0], trip[:, 1], trip[:, 2]
+    dp = np.linalg.norm(zq[q] - zi[p], axis=1)
+    dn = np.linalg.norm(zq[q] - zi[n], axis=1)
+    return float(np.mean(dp < dn))
 
 
 def _spec(features: Features, use_text: bool, classes: list[str] | None) -> InputSpec:

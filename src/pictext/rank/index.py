@@ -80,6 +80,8 @@ class Hit:
     distance: float  # Euclidean distance to the query in the searched space
     row: int  # row in the index
     title: str = ""  # the item's title (or the start of its description), when recorded
+    parts: dict[str, float] | None = None  # joint space: cosine of the query's image alone
+    # ("image") and of its text alone ("text") to this item, for the inputs the query had
 
 
 @dataclass
@@ -555,6 +557,10 @@ class SearchIndex:
         if self.manifest.metric == "l2":
             return None
         return lambda profile, n, skip: self.search(profile, n, exclude=skip)
+
+    def unit_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """Unit-length index vectors of ``rows``."""
+        return self._unit()[np.asarray(rows, np.int64)]
 
     def _unit(self) -> np.ndarray:
         """Unit-length rows (what relevance and diversity are measured on)."""

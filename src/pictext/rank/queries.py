@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from pictext.core.errors import InputError, NotFoundError, UsageError
 from pictext.core.limits import check_k
+from pictext.core.vectors import unit_rows
 from pictext.data.item import Item
 from pictext.rank.divergent import Divergence
 from pictext.rank.index import Hit, SearchIndex
@@ -107,12 +108,14 @@ def describe_index(index: SearchIndex) -> str:
 
 def distance_meaning(index: SearchIndex, kind: str, *, recommend: bool = False) -> str:
     """What ``d`` of a hit means for a query of ``kind`` on ``index``."""
-    if kind == "text":
+    if kind == "text" and not reads_text(index):
         return (
             f"d = |u - v| of unit text embeddings ({index.manifest.text_encoder}, "
             "sqrt(2 - 2 cos)): 0 = same direction, 2 = opposite"
         )
     space = "ranking-head space" if index.manifest.space == "head" else "raw image-embedding space"
+    if reads_text(index):
+        space = "joint image-text space"
     if recommend:
         return f"d = distance to the history's mean direction (unit vectors, {space})"
     if index.manifest.metric == "cosine":
@@ -176,7 +179,19 @@ def resolve_query(
     if kind == "file":
         vector = embed_image_file(index, Path(rest), encoders, memory)
         return ResolvedQuery("image", vector, None, how)
+    if reads_text(index):  # the joint space: words are searched against pictures
+        item = Item("text query", title=rest)
+        if not item.text.strip():
+            raise QueryInputError("empty text query")
+        feats = space_features(index, [item], encoders=encoders, memory=memory)
+        return ResolvedQuery("text", index.to_space(feats), None, how + ", in the joint space")
     return ResolvedQuery("text", embed_text(index, rest, encoders, memory), None, how)
+
+
+def reads_text(index: SearchIndex) -> bool:
+    """True when the index space is the joint image-text space (its head reads text): a query
+    with an image, a text or both lands in it, and a text finds pictures."""
+    return index_encoders(index).head_text is not None
 
 
 def _kind(index: SearchIndex, query: str, text: bool) -> tuple[str, str, str]:
@@ -239,7 +254,7 @@ def answer(
     """
     check_k(k)
     resolved = resolve_query(index, query, text=text, encoders=encoders, memory=memory)
-    if resolved.kind == "text":
+    if resolved.kind == "text" and not reads_text(index):
         hits = index.text_search(resolved.vector[0], k, farthest=farthest, divergence=divergence)
     else:
         target = resolved.row if resolved.row is not None else resolved.vector[0]
@@ -413,17 +428,83 @@ def search_items(
     out: list[list[Hit]] = [[] for _ in items]
     options = {"encoders": encoders, "cache_dir": cache_dir, "memory": memory}
     if in_space:
-        vecs = index.to_space(space_features(index, [items[i] for i in in_space], **options))
-        for i, vec in zip(in_space, vecs, strict=True):
-            out[i] = (
-                index.divergent_to(vec, k, divergence) if farthest else index.similar_to(vec, k)
-            )
+        feats = space_features(index, [items[i] for i in in_space], **options)
+        vecs = index.to_space(feats)
+        parts = _part_vectors(index, feats)
+        for j, (i, vec) in enumerate(zip(in_space, vecs, strict=True)):
+            hits = index.divergent_to(vec, k, divergence) if farthest else index.similar_to(vec, k)
+            out[i] = _with_parts(index, hits, {name: v[j] for name, v in parts.items()})
     if by_text:
         texts = [items[i] for i in by_text]
         tvecs = _text_vectors(index, texts, "text", encoders, memory, cache_dir)
         for i, vec in zip(by_text, tvecs, strict=True):
             out[i] = index.text_search(vec, k, farthest=farthest, divergence=divergence)
     return out
+
+
+def answer_item(
+    index: SearchIndex,
+    item: Item,
+    k: int = 5,
+    *,
+    farthest: bool = False,
+    divergence: Divergence | None = None,
+    encoders: EncoderSource | None = None,
+    memory: MemoryCache | None = None,
+) -> QueryAnswer:
+    """:func:`answer` for a new item: an image file with its title, description and tags
+    (the query string is the item's id). In the joint space every input the item has is used
+    and each hit says how close the image alone and the text alone are.
+
+    Raises:
+        QueryInputError: the index cannot use the item's text (its space reads images only).
+    """
+    check_k(k)
+    has_text = bool(item.text.strip())
+    if has_text and not reads_text(index):
+        raise QueryInputError(
+            f"{item.id}: this index's space reads images only, so a title, description or tags "
+            "cannot be used; build the index with a joint head (`pictext rank train --joint`)"
+        )
+    hits = search_items(
+        index, [item], k, farthest=farthest, divergence=divergence, encoders=encoders,
+        memory=memory if memory is not None else MemoryCache(0),
+    )[0]  # fmt: skip
+    used = [n for n, ok in (("image", item.has_image()), ("text", has_text)) if ok]
+    kind = "+".join(used)
+    mode = (divergence or Divergence()).describe() if farthest else None
+    how = f"{' and '.join(used)} of a new item"
+    meaning = distance_meaning(index, "image")
+    return QueryAnswer(item.id, kind, how, hits, index_summary(index), meaning, mode)
+
+
+def _part_vectors(index: SearchIndex, feats: Features) -> dict[str, np.ndarray]:
+    """Joint space: each query's image alone and text alone in the index space (zero rows
+    where the query lacks that input); ``{}`` for other spaces."""
+    if not reads_text(index) or feats.image_mask is None or "text" not in feats.text_mask:
+        return {}
+    none = np.zeros(feats.n, bool)
+    image_only = replace(feats, text_mask={"text": none})
+    text_only = replace(feats, image_mask=none)
+    out = {}
+    if feats.image_mask.any():
+        out["image"] = np.where(feats.image_mask[:, None], index.to_space(image_only), 0)
+    if feats.text_mask["text"].any():
+        out["text"] = np.where(feats.text_mask["text"][:, None], index.to_space(text_only), 0)
+    return out
+
+
+def _with_parts(index: SearchIndex, hits: list[Hit], parts: dict[str, np.ndarray]) -> list[Hit]:
+    """``hits`` with the cosine of each query part (image alone, text alone) to each hit."""
+    parts = {name: v for name, v in parts.items() if np.any(v)}
+    if len(parts) < 2:  # one input: the hit's distance already says it
+        return hits
+    rows = index.unit_vectors([h.row for h in hits])
+    cos = {name: rows @ unit_rows(v[None])[0] for name, v in parts.items()}
+    return [
+        replace(h, parts={name: round(float(c[i]), 4) for name, c in cos.items()})
+        for i, h in enumerate(hits)
+    ]
 
 
 def recommend_items(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,9 +94,17 @@ def fine_codes(dataset: Dataset) -> np.ndarray | None:
 
 
 def train(
-    run_dir: Path, spec: RunSpec, head_params: dict[str, Any], progress: bool = True
+    run_dir: Path,
+    spec: RunSpec,
+    head_params: dict[str, Any],
+    progress: bool = True,
+    grid: Sequence[tuple[int, float, float]] = (),
 ) -> RankingHead:
-    """Fit a ranking head on the train split; write ``head/``, ``run.json`` and ``split.json``."""
+    """Fit a ranking head on the train split; write ``head/``, ``run.json`` and ``split.json``.
+
+    ``grid``: joint-space candidates ``(embed_dim, align_weight, modality_dropout)`` (see
+    :data:`~pictext.core.defaults.RANK_JOINT_GRID`); each is fitted with ``head_params`` and
+    the one with the best validation score is kept (recorded in ``run.json``)."""
     from pictext.rank.head import RankingHead
 
     if spec.in_class not in ("auto", "fine", "hard"):
@@ -103,16 +112,28 @@ def train(
     data = load(spec, progress=progress)
     if spec.in_class == "fine" and data.fine is None:
         raise ValueError(f"{spec.dataset} has no fine labels; use in_class='hard' or 'auto'")
-    head = RankingHead(progress=progress, **head_params)
     start = time.perf_counter()
-    head.fit(
-        data.features.subset(data.train),
-        data.labels[data.train],
-        fine_labels=None if data.fine is None or spec.in_class == "hard" else data.fine[data.train],
-        classes=data.dataset.classes,
-        eval_features=data.features.subset(data.val),
-        eval_labels=data.labels[data.val],
-    )
+    fine = None if data.fine is None or spec.in_class == "hard" else data.fine[data.train]
+    candidates = [{}] if not grid else [
+        {"embed_dim": d, "align_weight": a, "modality_dropout": m, "use_text": True}
+        for d, a, m in grid
+    ]  # fmt: skip
+    tried = []
+    head = None
+    for extra in candidates:
+        fitted = RankingHead(progress=progress, **{**head_params, **extra}).fit(
+            data.features.subset(data.train),
+            data.labels[data.train],
+            fine_labels=fine,
+            classes=data.dataset.classes,
+            eval_features=data.features.subset(data.val),
+            eval_labels=data.labels[data.val],
+        )
+        score = _best_val(fitted)
+        tried.append({**extra, "val_score": score})
+        if head is None or score > _best_val(head):
+            head = fitted
+    assert head is not None
     seconds = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     head.save(run_dir / "head")
@@ -124,9 +145,15 @@ def train(
         "n_val": len(data.val),
         "n_test": len(data.test),
         "history": head.history,
+        "candidates": tried if grid else [],
     }
     _write_json(run_dir / "run.json", info)
     return head
+
+
+def _best_val(head: RankingHead) -> float:
+    scores = [h["val_triplet_acc"] for h in head.history]
+    return float(np.nanmax(scores)) if scores and not np.all(np.isnan(scores)) else float("-inf")
 
 
 def evaluate(
