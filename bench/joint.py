@@ -87,19 +87,23 @@ def scores(q: np.ndarray, items: np.ndarray, qy: np.ndarray, iy: np.ndarray) -> 
     return float(rel[:, :K].mean()), float(ap.mean())
 
 
-def fit(train: Features, ytr: np.ndarray, val: Features, yval: np.ndarray, **cfg) -> RankingHead:
-    return RankingHead(progress=False, **cfg).fit(train, ytr, eval_features=val, eval_labels=yval)
+def fit(
+    train: Features, ytr: np.ndarray, val: Features, yval: np.ndarray, pairs=None, **cfg
+) -> RankingHead:
+    return RankingHead(progress=False, **cfg).fit(
+        train, ytr, eval_features=val, eval_labels=yval, pairs=pairs
+    )
 
 
 def best_val(head: RankingHead) -> float:
     return max(h["val_triplet_acc"] for h in head.history)
 
 
-def choose_joint(train, ytr, val, yval, seed: int) -> tuple[RankingHead, tuple]:
+def choose_joint(train, ytr, val, yval, seed: int, pairs=None) -> tuple[RankingHead, tuple]:
     best = None
     for dim, align, drop in GRID:
         head = fit(
-            train, ytr, val, yval, embed_dim=dim, use_text=True, align_weight=align,
+            train, ytr, val, yval, pairs, embed_dim=dim, use_text=True, align_weight=align,
             modality_dropout=drop, seed=seed,
         )  # fmt: skip
         if best is None or best_val(head) > best_val(best[0]):
@@ -194,6 +198,56 @@ def text_to_picture(name, seed, feats, y, test, index_rows, joint) -> list[dict]
     ]  # fmt: skip
 
 
+def cross(source: str, target: str, seed: int) -> list[dict]:
+    """Source-trained spaces queried with the target's test-side items (class mapped).
+
+    ``joint + pairs`` also aligns on the target's *train-side* image-text pairs (unlabelled),
+    as ``rank train --joint --pairs-from`` does; its test side stays unseen."""
+    from cross_collection import mapping
+
+    src, tgt = load_dataset(source), load_dataset(target)
+    fs = embed_dataset(src, defaults.IMAGE_ENCODER, defaults.TEXT_ENCODER, progress=False)
+    ft = embed_dataset(tgt, defaults.IMAGE_ENCODER, defaults.TEXT_ENCODER, progress=False)
+    ys = np.asarray(src.labels())
+    classes = mapping(source, target)
+    rs = split_dataset(src, holdout=defaults.RANK_HOLDOUT, seed=seed).rows(
+        [it.id for it in src.items]
+    )
+    rt = split_dataset(tgt, holdout=defaults.RANK_HOLDOUT, seed=seed).rows(
+        [it.id for it in tgt.items]
+    )
+    tr, va = fs.subset(rs.train), fs.subset(rs.val)
+    head = fit(tr, ys[rs.train], va, ys[rs.val], seed=seed)
+    joint, _ = choose_joint(tr, ys[rs.train], va, ys[rs.val], seed)
+    pairs = ft.subset(rt.train)
+    jointp, _ = choose_joint(tr, ys[rs.train], va, ys[rs.val], seed, pairs=pairs)
+    q = np.array(
+        [r for r in rt.test if tgt.items[r].label in classes and ft.image_mask[r]
+         and ft.text_mask["title"][r]]
+    )  # fmt: skip
+    qy = np.array([src.classes.index(classes[tgt.items[r].label]) for r in q])
+    index_rows = np.flatnonzero(fs.image_mask & fs.text_mask["text"])
+    vs, vt = views(fs), views(ft)
+    out = []
+    spaces = {
+        "raw": (lambda view: view.image, lambda: fs.image),
+        "head (image only)": (head.transform, lambda: head.transform(vs.full)),
+        "joint": (joint.transform, lambda: joint.transform(vs.full)),
+        "joint + target-train pairs": (jointp.transform, lambda: jointp.transform(vs.full)),
+    }
+    for space, (embed, items_of) in spaces.items():
+        items = items_of()[index_rows]
+        for mode, view in (("image", vt.image), ("image+title", vt.image_title)):
+            if space.startswith(("raw", "head")) and mode != "image":
+                continue  # these spaces read the image alone: a title changes nothing
+            p, m = scores(embed(view)[q], items, qy, ys[index_rows])
+            out.append(
+                {"direction": f"{source}→{target}", "seed": seed, "space": space,
+                 "query": mode, "P@10": p, "mAP": m}
+            )  # fmt: skip
+    return out
+
+
 def summarise(rows: list[dict], keys: tuple[str, ...], metrics: tuple[str, ...]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -214,7 +268,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=["tuxpaint", "openclipart"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--cross", action="store_true", help="Only the across-collections table.")
     args = ap.parse_args()
+    if args.cross:
+        got: list[dict] = []
+        for source, target in (("tuxpaint", "openclipart"), ("openclipart", "tuxpaint")):
+            for seed in args.seeds:
+                got.extend(cross(source, target, seed))
+                print(f"{source}→{target} seed {seed} done", flush=True)
+        print("\nAcross collections: similar P@10 / mAP of the target's test items (%)")
+        print(markdown_table(summarise(got, ("direction", "space", "query"), ("P@10", "mAP"))))
+        return
     rows: list[dict] = []
     for name in args.datasets:
         for seed in args.seeds:

@@ -88,6 +88,17 @@ def rank_train(
             "modality dropout and cross-modal alignment, settings chosen on validation."
         ),
     ] = False,
+    pairs_from: Annotated[
+        str,
+        typer.Option(
+            help="--joint: other collections (comma-separated) whose train-side image-text "
+            "pairs join the alignment."
+        ),
+    ] = "",
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(help="An image file no model may see (repeat)."),
+    ] = None,
     epochs: int = defaults.RANK_EPOCHS,
     lr: float = 1e-4,
     batch_size: int = 256,
@@ -101,7 +112,13 @@ def rank_train(
     _threads(threads)
     use_text = use_text or joint
     spec = RunSpec(
-        dataset, holdout, seed, text_encoder="use" if use_text else None, in_class=in_class
+        dataset,
+        holdout,
+        seed,
+        text_encoder="use" if use_text else None,
+        in_class=in_class,
+        pairs_from=tuple(n.strip() for n in pairs_from.split(",") if n.strip()),
+        exclude=tuple(str(p) for p in exclude or ()),
     )
     params = dict(
         embed_dim=embed_dim,

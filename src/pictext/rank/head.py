@@ -120,6 +120,7 @@ class RankingHead:
         eval_features: Features | None = None,
         eval_labels: np.ndarray | None = None,
         groups: np.ndarray | None = None,
+        pairs: Features | None = None,
     ) -> RankingHead:
         """Train on labelled rows (label ``-1`` and rows without input are skipped).
 
@@ -134,6 +135,9 @@ class RankingHead:
             groups: duplicate-group id per row (:func:`pictext.data.split.duplicate_groups`);
                 the default validation rows then hold whole groups, so no duplicate of a
                 validation item is trained on.
+            pairs: joint space (``use_text`` with ``align_weight``): unlabelled image-text
+                items of other collections, used by the alignment loss only (pre-training
+                pairs beyond the user's collection).
         """
         import torch
 
@@ -152,7 +156,10 @@ class RankingHead:
         self._init_params(x[labels >= 0])
         torch.manual_seed(cfg.seed)
         net = _Net(self._params, cfg.normalize)
-        self._train(net, x, labels, fine_labels, x_val, y_val)
+        x_pairs = None
+        if pairs is not None and cfg.use_text:
+            x_pairs, _ = self._inputs(pairs)
+        self._train(net, x, labels, fine_labels, x_val, y_val, x_pairs)
         self._params = net.export()
         return self
 
@@ -173,6 +180,7 @@ class RankingHead:
         fine: np.ndarray | None,
         x_val: np.ndarray,
         y_val: np.ndarray,
+        x_pairs: np.ndarray | None = None,
     ) -> None:
         """Every epoch draws one triplet per training query, then scores held-out triplets."""
         import torch
@@ -213,6 +221,9 @@ class RankingHead:
         score = val_score
         if cfg.use_text:
             joint = _Joint(self.spec.image_dim, self.spec.text_dim, cfg)  # type: ignore[union-attr]
+            if x_pairs is not None:
+                pt = torch.from_numpy(np.ascontiguousarray(x_pairs, dtype=np.float32))
+                joint.pairs = pt[joint.both(pt)]
             loss = lambda b: joint.loss(net, xt, yt, *b)  # noqa: E731
             score = lambda: joint.val_score(net, x_val, val)  # noqa: E731
         else:
@@ -383,6 +394,7 @@ class _Joint:
 
     def __init__(self, di: int, dt: int, cfg: RankingConfig) -> None:
         self.di, self.dt, self.cfg = di, dt, cfg
+        self.pairs: torch.Tensor | None = None  # unlabelled rows with both inputs (alignment)
 
     def without(self, x: Any, image: Any, text: Any) -> Any:
         """Copy of ``x`` (torch or numpy) with the image of rows ``image`` and the text of rows
@@ -417,6 +429,9 @@ class _Joint:
             return total
         rows = x[torch.from_numpy(np.unique(trip[:, 0]))]
         rows = rows[self.both(rows)]
+        if self.pairs is not None and len(self.pairs):  # as many other-collection pairs
+            pick = torch.randint(len(self.pairs), (max(len(rows), 1),))
+            rows = torch.cat([rows, self.pairs[pick]])
         if len(rows) < 2:
             return total
         every = torch.ones(len(rows), dtype=torch.bool)

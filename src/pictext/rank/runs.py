@@ -38,6 +38,9 @@ class RunSpec:
     image_encoder: str = defaults.IMAGE_ENCODER  # registry name of the image tower
     text_encoder: str | None = None  # registry name of the text tower, when the head reads text
     in_class: str = "auto"  # in-class negatives: "auto"/"fine" use fine labels if any, "hard" never
+    pairs_from: tuple[str, ...] = ()  # joint space: other collections whose train-side
+    # image-text pairs join the alignment loss (never their validation or test side)
+    exclude: tuple[str, ...] = ()  # image files no model may see (e.g. the demo's showcase)
 
 
 @dataclass
@@ -120,6 +123,7 @@ def train(
     ]  # fmt: skip
     tried = []
     head = None
+    pairs = pair_features(spec) if spec.pairs_from and grid else None
     for extra in candidates:
         fitted = RankingHead(progress=progress, **{**head_params, **extra}).fit(
             data.features.subset(data.train),
@@ -128,6 +132,7 @@ def train(
             classes=data.dataset.classes,
             eval_features=data.features.subset(data.val),
             eval_labels=data.labels[data.val],
+            pairs=pairs,
         )
         score = _best_val(fitted)
         tried.append({**extra, "val_score": score})
@@ -149,6 +154,51 @@ def train(
     }
     _write_json(run_dir / "run.json", info)
     return head
+
+
+def pair_features(spec: RunSpec) -> Features | None:
+    """The train side of each collection of ``spec.pairs_from`` (its split by the project's
+    policy, the run's holdout and seed), without ``spec.exclude``'s images, embedded with the
+    run's encoders: unlabelled image-text pairs for the joint space's alignment."""
+    from pictext.data import load_dataset
+    from pictext.data.split import split_dataset
+    from pictext.store import embed_dataset
+
+    excluded = {str(Path(p).resolve()) for p in spec.exclude}
+    parts = []
+    for name in spec.pairs_from:
+        if name == spec.dataset:
+            continue
+        ds = load_dataset(name)
+        rows = split_dataset(ds, holdout=spec.holdout, seed=spec.seed).rows(
+            [it.id for it in ds.items]
+        )
+        keep = [
+            int(r) for r in rows.train
+            if not ds.items[r].image or str(Path(ds.items[r].image).resolve()) not in excluded
+        ]  # fmt: skip
+        feats = embed_dataset(ds, spec.image_encoder, spec.text_encoder, progress=False)
+        parts.append(feats.subset(np.asarray(keep, np.int64)))
+    if not parts:
+        return None
+    return stack_features(parts)
+
+
+def stack_features(parts: Sequence[Features]) -> Features:
+    """The rows of every part, in order (same inputs and encoders)."""
+    from pictext.store.features import Features
+
+    cat = np.concatenate
+    first = parts[0]
+    return Features(
+        ids=[i for p in parts for i in p.ids],
+        image=cat([p.image for p in parts]),
+        image_mask=cat([p.image_mask for p in parts]),
+        text={k: cat([p.text[k] for p in parts]) for k in first.text},
+        text_mask={k: cat([p.text_mask[k] for p in parts]) for k in first.text_mask},
+        image_encoder=first.image_encoder,
+        text_encoder=first.text_encoder,
+    )
 
 
 def _best_val(head: RankingHead) -> float:

@@ -253,19 +253,28 @@ class Backend:
         divergence: Divergence | None = None,
     ) -> list[dict[str, Any]]:
         """The ``k`` most similar (or divergent, chosen by ``divergence``) items per query."""
-        from pictext.rank.queries import search_items
+        from pictext.rank.queries import reads_text, search_items
 
         self.require("index")
         options = dict(farthest=farthest, divergence=divergence, **self._embedding())
         with timing.measure("model"):
             found = search_items(self.index, queries, k, **options)
+        joint = reads_text(self.index)
         return [
-            {"hits": self._hits(hits), "inputs": _inputs(q)}
+            {"hits": self._hits(hits), "inputs": _inputs(q), "used": _used(q, joint)}
             for q, hits in zip(queries, found, strict=True)
         ]
 
     def _hits(self, hits: Sequence[Any]) -> list[dict[str, Any]]:
-        return [self.catalog.hit(h.id, h.label, distance=h.distance) for h in hits]
+        """Hits as the API returns them; in the joint space, with the cosine of the query's
+        image alone and its text alone to each hit (``parts``)."""
+        out = []
+        for h in hits:
+            hit = self.catalog.hit(h.id, h.label, distance=h.distance)
+            if getattr(h, "parts", None):
+                hit["parts"] = h.parts
+            out.append(hit)
+        return out
 
     def indexed(self, item_id: str) -> bool:
         """True when the index holds ``item_id``."""
@@ -417,6 +426,15 @@ def _default_divergence() -> dict[str, Any]:
     from pictext.rank.divergent import MODES, Divergence
 
     return Divergence().to_dict() | {"modes": list(MODES)}
+
+
+def _used(q: Item, joint: bool) -> list[str]:
+    """The query inputs the search read: a joint index reads the image and the text; an
+    image-only index reads the image, and the text only when there is no image (text search)."""
+    text = [f for f in ("title", "description", "tags") if _inputs(q)[f]]
+    if joint or not q.has_image():
+        return (["image"] if q.has_image() else []) + text
+    return ["image"]
 
 
 def _inputs(q: Item) -> dict[str, bool]:

@@ -205,7 +205,9 @@ function card(hit) {
   lab.style.borderColor = colourOf(hit.label);
   a.append(lab, el("span", { class: "card-text" }, hit.title || hit.id));
   if (hit.caption) a.append(el("span", { class: "card-caption", title: "generated caption" }, `“${hit.caption}”`));
-  const meta = hit.distance !== undefined ? `d = ${hit.distance.toFixed(3)}` : hit.score !== undefined ? `cos = ${hit.score.toFixed(2)}` : "";
+  let meta = hit.distance !== undefined ? `d = ${hit.distance.toFixed(3)}` : hit.score !== undefined ? `cos = ${hit.score.toFixed(2)}` : "";
+  // joint space: how close the query's image alone and its text alone are to this item
+  if (hit.parts) meta += Object.entries(hit.parts).map(([k, v]) => ` · ${k} ${v.toFixed(2)}`).join("");
   if (meta) a.append(el("span", { class: "card-meta" }, meta));
   return a;
 }
