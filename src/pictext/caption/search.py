@@ -26,6 +26,7 @@ from pictext.caption.retrieval import (
     caption_query,
     caption_similar,
 )
+from pictext.core import defaults
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
@@ -222,7 +223,7 @@ class CaptionSearch:
     def answer(
         self,
         items: Sequence[Item],
-        k: int = 10,
+        k: int = defaults.SEARCH_K,
         *,
         cache_dir: str | Path | None = None,
         memory: MemoryCache | None = None,

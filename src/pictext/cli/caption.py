@@ -240,7 +240,7 @@ def search_by_caption(
     model: Path,
     *,
     mode: str = "similar",
-    k: int = 10,
+    k: int = defaults.SEARCH_K,
     similar: float = defaults.CAPTION_SIMILAR,
     divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
     divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,

@@ -175,7 +175,9 @@ def tag(
     description: str = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[Path | None, typer.Option(help="CSV/JSONL of many items")] = None,
-    k: Annotated[int, typer.Option("-k", "--k", help=f"labels (1 to {defaults.MAX_K})")] = 5,
+    k: Annotated[
+        int, typer.Option("-k", "--k", help=f"labels (1 to {defaults.MAX_K})")
+    ] = defaults.TAG_K,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per item")] = False,
 ) -> None:
     """Suggested labels for images (with their text): the top-k with probabilities.

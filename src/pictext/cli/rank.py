@@ -69,9 +69,9 @@ def rank_train(
     out: Annotated[Path, typer.Option(help="Run directory (head/ and run.json).")] = Path(
         "runs/rank"
     ),
-    embed_dim: int = 4096,
-    margin: float = 1.0,
-    out_of_class_frac: float = 0.2,
+    embed_dim: int = defaults.RANK_EMBED_DIM,
+    margin: float = defaults.RANK_MARGIN,
+    out_of_class_frac: float = defaults.RANK_OUT_OF_CLASS_FRAC,
     hard_negatives: bool = True,
     in_class: Annotated[
         str,
@@ -81,8 +81,8 @@ def rank_train(
     ] = "auto",
     use_text: bool = False,
     epochs: int = defaults.RANK_EPOCHS,
-    lr: float = 1e-4,
-    batch_size: int = 256,
+    lr: float = defaults.RANK_LR,
+    batch_size: int = defaults.RANK_BATCH_SIZE,
     seed: int = defaults.SPLIT_SEED,
     holdout: float = defaults.RANK_HOLDOUT,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
@@ -142,8 +142,8 @@ def rank_diversity(
     index: IndexOpt = None,
     users: int = 200,
     history: int = 5,
-    k: int = 10,
-    pool: int = 200,
+    k: int = defaults.SEARCH_K,
+    pool: int = defaults.POOL,
     seed: int = 0,
 ) -> None:
     """Selectors (MMR, k-center, DPP) vs kNN: relevance, intra-list distance, class coverage."""
@@ -311,7 +311,7 @@ def _by(by: str) -> str:
 
 def similar(
     query: QueryArg,
-    k: KOpt = 5,
+    k: KOpt = defaults.SEARCH_K,
     index: IndexOpt = None,
     text: TextOpt = False,
     as_json: JsonOpt = False,
@@ -345,7 +345,7 @@ def similar(
 
 def divergent(
     query: QueryArg,
-    k: KOpt = 5,
+    k: KOpt = defaults.SEARCH_K,
     index: IndexOpt = None,
     text: TextOpt = False,
     as_json: JsonOpt = False,
@@ -412,12 +412,16 @@ def _search(
 
 def recommend(
     history: Annotated[list[str], typer.Option("--history", help="A seen item id (repeat).")],
-    k: Annotated[int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")] = 10,
-    method: Annotated[str, typer.Option(help="knn, mmr, kcenter or dpp.")] = "mmr",
+    k: Annotated[
+        int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")
+    ] = defaults.SEARCH_K,
+    method: Annotated[
+        str, typer.Option(help="knn, mmr, kcenter or dpp.")
+    ] = defaults.RECOMMEND_METHOD,
     lambda_: Annotated[
         float, typer.Option("--lambda", help="1 = pure relevance, 0 = max diversity.")
-    ] = 0.5,
-    pool: int = 200,
+    ] = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

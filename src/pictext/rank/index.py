@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.artifacts import (
     INDEX,
     ArtifactFormatError,
@@ -409,7 +410,9 @@ class SearchIndex:
     def _space_queries(self, q: np.ndarray) -> np.ndarray:
         return unit_rows(q) if self.manifest.metric == "cosine" else q
 
-    def similar_to(self, query: np.ndarray | Features | int, k: int = 5) -> list[Hit]:
+    def similar_to(
+        self, query: np.ndarray | Features | int, k: int = defaults.SEARCH_K
+    ) -> list[Hit]:
         """The ``k`` items nearest to a query.
 
         Args:
@@ -421,7 +424,10 @@ class SearchIndex:
         return self._nearest(query, k, farthest=False)
 
     def divergent_to(
-        self, query: np.ndarray | Features | int, k: int = 5, divergence: Divergence | None = None
+        self,
+        query: np.ndarray | Features | int,
+        k: int = defaults.SEARCH_K,
+        divergence: Divergence | None = None,
     ) -> list[Hit]:
         """``k`` items far from a query, most distant first (``query`` as in
         :meth:`similar_to`; ``divergence``: mode and knobs, see :mod:`pictext.rank.divergent`).
@@ -468,7 +474,7 @@ class SearchIndex:
     def text_search(
         self,
         vector: np.ndarray,
-        k: int = 5,
+        k: int = defaults.SEARCH_K,
         *,
         farthest: bool = False,
         divergence: Divergence | None = None,
@@ -503,12 +509,12 @@ class SearchIndex:
     def recommend(
         self,
         history: Sequence[str | int],
-        k: int = 10,
+        k: int = defaults.SEARCH_K,
         *,
         queries: np.ndarray | None = None,
-        lambda_: float = 0.5,
+        lambda_: float = defaults.MMR_LAMBDA,
         method: str = "mmr",
-        pool: int = 200,
+        pool: int = defaults.POOL,
         avoid_seen: bool = True,
     ) -> list[Hit]:
         """Items relevant to a user's history yet diverse (see :mod:`pictext.rank.diversity`).

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.errors import InputError, NotFoundError, UsageError
 from pictext.core.limits import check_k
 from pictext.data.item import Item
@@ -220,7 +221,7 @@ def _looks_like_name(query: str) -> bool:
 def answer(
     index: SearchIndex,
     query: str,
-    k: int = 5,
+    k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
@@ -257,7 +258,7 @@ def answer(
 def search(
     index: SearchIndex,
     query: str,
-    k: int = 5,
+    k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
@@ -278,12 +279,16 @@ def search(
     ).hits
 
 
-def similar(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
+def similar(
+    index: SearchIndex, query: str, k: int = defaults.SEARCH_K, **options: Any
+) -> list[Hit]:
     """The ``k`` items most similar to a query string (options as in :func:`search`)."""
     return search(index, query, k, farthest=False, **options)
 
 
-def divergent(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
+def divergent(
+    index: SearchIndex, query: str, k: int = defaults.SEARCH_K, **options: Any
+) -> list[Hit]:
     """The ``k`` items divergent from a query string (options as in :func:`search`)."""
     return search(index, query, k, farthest=True, **options)
 
@@ -379,7 +384,7 @@ def space_features(
 def search_items(
     index: SearchIndex,
     items: Sequence[Item],
-    k: int = 5,
+    k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
@@ -430,11 +435,11 @@ def recommend_items(
     index: SearchIndex,
     history: Sequence[str | int],
     items: Sequence[Item] = (),
-    k: int = 10,
+    k: int = defaults.SEARCH_K,
     *,
     method: str = "mmr",
-    lambda_: float = 0.5,
-    pool: int = 200,
+    lambda_: float = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
@@ -481,11 +486,11 @@ def check_recommend(k: int, *, method: str, lambda_: float, pool: int) -> None:
 def recommend_answer(
     index: SearchIndex,
     history: Sequence[str],
-    k: int = 10,
+    k: int = defaults.SEARCH_K,
     *,
     method: str = "mmr",
-    lambda_: float = 0.5,
-    pool: int = 200,
+    lambda_: float = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
 ) -> QueryAnswer:
     """:func:`recommend_items` for a history of item ids, with which index answered.
 

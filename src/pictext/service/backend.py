@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from pictext.core import defaults
 from pictext.data.item import Item
 from pictext.encoders.registry import EncoderVersionError
 from pictext.service.bundle import Bundle, BundleError
@@ -288,8 +289,8 @@ class Backend:
         k: int,
         *,
         method: str = "mmr",
-        lambda_: float = 0.5,
-        pool: int = 200,
+        lambda_: float = defaults.MMR_LAMBDA,
+        pool: int = defaults.POOL,
         timing: Timing,
     ) -> list[dict[str, Any]]:
         """Items relevant to a history (ids, and/or an upload) yet diverse."""
