@@ -45,8 +45,8 @@ def serve(
 
     import uvicorn
 
+    from pictext.bundle.layout import BundleError
     from pictext.service.app import create_app
-    from pictext.service.bundle import BundleError
     from pictext.service.config import MIB, ServiceConfig
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")

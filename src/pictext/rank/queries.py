@@ -255,42 +255,27 @@ def answer(
     )
 
 
-def search(
+def answer_item(
     index: SearchIndex,
-    query: str,
+    item: Item,
     k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
-    text: bool = False,
     encoders: EncoderSource | None = None,
     memory: MemoryCache | None = None,
-) -> list[Hit]:
-    """The hits of :func:`answer` (same arguments)."""
-    return answer(
-        index,
-        query,
-        k,
-        farthest=farthest,
-        divergence=divergence,
-        text=text,
-        encoders=encoders,
+) -> QueryAnswer:
+    """:func:`search_items` for one new item (an upload with its text), as a
+    :class:`QueryAnswer` like :func:`answer`'s."""
+    [hits] = search_items(
+        index, [item], k, farthest=farthest, divergence=divergence, encoders=encoders,
         memory=memory,
-    ).hits
-
-
-def similar(
-    index: SearchIndex, query: str, k: int = defaults.SEARCH_K, **options: Any
-) -> list[Hit]:
-    """The ``k`` items most similar to a query string (options as in :func:`search`)."""
-    return search(index, query, k, farthest=False, **options)
-
-
-def divergent(
-    index: SearchIndex, query: str, k: int = defaults.SEARCH_K, **options: Any
-) -> list[Hit]:
-    """The ``k`` items divergent from a query string (options as in :func:`search`)."""
-    return search(index, query, k, farthest=True, **options)
+    )  # fmt: skip
+    kind = "image" if item.has_image() else "text"
+    mode = (divergence or Divergence()).describe() if farthest else None
+    how = f"new item ({'image' if item.has_image() else 'text only'})"
+    meaning = distance_meaning(index, kind)
+    return QueryAnswer(item.id, kind, how, hits, index_summary(index), meaning, mode)
 
 
 def _encoder(spec: str | None, what: str, encoders: EncoderSource | None) -> Any:
@@ -437,7 +422,7 @@ def recommend_items(
     items: Sequence[Item] = (),
     k: int = defaults.SEARCH_K,
     *,
-    method: str = "mmr",
+    method: str = defaults.RECOMMEND_METHOD,
     lambda_: float = defaults.MMR_LAMBDA,
     pool: int = defaults.POOL,
     encoders: EncoderSource | None = None,
@@ -488,9 +473,12 @@ def recommend_answer(
     history: Sequence[str],
     k: int = defaults.SEARCH_K,
     *,
-    method: str = "mmr",
+    items: Sequence[Item] = (),
+    method: str = defaults.RECOMMEND_METHOD,
     lambda_: float = defaults.MMR_LAMBDA,
     pool: int = defaults.POOL,
+    encoders: EncoderSource | None = None,
+    memory: MemoryCache | None = None,
 ) -> QueryAnswer:
     """:func:`recommend_items` for a history of item ids, with which index answered.
 
@@ -498,7 +486,11 @@ def recommend_answer(
         UsageError: ``k`` out of range.
         UnknownItemError: a history id the index does not hold (named).
     """
-    hits = recommend_items(index, history, (), k, method=method, lambda_=lambda_, pool=pool)
-    how = f"history of {len(history)} item(s), {method} (lambda={lambda_}, pool={pool})"
+    hits = recommend_items(
+        index, history, items, k, method=method, lambda_=lambda_, pool=pool,
+        encoders=encoders, memory=memory,
+    )  # fmt: skip
+    new = f" and {len(items)} new item(s)" if items else ""
+    how = f"history of {len(history)} item(s){new}, {method} (lambda={lambda_}, pool={pool})"
     meaning = distance_meaning(index, "item", recommend=True)
     return QueryAnswer(", ".join(history), "history", how, hits, index_summary(index), meaning)
