@@ -30,7 +30,7 @@ from pictext.core import defaults
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
 from pictext.store.encoders import EncoderSource, encoder_for
-from pictext.store.failures import Failure, all_read, per_item, read_rows, require_read
+from pictext.store.failures import Failure, per_item, read_rows, require_read
 
 if TYPE_CHECKING:
     from pictext.caption.decoding import Decoding
@@ -97,34 +97,6 @@ def caption_each(
     rows = read_rows(feats.ids, failures)
     texts = captioner.predict(feats.image[rows], decoding=decoding) if rows else []
     return per_item(feats.ids, failures, texts)
-
-
-def caption_images(
-    captioner: AnyCaptioner,
-    items: Sequence[Item],
-    *,
-    decoding: Decoding | None = None,
-    encoders: EncoderSource | None = None,
-    cache_dir: str | Path | None = None,
-    memory: MemoryCache | None = None,
-) -> list[str]:
-    """One caption per item's image (embedding options as in :func:`image_features`).
-
-    ``decoding`` defaults to :data:`~pictext.caption.decoding.DEFAULT_DECODING`, as for every
-    other caption (the page, ``--by caption``, the report).
-
-    Raises:
-        UnreadableItemsError: an image could not be read; nothing is captioned.
-    """
-    out = caption_each(
-        captioner,
-        items,
-        decoding=decoding,
-        encoders=encoders,
-        cache_dir=cache_dir,
-        memory=memory,
-    )
-    return all_read(out)
 
 
 class CaptionSearch:

@@ -149,7 +149,7 @@ class SearchIndex:
         self.text = text
         self.text_mask = text_mask
         self.ann = ann
-        self.rim = rim  # rows divergent queries scan when ann is used (see search.rim_pool)
+        self.rim = rim  # rows divergent queries scan when ann is used (see rank.ann.rim_pool)
         self._rows = augment_rows(vectors, manifest.metric)
         self._rim_rows = None if rim is None else self._rows[rim]
         self.bounds = bounds  # IVF cells' statistics: farthest queries by branch and bound
