@@ -33,6 +33,7 @@ class CaptionTrainResult:
     config: CaptionRunConfig
     result: dict[str, Any]
     refit: bool = False
+    refitted_on: int = 0  # images the saved refit saw (set by save)
 
     @property
     def chosen(self) -> str:
@@ -48,7 +49,10 @@ class CaptionTrainResult:
 
         out = Path(out)
         if self.refit:
-            refit_on_all(self.dataset, self.features, self.config, self.result).save(out)
+            model, self.refitted_on = refit_on_all(
+                self.dataset, self.features, self.config, self.result
+            )
+            model.save(out)
             return out
         self.result["models"][self.chosen].save(out)
         self.result["split"].save(out / "split.json")
@@ -61,7 +65,7 @@ class CaptionTrainResult:
         from pictext.caption.tables import format_caption_table
 
         kept = (
-            f"kept {self.chosen}, refitted on all captioned images"
+            f"refitted {self.chosen} on all {self.refitted_on} captioned images"
             if self.refit
             else f"kept {self.chosen}, the best on validation"
         )

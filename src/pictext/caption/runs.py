@@ -270,9 +270,9 @@ def resolve_text_encoder(name: str) -> TextEncoder:
 
 def refit_on_all(
     ds: Dataset, feats: Features, cfg: CaptionRunConfig, result: dict[str, Any]
-) -> AnyCaptioner:
+) -> tuple[AnyCaptioner, int]:
     """The type chosen on validation (with its chosen settings), refitted on every captioned
-    image (``caption-train --holdout 0``); the caller saves it."""
+    image (``caption-train --holdout 0``), and how many images it saw; the caller saves it."""
     from pictext.caption.captioner import Captioner
     from pictext.caption.consensus import ConsensusCaptioner
     from pictext.data.split import duplicate_groups
@@ -298,4 +298,4 @@ def refit_on_all(
             clean=False,
             groups=duplicate_groups(ds)[rows],
         )
-    return model
+    return model, len(keep)
