@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from pictext.caption.search import CaptionAnswer, CaptionSearch
     from pictext.rank.divergent import Divergence
     from pictext.rank.queries import QueryAnswer
-    from pictext.store.encoders import EncoderSource
     from pictext.store.failures import Failure
     from pictext.store.memory import MemoryCache
+    from pictext.store.pool import EncoderSource
 
 Query = Item | str | Path
 
@@ -305,7 +305,7 @@ class Model:
         if key in self._captions:
             return self._captions[key]
         if self.items is None and not self.bundle.dataset:  # no collection: captions only
-            from pictext.store.encoders import encoder_for
+            from pictext.store.pool import encoder_for
 
             tenc = (
                 encoder_for(text_encoder, self.encoders)

@@ -109,7 +109,7 @@ def caption_collection(
     """Caption every image embedding and embed the captions; cached when ``cache_dir`` is set.
 
     The cache key covers the captioner's weights, the ids and embeddings, the decoding
-    (default :class:`~pictext.caption.decode.Decoding`) and the text encoder's name and
+    (default :class:`~pictext.caption.beam.Decoding`) and the text encoder's name and
     version.
     """
     tag = f"{text_encoder.name}@{text_encoder.version}"

@@ -263,7 +263,7 @@ def _novel(hyps: list[str], refs: list[str], train_refs: list[str]) -> dict[str,
 
 def resolve_text_encoder(name: str) -> TextEncoder:
     """The text encoder ``name`` (or ``name@version``) by the one resolver of recorded names."""
-    from pictext.store.encoders import encoder_for
+    from pictext.store.pool import encoder_for
 
     return encoder_for(name)
 

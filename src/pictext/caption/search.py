@@ -29,8 +29,8 @@ from pictext.caption.retrieval import (
 from pictext.core import defaults
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure, all_read, per_item, read_rows
+from pictext.store.pool import EncoderSource, encoder_for
 
 if TYPE_CHECKING:
     from pictext.caption.decoding import Decoding

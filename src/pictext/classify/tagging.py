@@ -19,7 +19,6 @@ from pictext.core import defaults
 from pictext.core.errors import UsageError
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource
 from pictext.store.failures import (
     Failure,
     all_read,
@@ -28,6 +27,7 @@ from pictext.store.failures import (
     text_failures,
 )
 from pictext.store.inputs import uses_text
+from pictext.store.pool import EncoderSource
 
 if TYPE_CHECKING:
     from pictext.classify.routed import RoutedClassifier

@@ -32,10 +32,10 @@ from pictext.data.item import Item
 from pictext.rank.divergent import Divergence
 from pictext.rank.index import Hit, SearchIndex
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import require_read, text_failures
 from pictext.store.features import Features
 from pictext.store.memory import MemoryCache
+from pictext.store.pool import EncoderSource, encoder_for
 
 KINDS: tuple[str, ...] = ("id", "file", "text")
 
