@@ -69,7 +69,7 @@ def base_images(model_dir: Path | None, image: Path | None, n: int) -> list[obje
     if image is not None:
         return [load_image(Item(str(image), str(image)))]
     if model_dir is not None:
-        from pictext.service.bundle import find_bundle
+        from pictext.bundle.layout import find_bundle
 
         bundle = find_bundle(model_dir)
         if bundle.dataset:

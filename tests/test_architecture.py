@@ -1,9 +1,10 @@
 """The layout holds: no import cycles, and no import from a lower layer into a higher one.
 
 Layers, lowest first (docs/ARCHITECTURE.md): ``core`` -> ``data`` -> ``encoders`` -> ``store``
--> the tasks ``classify`` / ``rank`` / ``caption`` -> ``audit`` (composes tasks) -> the front
-ends ``service`` / ``cli`` / ``report``. A package may import its own layer and the layers
-below it; the tasks do not import each other, so a change to one task stays in its folder.
+-> the tasks ``classify`` / ``rank`` / ``caption`` -> ``audit`` (composes tasks) -> ``bundle``
+(``pictext.load``) -> the front ends ``service`` / ``cli`` / ``report``. A package may import
+its own layer and the layers below it; the tasks do not import each other, so a change to one
+task stays in its folder.
 Every import counts, also those inside functions and under ``TYPE_CHECKING``: they are
 dependencies all the same.
 """
@@ -26,9 +27,10 @@ LAYERS: dict[str, int] = {
     "rank": 4,
     "caption": 4,
     "audit": 5,
-    "service": 6,
-    "cli": 6,
-    "report": 6,
+    "bundle": 6,
+    "service": 7,
+    "cli": 7,
+    "report": 7,
 }
 # Packages of one layer that may not import each other (independent tasks).
 SIBLINGS_APART = {"classify", "rank", "caption"}

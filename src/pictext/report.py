@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pictext.core.atomic import atomic_write_text
+from pictext.core.tables import cell as _cell
+from pictext.core.tables import markdown_table
 
 # Sections in pipeline order: (folder under the run, heading, what the section answers).
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -108,20 +110,6 @@ dd{margin:0} nav ol{columns:2} .offenders{display:grid;gap:.7em;
 .offenders figure{margin:0;font-size:.8rem} .offenders img{width:100%;aspect-ratio:1;
  object-fit:contain;background:#fafbfc} .offenders .muted{word-break:break-all}
 """
-
-
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Rows of one dict each as a Markdown table (floats to 4 digits)."""
-    if not rows:
-        return ""
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _cell(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 def html_table(rows: list[dict[str, Any]], caption: str = "") -> str:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from pictext.caption.decode import beam_decode, decode, greedy_decode, repeat_bans
+from pictext.caption.beam import beam_decode, decode, greedy_decode, repeat_bans
 from pictext.caption.decoding import DEFAULT_DECODING, REPRODUCTION, Decoding
 from pictext.caption.grammar import degenerate_reasons
 from pictext.core import defaults

@@ -90,7 +90,7 @@ def test_caption_cli_names_a_missing_model(tmp_path) -> None:
 
 
 def test_similar_by_caption_prints_matches_in_band(tuxpaint_run, capsys) -> None:
-    from pictext.cli.caption import run_caption_search
+    from pictext.cli.rank import run_caption_search
 
     ds, result, model_dir = tuxpaint_run
     query = ds.items[int(result["test"][0])].image

@@ -130,8 +130,8 @@ def test_a_batch_answers_the_readable_items_and_names_the_others(tmp_path) -> No
     from pictext.classify.tagging import tag_each, tag_items, verify_each
     from pictext.core.errors import UsageError
     from pictext.data.item import Item
-    from pictext.store.encoders import EncoderPool
     from pictext.store.failures import Failure, UnreadableItemsError
+    from pictext.store.pool import EncoderPool
 
     feats, y = make_features(60, 3, image_dim=12, text_dim=16)
     clf = FusionClassifier(epochs=3, patience=3, hidden=16, tune_dim=8, image_tune_dim=8)

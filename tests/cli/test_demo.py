@@ -14,8 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_writes_tables_pictures_and_a_serveable_bundle(tmp_path) -> None:
+    from pictext.bundle.layout import find_bundle
     from pictext.cli import app
-    from pictext.service.bundle import find_bundle
 
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out), "--seeds", "0", "--rank-epochs", "2"]

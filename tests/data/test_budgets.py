@@ -26,7 +26,6 @@ from pictext.core.atomic import remove_stale_temporaries
 from pictext.core.defaults import MAX_TAGS, MAX_TEXT_CHARS
 from pictext.core.errors import BudgetError, StateError
 from pictext.data import images as images_module
-from pictext.data import svgrender
 from pictext.data.budgets import cap_item_text, cap_items_text, cap_text
 from pictext.data.images import (
     ImageTooLargeError,
@@ -36,9 +35,10 @@ from pictext.data.images import (
 )
 from pictext.data.item import Item
 from pictext.data.svg import SvgBudgetError, SvgUnavailableError
-from pictext.data.svgbudget import SvgBudget, check_svg_budget
-from pictext.data.svgrender import RenderLimits, render_svg, sandboxed
-from pictext.data.svgworker import draw
+from pictext.data.svg import render as svgrender
+from pictext.data.svg.budget import SvgBudget, check_svg_budget
+from pictext.data.svg.render import RenderLimits, render_svg, sandboxed
+from pictext.data.svg.worker import draw
 
 NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
 OPENCLIPART = Path("/usr/share/openclipart/svg")

@@ -46,7 +46,7 @@ def test_similar_and_divergent_by_id(metric: str) -> None:
     d = np.linalg.norm(x - x[0], axis=1)
     assert div[0].row == int(np.argmax(d))
     with pytest.raises(KeyError, match="not in this index"):
-        queries.similar(ix, "id:nope", 3)
+        queries.answer(ix, "id:nope", 3)
 
 
 def test_save_load_round_trip_with_head(tmp_path) -> None:
@@ -80,8 +80,8 @@ def test_faiss_backend_round_trip(tmp_path) -> None:
     back = SearchIndex.load(tmp_path / "ix")
     assert (tmp_path / "ix" / "ann.faiss").exists()
     exact = SearchIndex.build(f, labels=labels)
-    got = {h.id for h in queries.similar(back, "it2", 10)}
-    want = {h.id for h in queries.similar(exact, "it2", 10)}
+    got = {h.id for h in queries.answer(back, "it2", 10).hits}
+    want = {h.id for h in queries.answer(exact, "it2", 10).hits}
     assert len(got & want) >= 9
 
 
@@ -113,12 +113,12 @@ def test_image_file_and_text_queries(tmp_path) -> None:
     encoders = {"toy@1": _FakeImageEncoder(), "txt@1": _FakeTextEncoder()}.__getitem__
     red = tmp_path / "red.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(red)
-    assert {h.label for h in queries.similar(ix, str(red), 5, encoders=encoders)} == {"c0"}
-    hits = queries.similar(ix, "text:anything", 3, encoders=encoders)
+    assert {h.label for h in queries.answer(ix, str(red), 5, encoders=encoders).hits} == {"c0"}
+    hits = queries.answer(ix, "text:anything", 3, encoders=encoders).hits
     t = f.text["text"] / np.linalg.norm(f.text["text"], axis=1, keepdims=True)
     order = [f.ids[i] for i in np.argsort(-t[:, 0]) if f.ids[i] not in ("it3", "it7")]
     assert [h.id for h in hits] == order[:3]  # it3 has no text, it7 no image: never returned
-    far = queries.divergent(ix, "some words", 1, encoders=encoders)
+    far = queries.answer(ix, "some words", 1, encoders=encoders, farthest=True).hits
     assert far[0].id == order[-1]
 
 
@@ -126,7 +126,7 @@ def test_text_query_needs_text_features() -> None:
     f, labels = _features()
     ix = SearchIndex.build(f, labels=labels, with_text=False)
     with pytest.raises(ValueError, match="no text features"):
-        queries.similar(ix, "text:hello", 3)
+        queries.answer(ix, "text:hello", 3)
 
 
 @pytest.mark.parametrize("method", ["knn", "mmr", "kcenter", "dpp"])
@@ -289,7 +289,7 @@ def test_an_unreadable_query_file_is_refused(tmp_path) -> None:
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
     encoders = {"toy@1": _FakeImageEncoder()}.__getitem__
     with pytest.raises(UnreadableItemsError, match=f"cannot read {bad}"):
-        queries.similar(ix, f"file:{bad}", 3, encoders=encoders)
+        queries.answer(ix, f"file:{bad}", 3, encoders=encoders)
 
 
 # ---- query strings: named, bounded, and saying what answered ---------------------------------
@@ -303,7 +303,7 @@ def test_a_query_naming_no_id_and_no_file_is_an_error(query: str) -> None:
         assert (answer.kind, answer.how) == ("text", "text (no item id or file of that name)")
         return
     with pytest.raises(queries.UnknownQueryError, match="no such file, and not an item id"):
-        queries.similar(ix, query, 3)
+        queries.answer(ix, query, 3)
 
 
 def test_text_is_searched_when_asked_for_whatever_it_looks_like() -> None:
@@ -338,8 +338,8 @@ def test_k_is_bounded_in_every_query_call(k: int) -> None:
     f, labels = _features()
     ix = SearchIndex.build(f, labels=labels)
     for call in (
-        lambda: queries.similar(ix, "it0", k),
-        lambda: queries.divergent(ix, "it0", k),
+        lambda: queries.answer(ix, "it0", k).hits,
+        lambda: queries.answer(ix, "it0", k, farthest=True).hits,
         lambda: queries.search_items(ix, [queries.Item("q", title="x")], k),
         lambda: queries.recommend_items(ix, ["it0"], k=k),
     ):

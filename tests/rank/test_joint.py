@@ -13,7 +13,7 @@ from pictext.core.vectors import unit_rows
 from pictext.data.item import Item
 from pictext.rank.head import RankingHead
 from pictext.rank.index import SearchIndex
-from pictext.rank.queries import QueryInputError, answer_item, reads_text
+from pictext.rank.queries import item_text_fields, reads_text
 from pictext.store.features import Features
 
 pytest.importorskip("torch")
@@ -140,12 +140,14 @@ def test_a_joint_index_answers_text_and_image_queries_in_one_space(tmp_path) -> 
     assert np.mean(textless) > 0.1
 
 
-def test_a_title_on_an_image_only_index_is_refused_not_ignored() -> None:
+def test_a_title_on_an_image_only_index_is_named_as_ignored() -> None:
     f, y = _pairs(seed=0)
     image_only = RankingHead(embed_dim=8, epochs=1, progress=False).fit(
         Features(f.ids, f.image, f.image_mask, image_encoder="toy@1"), y
     )
     ix = SearchIndex.build(f, head=image_only)
     assert not reads_text(ix)
-    with pytest.raises(QueryInputError, match="reads images only"):
-        answer_item(ix, Item("q.png", "q.png", title="a frog"), k=3)
+    assert item_text_fields(Item("q.png", "q.png", title="a frog", tags=("pond",))) == [
+        "title",
+        "tags",
+    ]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from service_toys import ToyImageEncoder, picture, png_bytes, toy_config, toy_factory
 
+from pictext.bundle import layout as bundle_module
+from pictext.bundle.layout import PARTS, BundleError, find_bundle, write_bundle_info
 from pictext.core import artifacts
-from pictext.service import bundle as bundle_module
-from pictext.service.bundle import PARTS, BundleError, find_bundle, write_bundle_info
 from pictext.service.errors import ServiceError
 from pictext.service.timing import Gate, Timing
 

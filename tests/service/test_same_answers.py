@@ -116,7 +116,8 @@ def test_bad_divergent_knobs_are_refused(cli, client, toy_root, query_png) -> No
 
 
 def test_cli_and_service_give_the_same_caption(cli, client, toy_root, query_png) -> None:
-    from pictext.cli.caption import search_by_caption
+    import pictext
+    from pictext.caption import CaptionThresholds
 
     res = cli("caption", query_png, "--model", toy_root / "bundle" / "captioner", "--json")
     assert res.exit_code == 0, res.output
@@ -125,15 +126,14 @@ def test_cli_and_service_give_the_same_caption(cli, client, toy_root, query_png)
     assert by_cli == body["caption"]
     assert "blue" in by_cli
     for mode in ("similar", "divergent"):
-        [(text, matches)] = search_by_caption(
-            [query_png],
-            str(toy_root / "data"),
+        model = pictext.load(
             toy_root / "bundle" / "captioner",
-            mode=mode,
-            k=5,
-            text_encoder="toy-text",
+            dataset=str(toy_root / "data"),
             cache_dir=toy_root / "cache",
         )
+        [got] = model.caption_search([query_png], 5, text_encoder="toy-text",
+                                     thresholds=CaptionThresholds())  # fmt: skip
+        text, matches = got.caption, got.similar if mode == "similar" else got.divergent
         assert text == body["caption"]
         assert [(m.id, round(m.score, 4)) for m in matches] == [
             (h["id"], h["score"]) for h in body[mode]

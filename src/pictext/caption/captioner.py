@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pictext.caption.decode import Hypothesis, decode
+from pictext.caption.beam import Hypothesis, decode
 from pictext.caption.decoding import DEFAULT_DECODING, Decoding
 from pictext.caption.grammar import tidy_caption
 from pictext.caption.inputs import check_image
@@ -157,7 +157,7 @@ class Captioner:
         Args:
             image: Float image embeddings from the encoder the model was trained on.
             decoding: Beam width, length penalty and repeat constraints (default:
-                :class:`~pictext.caption.decode.Decoding`, the same for every front end).
+                :class:`~pictext.caption.beam.Decoding`, the same for every front end).
             batch_size: Images decoded together.
         """
         module, vocab = self._fitted()

@@ -4,7 +4,7 @@ A caption is *degenerate* when it repeats a word immediately ("red red"), repeat
 bigram anywhere ("pair of pair of"), or uses the wrong indefinite article ("an penguin",
 "a apple", or an article with no word after it). :func:`tidy_caption` fixes the articles
 (by the next word's first sound, a spelling heuristic) and is applied to every caption a
-captioner returns; decoding constraints (:mod:`pictext.caption.decode`) keep the repeats out.
+captioner returns; decoding constraints (:mod:`pictext.caption.beam`) keep the repeats out.
 
 Example:
     >>> tidy_caption("an penguin on an ice floe")

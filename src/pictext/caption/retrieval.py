@@ -109,7 +109,7 @@ def caption_collection(
     """Caption every image embedding and embed the captions; cached when ``cache_dir`` is set.
 
     The cache key covers the captioner's weights, the ids and embeddings, the decoding
-    (default :class:`~pictext.caption.decode.Decoding`) and the text encoder's name and
+    (default :class:`~pictext.caption.beam.Decoding`) and the text encoder's name and
     version.
     """
     tag = f"{text_encoder.name}@{text_encoder.version}"
@@ -141,7 +141,12 @@ def caption_query(
 ) -> tuple[list[str], np.ndarray]:
     """Captions of query image embeddings ``[Q, Di]`` and their text embeddings ``[Q, Dt]``."""
     captions = captioner.predict(np.atleast_2d(image), decoding=decoding)
-    return captions, np.asarray(text_encoder.encode(captions), dtype=np.float32)
+    return captions, caption_vectors(captions, text_encoder)
+
+
+def caption_vectors(captions: Sequence[str], text_encoder: TextEncoder) -> np.ndarray:
+    """``[Q, Dt]`` float32 text embeddings of captions (what caption similarity compares)."""
+    return np.asarray(text_encoder.encode(list(captions)), dtype=np.float32)
 
 
 def caption_similar(

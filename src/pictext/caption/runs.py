@@ -37,6 +37,7 @@ from pictext.core import defaults
 if TYPE_CHECKING:
     from pictext.caption.captioner import Captioner
     from pictext.caption.consensus import ConsensusCaptioner
+    from pictext.caption.registry import AnyCaptioner
     from pictext.data.dataset import Dataset
     from pictext.data.split import DatasetSplit, Split
     from pictext.encoders.base import TextEncoder
@@ -262,6 +263,39 @@ def _novel(hyps: list[str], refs: list[str], train_refs: list[str]) -> dict[str,
 
 def resolve_text_encoder(name: str) -> TextEncoder:
     """The text encoder ``name`` (or ``name@version``) by the one resolver of recorded names."""
-    from pictext.store.encoders import encoder_for
+    from pictext.store.pool import encoder_for
 
     return encoder_for(name)
+
+
+def refit_on_all(
+    ds: Dataset, feats: Features, cfg: CaptionRunConfig, result: dict[str, Any]
+) -> tuple[AnyCaptioner, int]:
+    """The type chosen on validation (with its chosen settings), refitted on every captioned
+    image (``caption-train --holdout 0``), and how many images it saw; the caller saves it."""
+    from pictext.caption.captioner import Captioner
+    from pictext.caption.consensus import ConsensusCaptioner
+    from pictext.data.split import duplicate_groups
+
+    chosen = result["models"][result["default"]]
+    refs = reference_captions(ds, cfg.field)
+    texts = training_captions(ds, refs, cfg.extra_fields)
+    keep = [i for i, r in enumerate(refs) if r and feats.image_mask[i]]
+    if isinstance(chosen, ConsensusCaptioner):
+        model = ConsensusCaptioner(chosen.config).fit(
+            feats.image[keep],
+            [texts[i] for i in keep],
+            resolve_text_encoder(chosen.text_encoder or cfg.text_encoder),
+            image_encoder=feats.image_encoder,
+            clean=False,
+        )
+    else:
+        rows = [i for i in keep for _ in texts[i]]
+        model = Captioner(**asdict(chosen.config)).fit(
+            feats.image[rows],
+            [t for i in keep for t in texts[i]],
+            image_encoder=feats.image_encoder,
+            clean=False,
+            groups=duplicate_groups(ds)[rows],
+        )
+    return model, len(keep)

@@ -23,13 +23,14 @@ from pictext.caption.retrieval import (
     CaptionThresholds,
     caption_collection,
     caption_divergent,
-    caption_query,
     caption_similar,
+    caption_vectors,
 )
+from pictext.core import defaults
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource, encoder_for
-from pictext.store.failures import Failure, all_read, per_item, read_rows, require_read
+from pictext.store.failures import Failure, all_read, per_item, read_rows
+from pictext.store.pool import EncoderSource, encoder_for
 
 if TYPE_CHECKING:
     from pictext.caption.decoding import Decoding
@@ -48,30 +49,6 @@ class CaptionAnswer:
     divergent: list[CaptionMatch] = field(default_factory=list)  # cosine in the divergent band
 
 
-def image_features(
-    captioner: AnyCaptioner,
-    items: Sequence[Item],
-    *,
-    encoders: EncoderSource | None = None,
-    cache_dir: str | Path | None = None,
-    memory: MemoryCache | None = None,
-) -> np.ndarray:
-    """``[N, Di]`` image embeddings of new items by the captioner's recorded image encoder.
-
-    Raises:
-        ValueError: the captioner names no image encoder.
-        UnreadableItemsError: an image could not be read; nothing is captioned.
-    """
-    if not captioner.image_encoder:
-        raise ValueError("the captioner does not name its image encoder; retrain it")
-    feats, failures = embed_items(
-        items, captioner.image_encoder, None, encoders=encoders, cache_dir=cache_dir, memory=memory
-    )
-    require_read(failures)
-    assert feats.image is not None
-    return feats.image
-
-
 def caption_each(
     captioner: AnyCaptioner,
     items: Sequence[Item],
@@ -82,7 +59,8 @@ def caption_each(
     memory: MemoryCache | None = None,
 ) -> list[str | Failure]:
     """Per item, the caption of its image, or the :class:`Failure` that kept the image from
-    being read: what a batch answers (embedding options as in :func:`image_features`).
+    being read: what a batch answers (embedding options as in
+    :func:`~pictext.store.embed.embed_items`).
 
     Raises:
         ValueError: the captioner names no image encoder.
@@ -96,34 +74,6 @@ def caption_each(
     rows = read_rows(feats.ids, failures)
     texts = captioner.predict(feats.image[rows], decoding=decoding) if rows else []
     return per_item(feats.ids, failures, texts)
-
-
-def caption_images(
-    captioner: AnyCaptioner,
-    items: Sequence[Item],
-    *,
-    decoding: Decoding | None = None,
-    encoders: EncoderSource | None = None,
-    cache_dir: str | Path | None = None,
-    memory: MemoryCache | None = None,
-) -> list[str]:
-    """One caption per item's image (embedding options as in :func:`image_features`).
-
-    ``decoding`` defaults to :data:`~pictext.caption.decoding.DEFAULT_DECODING`, as for every
-    other caption (the page, ``--by caption``, the report).
-
-    Raises:
-        UnreadableItemsError: an image could not be read; nothing is captioned.
-    """
-    out = caption_each(
-        captioner,
-        items,
-        decoding=decoding,
-        encoders=encoders,
-        cache_dir=cache_dir,
-        memory=memory,
-    )
-    return all_read(out)
 
 
 class CaptionSearch:
@@ -222,7 +172,7 @@ class CaptionSearch:
     def answer(
         self,
         items: Sequence[Item],
-        k: int = 10,
+        k: int = defaults.SEARCH_K,
         *,
         cache_dir: str | Path | None = None,
         memory: MemoryCache | None = None,
@@ -234,12 +184,18 @@ class CaptionSearch:
             UnreadableItemsError: an image could not be read; nothing is answered.
         """
         check_k(k)
-        image = image_features(
-            self.captioner, items, encoders=self.encoders, cache_dir=cache_dir, memory=memory
+        # The captions `pictext caption` gives (one path), then their text embeddings.
+        captions = all_read(
+            caption_each(
+                self.captioner,
+                items,
+                decoding=self.decoding,
+                encoders=self.encoders,
+                cache_dir=cache_dir,
+                memory=memory,
+            )
         )
-        captions, vectors = caption_query(
-            self.captioner, image, self.text_encoder, decoding=self.decoding
-        )
+        vectors = caption_vectors(captions, self.text_encoder)
         th, col = self.thresholds, self.collection
         out = []
         for text, vec in zip(captions, vectors, strict=True):

@@ -137,8 +137,8 @@ def _validate(
     module: nn.Module, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, max_len: int
 ) -> tuple[float, float]:
     """Token loss and mean unigram F1 of greedy captions on the held-back pairs."""
+    from pictext.caption.beam import greedy_decode
     from pictext.caption.bleu import sentence_overlap
-    from pictext.caption.decode import greedy_decode
 
     loss = float(token_loss(module, x[idx], y[idx]))
     hyps = greedy_decode(module, x[idx], start=2, end=3, max_len=max_len, banned=(0, 1, 2))

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.errors import UsageError
 from pictext.core.limits import check_k
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource
 from pictext.store.failures import (
     Failure,
     all_read,
@@ -27,6 +27,7 @@ from pictext.store.failures import (
     text_failures,
 )
 from pictext.store.inputs import uses_text
+from pictext.store.pool import EncoderSource
 
 if TYPE_CHECKING:
     from pictext.classify.routed import RoutedClassifier
@@ -82,7 +83,7 @@ class Verdict:
 
 
 def top_labels(
-    model: RoutedClassifier, proba: np.ndarray, k: int = 5
+    model: RoutedClassifier, proba: np.ndarray, k: int = defaults.TAG_K
 ) -> list[list[tuple[str, float]]]:
     """The ``k`` most likely ``(label, probability)`` per row, most likely first."""
     order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
@@ -91,13 +92,15 @@ def top_labels(
     ]
 
 
-def tag(model: RoutedClassifier, feats: Features, k: int = 5) -> list[list[tuple[str, float]]]:
+def tag(
+    model: RoutedClassifier, feats: Features, k: int = defaults.TAG_K
+) -> list[list[tuple[str, float]]]:
     """Suggested tags: the top-``k`` labels with calibrated probabilities, per item."""
     return top_labels(model, model.predict_proba(feats), k)
 
 
 def verify(
-    model: RoutedClassifier, feats: Features, claimed: Sequence[str], k: int = 5
+    model: RoutedClassifier, feats: Features, claimed: Sequence[str], k: int = defaults.TAG_K
 ) -> list[Verdict]:
     """Agree or disagree with each claimed label, with calibrated confidence and the top-``k``.
 
@@ -187,7 +190,7 @@ def embed_for_model(
 def tag_each(
     model: RoutedClassifier,
     items: Sequence[Item],
-    k: int = 5,
+    k: int = defaults.TAG_K,
     *,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
@@ -211,7 +214,7 @@ def tag_each(
 def tag_items(
     model: RoutedClassifier,
     items: Sequence[Item],
-    k: int = 5,
+    k: int = defaults.TAG_K,
     *,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
@@ -232,7 +235,7 @@ def verify_each(
     model: RoutedClassifier,
     items: Sequence[Item],
     claimed: Sequence[str],
-    k: int = 5,
+    k: int = defaults.TAG_K,
     *,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
@@ -273,7 +276,7 @@ def verify_items(
     model: RoutedClassifier,
     items: Sequence[Item],
     claimed: Sequence[str],
-    k: int = 5,
+    k: int = defaults.TAG_K,
     *,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pictext.cli.show import print_audit
 from pictext.core import defaults
 
 
@@ -43,30 +44,10 @@ def audit(
     )
     result = audit_dataset(dataset, cfg, progress=not json_out)
     result.save(out)
-    summary = result.summary() | {"saved": str(out)}
     if json_out:
-        print(json.dumps(summary))
+        print(json.dumps(result.summary() | {"saved": str(out)}))
         return
-    typer.echo(f"{summary['items']} items of {dataset}; saved in {out}")
-    if result.issues is not None:
-        typer.echo(
-            f"suspected label errors: {summary['suspected_errors']} "
-            f"of {summary['checked']} checked "
-            f"(out-of-fold accuracy {100 * (summary['oof_accuracy'] or 0):.1f}%)"
-        )
-        for row in result.suspects(show):
-            f = result.flags(row)
-            typer.echo(
-                f"  {result.ids[row]}  given {result.labels[row]!r}, "
-                f"predicted {f['predicted']!r} (p={f['predicted_p']:.2f})"
-            )
-    for kind, d in summary["duplicates"].items():
-        typer.echo(
-            f"duplicates by {kind}: {d['groups']} groups, "
-            f"{d['label_conflicts']} with label conflicts"
-        )
-    secs = ", ".join(f"{k} {v:.1f}s" for k, v in summary["seconds"].items())
-    typer.echo(f"time: {secs}")
+    print_audit(result, dataset, out, show)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from pictext.bundle.parts import check_encoder_names, open_model
 from pictext.cli.errors import report_batch
-from pictext.cli.models import check_encoder_names, load_classifier
+from pictext.cli.show import tag_line, verdict_line
 from pictext.core import defaults
 from pictext.core.errors import InputError, UsageError
 from pictext.core.limits import check_k
@@ -59,41 +59,28 @@ def train(
     text, an image-only and a text-only head, each route kept only where it wins on
     validation; calibrate them, save them as one classifier with its learning curve and the
     split it used (``split.json``)."""
-    from pictext.classify.datacheck import split_check
-    from pictext.classify.fusion import FusionConfig
-    from pictext.classify.runs import (
-        features_for,
-        load_labelled,
-        model_figures,
-        train_fusion,
-    )
-    from pictext.classify.table3 import classify_split
-    from pictext.core.atomic import atomic_write_json
+    from pictext.classify.jobs import TrainConfig, train_classifier
 
     check_encoder_names(image_encoder, text_encoder)
-    ds = load_labelled(dataset, strip_label_words=strip_label_words)
-    split = classify_split(ds, holdout=holdout, seed=seed)
-    warning = split_check(ds, split).warning()
-    if warning:
+    cfg = TrainConfig(
+        dataset,
+        image_encoder=image_encoder,
+        text_encoder=text_encoder,
+        inputs=_csv(inputs),
+        holdout=holdout,
+        seed=seed,
+        optimizer=optimizer,
+        epochs=epochs,
+        members=members,
+        routes=routes,
+        strip_label_words=strip_label_words,
+        cache_dir=cache_dir,
+    )
+    result = train_classifier(cfg)
+    for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    feats = features_for(ds, cache_dir)(image_encoder, text_encoder)
-    cfg = FusionConfig(
-        inputs=_csv(inputs), seed=seed, optimizer=optimizer, epochs=epochs, progress=True
-    )
-    if members < 1:
-        raise UsageError(f"--members must be at least 1, not {members}", item="--members")
-    model, metrics = train_fusion(ds, feats, cfg, split=split, members=members, routes=routes)
-    model.save(out)
-    split.save(out / "split.json")
-    atomic_write_json(out / "metrics.json", metrics)
-    if figures:
-        model_figures(ds, feats, model, out, split=split)
-    t = metrics["test"]
-    routed = ", ".join(f"{r} -> {h} head" for r, h in model.routes.items()) or "none"
-    typer.echo(
-        f"{ds.name}: test top-1 {t['top1']:.1f}  top-5 {t['top5']:.1f}  "
-        f"ECE {t['ece']:.1f}%  routes: {routed} -> {out}"
-    )
+    result.save(out, figures=figures)
+    typer.echo(f"{result.describe()} -> {out}")
 
 
 def evaluate(
@@ -115,16 +102,12 @@ def evaluate(
     """The study's Table 3 and the missing-input table, mean ± std over seeds."""
     from rich.console import Console
 
-    from pictext.classify.runs import evaluate_dataset, load_labelled
+    from pictext.classify.jobs import evaluate_table
     from pictext.classify.table3 import Table3Config
-    from pictext.classify.tables import rich_table, summary, write_outputs, write_plots
+    from pictext.core.threads import set_torch_threads
 
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     check_encoder_names(*_csv(image_encoders), *_csv(text_encoders))
-    ds = load_labelled(dataset, strip_label_words=strip_label_words)
     cfg = Table3Config(
         image_encoders=_csv(image_encoders),
         text_encoders=_csv(text_encoders),
@@ -132,10 +115,11 @@ def evaluate(
         holdout=holdout,
         members=members,
     )
-    result = evaluate_dataset(ds, cfg, cache_dir=cache_dir, log=_log)
-    files = write_outputs(result, out)
-    files.update({p.stem: p for p in write_plots(result, out)})
-    Console().print(rich_table(summary(result)))
+    table = evaluate_table(
+        dataset, cfg, strip_label_words=strip_label_words, cache_dir=cache_dir, log=_log
+    )
+    files = table.save(out)
+    Console().print(table.describe())
     typer.echo(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
@@ -175,7 +159,9 @@ def tag(
     description: str = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[Path | None, typer.Option(help="CSV/JSONL of many items")] = None,
-    k: Annotated[int, typer.Option("-k", "--k", help=f"labels (1 to {defaults.MAX_K})")] = 5,
+    k: Annotated[
+        int, typer.Option("-k", "--k", help=f"labels (1 to {defaults.MAX_K})")
+    ] = defaults.TAG_K,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per item")] = False,
 ) -> None:
     """Suggested labels for images (with their text): the top-k with probabilities.
@@ -183,18 +169,12 @@ def tag(
     An item that cannot be read (a missing, truncated or oversized image, a text that is
     binary data) gets an error line instead of labels, and the exit status is 1.
     """
-    from pictext.classify.tagging import tag_each
-
     check_k(k, name="-k")
     items, skipped = _items(images or [], manifest, title, description, tags)
-    clf = load_classifier(model)
-    results = tag_each(clf, items, k)
+    results = open_model(model, "classifier").tag(items, k)
 
     def show(pair: tuple[Item, Any]) -> str:
-        item, top = pair
-        if as_json:
-            return json.dumps({"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]})
-        return f"{item.id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top)
+        return tag_line(pair[0].id, pair[1], as_json)
 
     paired = [
         r if isinstance(r, Failure) else (it, r) for it, r in zip(items, results, strict=True)
@@ -218,21 +198,11 @@ def verify(
 
     An item that cannot be read gets an error line instead of a verdict (exit status 1).
     """
-    from pictext.classify.tagging import verify_each
-
     items, skipped = _items(images or [], manifest, title, description, tags)
-    clf = load_classifier(model)
     claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)
-    results = verify_each(clf, items, claimed)
+    results = open_model(model, "classifier").verify(items, claimed)
 
-    def show(v: Any) -> str:
-        if as_json:
-            return json.dumps(v.to_dict())
-        word = "AGREE" if v.agree else "DISAGREE"
-        top = ", ".join(f"{lab} {p:.2f}" for lab, p in v.top)
-        return f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
-
-    report_batch(results, as_json, show, skipped)
+    report_batch(results, as_json, lambda v: verdict_line(v, as_json), skipped)
 
 
 def register(app: typer.Typer) -> None:

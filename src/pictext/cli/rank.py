@@ -11,23 +11,29 @@ pictext rank diversity INDEX                  selectors vs kNN: relevance, ILD, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pictext.cli.models import check_encoder_names, current_index_file, open_index
+from pictext.bundle.parts import (
+    bundle_dataset,
+    check_encoder_names,
+    current_index_file,
+    index_path,
+    open_index,
+    open_model,
+)
+from pictext.cli.show import epoch_line, print_table, show_answer
 from pictext.core import defaults
 from pictext.core.atomic import atomic_write_text
-from pictext.core.errors import UsageError
+from pictext.core.errors import NotFoundError, UsageError
 from pictext.core.limits import check_k
-from pictext.encoders.registry import EncoderVersionError
 
 if TYPE_CHECKING:
     from pictext.data.item import Item
     from pictext.rank.divergent import Divergence
-    from pictext.rank.head import RankingHead
-    from pictext.rank.queries import QueryAnswer
 
 rank_app = typer.Typer(
     help="Train and evaluate the triplet-loss ranking head.", no_args_is_help=True
@@ -59,9 +65,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _threads(n: int) -> None:
-    import torch
+    from pictext.core.threads import set_torch_threads
 
-    torch.set_num_threads(n)
+    set_torch_threads(n)
 
 
 @rank_app.command("train")
@@ -70,9 +76,9 @@ def rank_train(
     out: Annotated[Path, typer.Option(help="Run directory (head/ and run.json).")] = Path(
         "runs/rank"
     ),
-    embed_dim: int = 4096,
-    margin: float = 1.0,
-    out_of_class_frac: float = 0.2,
+    embed_dim: int = defaults.RANK_EMBED_DIM,
+    margin: float = defaults.RANK_MARGIN,
+    out_of_class_frac: float = defaults.RANK_OUT_OF_CLASS_FRAC,
     hard_negatives: bool = True,
     in_class: Annotated[
         str,
@@ -100,8 +106,8 @@ def rank_train(
         typer.Option(help="An image file no model may see (repeat)."),
     ] = None,
     epochs: int = defaults.RANK_EPOCHS,
-    lr: float = 1e-4,
-    batch_size: int = 256,
+    lr: float = defaults.RANK_LR,
+    batch_size: int = defaults.RANK_BATCH_SIZE,
     seed: int = defaults.SPLIT_SEED,
     holdout: float = defaults.RANK_HOLDOUT,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
@@ -133,10 +139,7 @@ def rank_train(
     )
     head = train(out, spec, params, grid=defaults.RANK_JOINT_GRID if joint else ())
     for row in head.history:
-        typer.echo(
-            f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  "
-            f"val triplet acc {row['val_triplet_acc']:.4f} (raw {row['raw_val_triplet_acc']:.4f})"
-        )
+        typer.echo(epoch_line(row))
     typer.echo(f"saved {out / 'head'}")
 
 
@@ -157,7 +160,7 @@ def rank_evaluate(
     div = _divergence(mode, spread, quantile)
     report = evaluate(run, grid_queries=grid_queries, map_method=map_method, divergence=div)
     typer.echo(f"{report['dataset']}: {report['n_test']} test items")
-    _print_table(report["table"])
+    print_table(report["table"])
     typer.echo(
         f"wrote {run / 'report.json'}, {run / 'retrieval_grid.png'}, {run / 'ranking_map.png'}"
     )
@@ -168,28 +171,15 @@ def rank_diversity(
     index: IndexOpt = None,
     users: int = 200,
     history: int = 5,
-    k: int = 10,
-    pool: int = 200,
+    k: int = defaults.SEARCH_K,
+    pool: int = defaults.POOL,
     seed: int = 0,
 ) -> None:
     """Selectors (MMR, k-center, DPP) vs kNN: relevance, intra-list distance, class coverage."""
-    import numpy as np
+    from pictext.rank.jobs import diversity
 
-    from pictext.core.vectors import unit_rows
-    from pictext.rank.evaluate import diversity_sweep, matched_table, random_histories
-
-    ix = open_index(index)
-    names = sorted({lab for lab in ix.labels if lab is not None})
-    labels = np.array([names.index(lab) if lab is not None else -1 for lab in ix.labels])
-    hist = random_histories(labels, users, history, seed)
-    sweep = diversity_sweep(unit_rows(ix.vectors), labels, hist, k=k, pool=pool)
-    typer.echo(f"{len(hist)} users, history {history} items of one class, k={k}, pool={pool}")
-    _print_table(sweep)
-    typer.echo(
-        "\nat matched relevance: kNN lists at ranks offset+1..offset+k vs each selector "
-        "interpolated along its lambda sweep:"
-    )
-    _print_table(matched_table(sweep))
+    found = diversity(open_index(index), users=users, history=history, k=k, pool=pool, seed=seed)
+    typer.echo(found.describe())
 
 
 @index_app.command("build")
@@ -224,88 +214,28 @@ def index_build(
     (the pointer lives in the cache, ``$PICTEXT_CACHE/index/CURRENT``) unless --no-current.
     """
     from pictext.core.paths import cache_dir
-    from pictext.data import load_dataset
-    from pictext.rank.ann import AnnParams
-    from pictext.rank.head import RankingHead
-    from pictext.rank.index import SearchIndex
-    from pictext.store import embed_dataset
+    from pictext.rank.jobs import IndexConfig, build_index, default_index_folder
 
     check_encoder_names(image_encoder, text_encoder)
     _threads(threads)
-    ds = load_dataset(dataset)
-    rh = RankingHead.load(head) if head is not None else None
-    image_encoder, text_encoder = _index_encoders(rh, text, image_encoder, text_encoder)
-    try:
-        feats = embed_dataset(ds, image_encoder, text_encoder)
-    except EncoderVersionError as err:
-        raise EncoderVersionError(
-            f"the ranking head was {err}; retrain it", err.recorded, err.found
-        ) from None
-    ix = SearchIndex.build(
-        feats,
-        head=rh,
-        labels=[it.label for it in ds.items],
-        titles=[it.title or it.description[:_TITLE_CHARS] for it in ds.items],
-        dataset=dataset,
-        metric=metric,
+    cfg = IndexConfig(
+        dataset,
+        head=head,
         backend=backend,
-        ann_params=AnnParams(threads=threads),
-        with_text=text,
+        metric=metric,
+        text=text,
+        image_encoder=image_encoder,
+        text_encoder=text_encoder,
+        threads=threads,
     )
-    target = out or cache_dir("index") / f"{Path(dataset).name}-{ix.manifest.space}-{backend}"
+    ix = build_index(cfg)
+    target = out or default_index_folder(ix, dataset, cache_dir("index"))
     ix.save(target)
     typer.echo(f"indexed {len(ix)} items ({ix.manifest.space}, {metric}, {backend}) -> {target}")
     if current:
         pointer = current_index_file()
         atomic_write_text(pointer, str(target.resolve()))
         typer.echo(f"current index: {target.resolve()} (recorded in {pointer})")
-
-
-_TITLE_CHARS = 80  # a result line shows the title, else this much of the description
-
-
-def _index_encoders(
-    head: RankingHead | None, text: bool, image_encoder: str, text_encoder: str
-) -> tuple[str, str | None]:
-    """``(image, text)`` towers of an index: the head's recorded ones, else the ones asked for.
-
-    The head's text tower is embedded whenever the head reads text; otherwise text is
-    embedded (for text search) only when asked.
-    """
-    if head is None or head.spec is None:
-        return image_encoder, text_encoder if text else None
-    image = head.spec.image_encoder or image_encoder
-    if head.spec.text_encoder:
-        return image, head.spec.text_encoder
-    return image, text_encoder if text else None
-
-
-def _show(answer: QueryAnswer, title: str, as_json: bool) -> None:
-    """Print an answer: which index, how the query was read, what d means, then the hits."""
-    import json
-
-    if as_json:
-        typer.echo(json.dumps(answer.to_dict()))
-        return
-    index = answer.index
-    where = index["path"] or "an index built in memory"
-    typer.echo(
-        f"index: {where} ({index['items']} items, {index['space']} space, {index['metric']})"
-    )
-    if answer.kind == "history":
-        typer.echo(f"history: {answer.query} ({answer.how})")
-    else:
-        typer.echo(f"query: {answer.query!r} read as {answer.how}")
-    typer.echo(answer.distance)
-    typer.echo(title)
-    if not answer.hits:
-        typer.echo("  no results")
-    for i, h in enumerate(answer.hits, 1):
-        parts = "".join(f"  {n}={c:.2f}" for n, c in (h.parts or {}).items())
-        line = f"{i:3d}  {h.id:40s}  {h.label or '-':20s}  d={h.distance:.4f}{parts}  {h.title}"
-        typer.echo(line.rstrip())
-    if any(h.parts for h in answer.hits):
-        typer.echo("image= / text=: cosine of the query's image alone / text alone to each item")
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="image (the index) or caption.")]
@@ -352,7 +282,7 @@ TagsOpt = Annotated[
 
 def similar(
     query: QueryArg,
-    k: KOpt = 5,
+    k: KOpt = defaults.SEARCH_K,
     index: IndexOpt = None,
     text: TextOpt = False,
     title: TitleOpt = None,
@@ -370,8 +300,6 @@ def similar(
     """The K items most similar to QUERY (by the index, or by caption similarity)."""
     check_k(k, name="-k")
     if _by(by) == "caption":
-        from pictext.cli.caption import run_caption_search
-
         run_caption_search(
             query,
             mode="similar",
@@ -383,13 +311,14 @@ def similar(
             as_json=as_json,
         )
         return
-    answer = _search(query, k, index, farthest=False, text=text, fields=(title, description, tags))
-    _show(answer, f"most similar to {query!r}:", as_json)
+    target = _query(query, text, title, description, tags)
+    answer = open_model(index_path(index), "index").similar(target, k, text=text)
+    show_answer(answer, f"most similar to {query!r}:", as_json)
 
 
 def divergent(
     query: QueryArg,
-    k: KOpt = 5,
+    k: KOpt = defaults.SEARCH_K,
     index: IndexOpt = None,
     text: TextOpt = False,
     title: TitleOpt = None,
@@ -413,8 +342,6 @@ def divergent(
     """K items divergent from QUERY: far and spread out (diverse), or the farthest."""
     check_k(k, name="-k")
     if _by(by) == "caption":
-        from pictext.cli.caption import run_caption_search
-
         run_caption_search(
             query,
             mode="divergent",
@@ -428,11 +355,10 @@ def divergent(
         )
         return
     div = _divergence(mode, spread, quantile)
-    answer = _search(
-        query, k, index, farthest=True, text=text, divergence=div,
-        fields=(title, description, tags),
-    )  # fmt: skip
-    _show(answer, f"most divergent from {query!r} ({div.describe()}):", as_json)
+    model = open_model(index_path(index), "index")
+    target = _query(query, text, title, description, tags)
+    answer = model.divergent(target, k, divergence=div, text=text)
+    show_answer(answer, f"most divergent from {query!r} ({div.describe()}):", as_json)
 
 
 def _divergence(mode: str, spread: float, quantile: float) -> Divergence:
@@ -444,34 +370,15 @@ def _divergence(mode: str, spread: float, quantile: float) -> Divergence:
         raise typer.BadParameter(str(err)) from None
 
 
-def _search(
-    query: str,
-    k: int,
-    index: Path | None,
-    *,
-    farthest: bool,
-    text: bool,
-    divergence: Divergence | None = None,
-    fields: tuple[str | None, str | None, str | None] = (None, None, None),
-) -> QueryAnswer:
-    """Resolve and answer a query string, or an image file with its text (``fields``: title,
-    description, tags); a refusal is a PictextError: one line, exit 1."""
-    from pictext.rank import queries
-
-    ix = open_index(index)
-    if any(f is not None for f in fields):
-        item = _query_item(query, text, *fields)
-        return queries.answer_item(ix, item, k, farthest=farthest, divergence=divergence)
-    return queries.answer(ix, query, k, farthest=farthest, text=text, divergence=divergence)
-
-
-def _query_item(
+def _query(
     query: str, text: bool, title: str | None, description: str | None, tags: str | None
-) -> Item:
-    """The new item of ``QUERY --title ... --description ... --tags ...``: QUERY an image
-    file, or (with --text) words that join the title."""
+) -> str | Item:
+    """QUERY as given, or with --title / --description / --tags the new item they describe:
+    QUERY an image file, or (with --text) words that join the title."""
     from pictext.data.item import Item
 
+    if title is None and description is None and tags is None:
+        return query
     words = " ".join(p for p in ((query if text else ""), title or "") if p)
     image = None if text else query
     if image is not None and not Path(image).is_file():
@@ -486,26 +393,87 @@ def _query_item(
 
 def recommend(
     history: Annotated[list[str], typer.Option("--history", help="A seen item id (repeat).")],
-    k: Annotated[int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")] = 10,
-    method: Annotated[str, typer.Option(help="knn, mmr, kcenter or dpp.")] = "mmr",
+    k: Annotated[
+        int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")
+    ] = defaults.SEARCH_K,
+    method: Annotated[
+        str, typer.Option(help="knn, mmr, kcenter or dpp.")
+    ] = defaults.RECOMMEND_METHOD,
     lambda_: Annotated[
         float, typer.Option("--lambda", help="1 = pure relevance, 0 = max diversity.")
-    ] = 0.5,
-    pool: int = 200,
+    ] = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Items relevant to a user's history yet diverse."""
-    from pictext.rank.queries import check_recommend, recommend_answer
+    from pictext.rank.queries import check_recommend
 
     check_k(k, name="-k")
     check_recommend(k, method=method, lambda_=lambda_, pool=pool)
-    ix = open_index(index)
-    answer = recommend_answer(ix, history, k, method=method, lambda_=lambda_, pool=pool)
-    _show(answer, f"{method} (lambda={lambda_}) for history {history}:", as_json)
+    model = open_model(index_path(index), "index")
+    answer = model.recommend(history, k, method=method, lambda_=lambda_, pool=pool)
+    show_answer(answer, f"{method} (lambda={lambda_}) for history {history}:", as_json)
 
 
-def _print_table(rows: list[dict]) -> None:
-    from pictext.report import markdown_table
+def run_caption_search(
+    query: str,
+    *,
+    mode: str,
+    k: int,
+    model: Path | None,
+    dataset: str | None,
+    similar: float = defaults.CAPTION_SIMILAR,
+    divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
+    divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
+    text_encoder: str = defaults.CAPTION_TEXT_ENCODER,
+    as_json: bool = False,
+) -> None:
+    """Body of ``pictext similar|divergent QUERY --by caption``: search and print."""
+    from pictext.caption import CaptionThresholds
 
-    typer.echo(markdown_table(rows))
+    check_encoder_names(text_encoder)
+    if model is None:
+        raise UsageError("--by caption needs --model CAPTIONER_OR_BUNDLE", item="--model")
+    dataset = dataset or bundle_dataset(model)
+    if dataset is None:
+        raise UsageError(
+            "--by caption needs --dataset NAME (or a bundle that names its collection)",
+            item="--dataset",
+        )
+    path = Path(query.removeprefix("file:"))
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "is no such file"
+        raise NotFoundError(
+            f"{path} {what}: --by caption needs an image file as QUERY", item=str(path)
+        )
+    th = CaptionThresholds(similar, divergent_low, divergent_high)
+    found = open_model(model, "captioner", dataset=dataset)
+    [got] = found.caption_search([path], k, text_encoder=text_encoder, thresholds=th)
+    text, matches = got.caption, got.similar if mode == "similar" else got.divergent
+    band = f">= {similar:.2f}" if mode == "similar" else f"{divergent_low:.2f}-{divergent_high:.2f}"
+    meaning = f"cos = cosine of the generated captions' text embeddings ({mode}: {band})"
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "query": str(path),
+                    "caption": text,
+                    "model": str(model),
+                    "dataset": dataset,
+                    "distance": meaning,
+                    "hits": [
+                        {"rank": i, "id": m.id, "cosine": m.score, "caption": m.caption}
+                        for i, m in enumerate(matches, 1)
+                    ],
+                }
+            )
+        )
+        return
+    typer.echo(f"captioner: {model}; collection: {dataset}")
+    typer.echo(meaning)
+    typer.echo(f"{path}: caption {text!r}; {mode} captions:")
+    if not matches:
+        typer.echo("  none in this band")
+    for i, m in enumerate(matches, 1):
+        typer.echo(f"{i:3d}  {m.id:40s}  cos={m.score:.3f}  {m.caption}")

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pictext.core import defaults
+
 _BUNDLE_HELP = """A bundle folder. Build its parts with:
 
   pictext train DATASET --out MODEL_DIR/classifier
@@ -29,7 +31,9 @@ def serve(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="requests running models at once")] = 2,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads per model call")] = 1,
-    max_upload_mb: Annotated[float, typer.Option(help="largest image file, MiB")] = 10.0,
+    max_upload_mb: Annotated[
+        float, typer.Option(help="largest image file, MiB")
+    ] = defaults.MAX_UPLOAD_BYTES / (1 << 20),
     map_method: Annotated[str, typer.Option(help="collection map: tsne or pca")] = "tsne",
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
@@ -41,8 +45,8 @@ def serve(
 
     import uvicorn
 
+    from pictext.bundle.layout import BundleError
     from pictext.service.app import create_app
-    from pictext.service.bundle import BundleError
     from pictext.service.config import MIB, ServiceConfig
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
@@ -50,7 +54,7 @@ def serve(
         concurrency=concurrency,
         threads=threads,
         max_upload_bytes=int(max_upload_mb * MIB),
-        max_request_bytes=max(int(max_upload_mb * MIB) * 4, 8 * MIB),
+        max_request_bytes=max(int(max_upload_mb * MIB) * 4, defaults.MIN_REQUEST_BYTES),
         map_method=map_method,
     )
     try:

@@ -9,7 +9,8 @@ import typer
 
 from pictext.core.defaults import COMPACT_ROWS
 from pictext.core.errors import NotFoundError, UsageError
-from pictext.store.cache import VECTOR_DTYPES, VectorCache
+from pictext.store.cache import VECTOR_DTYPES
+from pictext.store.compact import open_folder
 
 store_app = typer.Typer(help="The vector store: figures, compaction.", no_args_is_help=True)
 
@@ -32,15 +33,6 @@ def _folders(encoder: str | None) -> list[Path]:
     return folders
 
 
-def _open(folder: Path) -> VectorCache:
-    """A store folder opened with the width its shards have (read from the first one)."""
-    import numpy as np
-
-    first = next(iter(sorted(folder.glob("[0-9]*.vecs.npy"))), None)
-    dim = np.load(first, mmap_mode="r").shape[1] if first is not None else 0
-    return VectorCache(folder, dim)
-
-
 def info(encoder: EncoderOpt = None) -> None:
     """Shards, rows, bytes per row, dtypes and small shards of each encoder's vectors."""
     from rich.console import Console
@@ -55,7 +47,7 @@ def info(encoder: EncoderOpt = None) -> None:
         return
     for folder in folders:
         table = Table(title=f"store {folder.name}", show_header=False)
-        for name, value in store_info(_open(folder), COMPACT_ROWS).items():
+        for name, value in store_info(open_folder(folder), COMPACT_ROWS).items():
             shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
             table.add_row(name, f"{value:,}" if isinstance(value, int) else shown)
         console.print(table)
@@ -78,7 +70,7 @@ def compact(
             f"--dtype must be one of {', '.join(VECTOR_DTYPES)}, not {dtype}", item="--dtype"
         )
     for folder in _folders(encoder):
-        done = compact_store(_open(folder), target_rows=rows, dtype=dtype)
+        done = compact_store(open_folder(folder), target_rows=rows, dtype=dtype)
         typer.echo(
             f"{folder.name}: {done.shards_before} -> {done.shards_after} shards "
             f"({done.merged} merged or rewritten), {done.rows:,} rows"

@@ -11,7 +11,7 @@ A saved classifier, ranking head, search index, captioner or collection audit is
 checking the format and version, and every refusal is one line naming the path, what was
 found, what was expected and the command that rebuilds it. A bundle (the folder
 ``pictext serve`` reads) carries the same header in its ``bundle.json``. The format names
-live in one registry (:data:`KINDS`), which ``service/bundle.py`` reads to recognise parts.
+live in one registry (:data:`KINDS`), which ``bundle/layout.py`` reads to recognise parts.
 
 The rule that embeddings, or an installed encoder, are the ones a saved thing was built with
 lives here too (:func:`check_encoder`), so models, indexes and the service apply one check.

@@ -53,6 +53,20 @@ CAPTION_CONSENSUS_KS = (1, 5, 10, 20, 40)  # consensus k tried on validation (1:
 CAPTION_CONSENSUS_TEMPERATURES = (0.02, 0.05, 0.1)  # consensus temperatures tried on validation
 CAPTION_EXTRA_FIELDS: tuple[str, ...] = ()  # extra training captions: none (hurt on validation)
 
+# ---- queries (one default per question: the CLI, the service and the library read these) ----
+TAG_K = 5  # labels shown by tag / verify (the top-k with probabilities)
+SEARCH_K = 10  # results of similar, divergent, recommend and caption search
+RECOMMEND_METHOD = "mmr"  # recommend: knn, mmr, kcenter or dpp
+POOL = 200  # recommend / diversity sweep: candidates a selector compares
+MMR_LAMBDA = 0.5  # recommend: 1 = pure relevance, 0 = most diverse
+
+# ---- ranking head (rank/head.py RankingConfig; pictext rank train) ------------------------
+RANK_EMBED_DIM = 4096  # width of the learned embedding (the report: 4096)
+RANK_MARGIN = 1.0  # triplet margin g
+RANK_OUT_OF_CLASS_FRAC = 0.2  # share of uniform out-of-class negatives (Wang et al.: 0.2)
+RANK_LR = 1e-4  # Adam learning rate
+RANK_BATCH_SIZE = 256  # triplets per step (also the pool hard negatives are mined from)
+
 # ---- divergent lists (rank/divergent.py; chosen on validation queries: bench/divergent.py --tune)
 DIVERGENT_MODE = "diverse"  # "diverse": far from the query and spread out; "farthest": exact
 DIVERGENT_SPREAD = 0.5  # diverse: MMR weight of spread among the picks (0 = farthest list)
@@ -77,6 +91,13 @@ MAX_SVG_ELEMENTS = 50_000  # elements an SVG may draw, <use> expansions counted 
 MAX_SVG_RASTER_PIXELS = 16_000_000  # pixels of an SVG's embedded images, tiles and masks, together
 SVG_RENDER_MEMORY = 512 << 20  # bytes one SVG rendering may allocate (in its own process)
 SVG_RENDER_CPU_SECONDS = 10  # CPU seconds one SVG rendering may take (in its own process)
+
+# ---- uploads to the service (service/config.py; pictext serve) ----------------------------
+MAX_UPLOAD_BYTES = 10 << 20  # largest accepted image file
+MAX_REQUEST_BYTES = 40 << 20  # largest request body (files + form fields)
+MIN_REQUEST_BYTES = 8 << 20  # pictext serve --max-upload-mb: the body limit is 4x, at least this
+MAX_SVG_UPLOAD_BYTES = 2 << 20  # SVG uploads are parsed and rendered: keep them small
+MAX_BATCH = 16  # images in one batch request
 
 # ---- the vector store (store/cache.py, store/ray_embed.py) --------------------------------
 SHARD_ROWS = 512  # images per shard an embedding run writes: a kill loses at most this much

@@ -7,7 +7,7 @@ text is not an error: the item is answered for, and the cut is reported as a
 :class:`Truncation` (``Features.truncated``) for the front end to show. ``k`` above its
 budget is refused (:func:`check_k`): a list that long is never what was meant.
 
-Pixel budgets live with the decoders (:mod:`pictext.data.images`, :mod:`pictext.data.svgbudget`).
+Pixel budgets live with the decoders (:mod:`pictext.data.images`, :mod:`pictext.data.svg.budget`).
 """
 
 from __future__ import annotations

@@ -203,12 +203,6 @@ not a string; left empty"])
     return fields, wrong
 
 
-def text_fields(data: dict) -> dict:
-    """``title``, ``description`` and ``tags`` of a metadata object, cleaned; a field of the
-    wrong type is left empty (:func:`checked_text_fields` also names it)."""
-    return checked_text_fields(data)[0]
-
-
 def _kind(value: object) -> str:
     """A JSON value's kind, as a reader of the file would call it."""
     if isinstance(value, bool):

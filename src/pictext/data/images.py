@@ -8,7 +8,7 @@ pixels), :func:`decode_image` the bytes of an upload.
 Every failure becomes an :class:`~pictext.data.errors.ItemError` that names the item and the
 problem (an :class:`ImageDecodeError` says which kind of problem), so a reader or the
 embedding store can report the item, skip it and go on. An image over a budget (pixels,
-bytes, what its SVG would draw: :mod:`pictext.data.svgrender`) is refused before it is
+bytes, what its SVG would draw: :mod:`pictext.data.svg.render`) is refused before it is
 decoded, with an :class:`ImageTooLargeError` (a :class:`~pictext.core.errors.BudgetError`).
 """
 
@@ -32,7 +32,7 @@ from pictext.data.errors import (
     ItemError,
 )
 from pictext.data.svg import SVG_SUFFIXES, looks_like_svg
-from pictext.data.svgraster import svg_png
+from pictext.data.svg.raster import svg_png
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset

@@ -15,7 +15,7 @@ from pathlib import Path
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
 from pictext.data.packages import data_path
-from pictext.data.svgmeta import parse_svg_text, read_head
+from pictext.data.svg.meta import parse_svg_text, read_head
 
 PACKAGE = "openclipart-svg"
 SVG_ROOT = Path("/usr/share/openclipart/svg")

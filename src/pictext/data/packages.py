@@ -55,19 +55,6 @@ def data_path(deb_name: str, probe_path: str | Path) -> Path:
     return probe if root == Path("/") else root / probe.relative_to("/")
 
 
-def package_version(deb_name: str) -> str | None:
-    """Installed version of a Debian package, or None (not installed / no dpkg)."""
-    if not shutil.which("dpkg-query"):
-        return None
-    result = subprocess.run(
-        ["dpkg-query", "-W", "-f=${Version}", deb_name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.strip() or None if result.returncode == 0 else None
-
-
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -173,11 +173,6 @@ def read_synset_file(path: Path) -> list[Synset]:
     ]
 
 
-def read_synsets(path: Path) -> list[tuple[str, str]]:
-    """(label, WordNet id) per class index from ``synsets.txt``; labels made unique."""
-    return [(s.label, s.wnid) for s in read_synset_file(path)]
-
-
 def read_queries(info: Path, source: str) -> dict[int, str]:
     """Query index -> query text, from ``queries_<source>.txt`` (1.0) or ``queries.txt``.
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pictext.core import defaults
+
 SELECTORS: tuple[str, ...] = ("knn", "mmr", "kcenter", "dpp")
 
 
@@ -28,7 +30,7 @@ def select(
     vectors: np.ndarray,
     relevance: np.ndarray,
     k: int,
-    lambda_: float = 0.5,
+    lambda_: float = defaults.MMR_LAMBDA,
     seen: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices (into the candidates) of the ``k`` items picked by ``method``, in pick order.

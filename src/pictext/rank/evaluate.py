@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.rank import diversity
 from pictext.rank.ann import top_k_inner
 from pictext.rank.metrics import (
@@ -92,8 +93,8 @@ def diversity_sweep(
     labels: np.ndarray,
     histories: Sequence[np.ndarray],
     *,
-    k: int = 10,
-    pool: int = 200,
+    k: int = defaults.SEARCH_K,
+    pool: int = defaults.POOL,
     lambdas: Sequence[float] = (1.0, 0.98, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0),
     offsets: Sequence[int] = (0, 5, 10, 20, 40, 80),
     methods: Sequence[str] = ("mmr", "kcenter", "dpp"),

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 class RankingConfig:
     """Hyperparameters of :class:`RankingHead`."""
 
-    embed_dim: int = 4096  # width of the learned embedding (the report: 4096)
-    margin: float = 1.0  # triplet margin g
-    out_of_class_frac: float = 0.2  # share of uniform out-of-class negatives (Wang et al.: 0.2)
+    embed_dim: int = defaults.RANK_EMBED_DIM  # width of the learned embedding (the report: 4096)
+    margin: float = defaults.RANK_MARGIN  # triplet margin g
+    out_of_class_frac: float = (
+        defaults.RANK_OUT_OF_CLASS_FRAC
+    )  # share of uniform out-of-class negatives (Wang et al.: 0.2)
     hard_negatives: bool = True  # mine the other negatives from the current embedding
     use_text: bool = False  # also feed the item's "text" embedding (masked when missing)
     align_weight: float = 0.0  # use_text: weight of the cross-modal InfoNCE loss (an item's
@@ -48,10 +50,12 @@ class RankingConfig:
     modality_dropout: float = 0.0  # use_text: chance a training row loses its image or its text,
     # so image-only, text-only and both land in one space
     normalize: bool = True  # L2-normalise the output (margin on a fixed scale)
-    lr: float = 1e-4  # Adam learning rate
+    lr: float = defaults.RANK_LR  # Adam learning rate
     weight_decay: float = 1e-5  # Adam weight decay
     epochs: int = defaults.RANK_EPOCHS  # passes; each draws one triplet per training query
-    batch_size: int = 256  # triplets per step (also the pool hard negatives are mined from)
+    batch_size: int = (
+        defaults.RANK_BATCH_SIZE
+    )  # triplets per step (also the pool hard negatives are mined from)
     validation_fraction: float = defaults.RANK_VALIDATION_FRACTION  # held out when no eval set
     restore_best: bool = True  # keep the epoch with the best held-out triplet accuracy
     seed: int = 0  # seeds sampling, initialisation and the validation split

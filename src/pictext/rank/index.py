@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.artifacts import (
     INDEX,
     ArtifactFormatError,
@@ -150,7 +151,7 @@ class SearchIndex:
         self.text = text
         self.text_mask = text_mask
         self.ann = ann
-        self.rim = rim  # rows divergent queries scan when ann is used (see search.rim_pool)
+        self.rim = rim  # rows divergent queries scan when ann is used (see rank.ann.rim_pool)
         self._rows = augment_rows(vectors, manifest.metric)
         self._rim_rows = None if rim is None else self._rows[rim]
         self.bounds = bounds  # IVF cells' statistics: farthest queries by branch and bound
@@ -411,7 +412,9 @@ class SearchIndex:
     def _space_queries(self, q: np.ndarray) -> np.ndarray:
         return unit_rows(q) if self.manifest.metric == "cosine" else q
 
-    def similar_to(self, query: np.ndarray | Features | int, k: int = 5) -> list[Hit]:
+    def similar_to(
+        self, query: np.ndarray | Features | int, k: int = defaults.SEARCH_K
+    ) -> list[Hit]:
         """The ``k`` items nearest to a query.
 
         Args:
@@ -423,7 +426,10 @@ class SearchIndex:
         return self._nearest(query, k, farthest=False)
 
     def divergent_to(
-        self, query: np.ndarray | Features | int, k: int = 5, divergence: Divergence | None = None
+        self,
+        query: np.ndarray | Features | int,
+        k: int = defaults.SEARCH_K,
+        divergence: Divergence | None = None,
     ) -> list[Hit]:
         """``k`` items far from a query, most distant first (``query`` as in
         :meth:`similar_to`; ``divergence``: mode and knobs, see :mod:`pictext.rank.divergent`).
@@ -470,7 +476,7 @@ class SearchIndex:
     def text_search(
         self,
         vector: np.ndarray,
-        k: int = 5,
+        k: int = defaults.SEARCH_K,
         *,
         farthest: bool = False,
         divergence: Divergence | None = None,
@@ -505,12 +511,12 @@ class SearchIndex:
     def recommend(
         self,
         history: Sequence[str | int],
-        k: int = 10,
+        k: int = defaults.SEARCH_K,
         *,
         queries: np.ndarray | None = None,
-        lambda_: float = 0.5,
+        lambda_: float = defaults.MMR_LAMBDA,
         method: str = "mmr",
-        pool: int = 200,
+        pool: int = defaults.POOL,
         avoid_seen: bool = True,
     ) -> list[Hit]:
         """Items relevant to a user's history yet diverse (see :mod:`pictext.rank.diversity`).

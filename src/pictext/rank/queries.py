@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.errors import InputError, NotFoundError, UsageError
 from pictext.core.limits import check_k
 from pictext.core.vectors import unit_rows
@@ -32,10 +33,10 @@ from pictext.data.item import Item
 from pictext.rank.divergent import Divergence
 from pictext.rank.index import Hit, SearchIndex
 from pictext.store.embed import embed_items
-from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import require_read, text_failures
 from pictext.store.features import Features
 from pictext.store.memory import MemoryCache
+from pictext.store.pool import EncoderSource, encoder_for
 
 KINDS: tuple[str, ...] = ("id", "file", "text")
 
@@ -69,6 +70,7 @@ class QueryAnswer:
     index: dict[str, Any]  # which index answered: see :func:`index_summary`
     distance: str  # what a hit's distance means
     divergence: str | None = None  # which divergent mode answered (divergent lists only)
+    ignored: list[str] = field(default_factory=list)  # query inputs the index space cannot read
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -81,6 +83,8 @@ class QueryAnswer:
         }
         if self.divergence is not None:
             out["divergence"] = self.divergence
+        if self.ignored:
+            out["ignored"] = self.ignored
         return out
 
 
@@ -235,7 +239,7 @@ def _looks_like_name(query: str) -> bool:
 def answer(
     index: SearchIndex,
     query: str,
-    k: int = 5,
+    k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
@@ -269,38 +273,45 @@ def answer(
     )
 
 
-def search(
+def answer_item(
     index: SearchIndex,
-    query: str,
-    k: int = 5,
+    item: Item,
+    k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
-    text: bool = False,
     encoders: EncoderSource | None = None,
     memory: MemoryCache | None = None,
-) -> list[Hit]:
-    """The hits of :func:`answer` (same arguments)."""
-    return answer(
-        index,
-        query,
-        k,
-        farthest=farthest,
-        divergence=divergence,
-        text=text,
-        encoders=encoders,
+) -> QueryAnswer:
+    """:func:`search_items` for one new item (an upload with its text), as a
+    :class:`QueryAnswer` like :func:`answer`'s.
+
+    In the joint space every input the item has is used and each hit says how close the
+    image alone and the text alone are; an index whose space reads images only uses the
+    image and names the text it could not use in ``ignored``."""
+    [hits] = search_items(
+        index, [item], k, farthest=farthest, divergence=divergence, encoders=encoders,
         memory=memory,
-    ).hits
+    )  # fmt: skip
+    has_text = bool(item.text.strip())
+    joint = reads_text(index)
+    used = (["image"] if item.has_image() else []) + (
+        ["text"] if has_text and (joint or not item.has_image()) else []
+    )
+    ignored = [] if "text" in used or not has_text else item_text_fields(item)
+    kind = "+".join(used) if joint else ("image" if item.has_image() else "text")
+    mode = (divergence or Divergence()).describe() if farthest else None
+    how = f"new item ({' and '.join(used)})"
+    meaning = distance_meaning(index, "image" if item.has_image() or joint else "text")
+    out = QueryAnswer(item.id, kind, how, hits, index_summary(index), meaning, mode)
+    out.ignored = ignored
+    return out
 
 
-def similar(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
-    """The ``k`` items most similar to a query string (options as in :func:`search`)."""
-    return search(index, query, k, farthest=False, **options)
-
-
-def divergent(index: SearchIndex, query: str, k: int = 5, **options: Any) -> list[Hit]:
-    """The ``k`` items divergent from a query string (options as in :func:`search`)."""
-    return search(index, query, k, farthest=True, **options)
+def item_text_fields(item: Item) -> list[str]:
+    """The text fields an item has."""
+    fields = (("title", item.title), ("description", item.description), ("tags", item.tags))
+    return [name for name, value in fields if value]
 
 
 def _encoder(spec: str | None, what: str, encoders: EncoderSource | None) -> Any:
@@ -394,7 +405,7 @@ def space_features(
 def search_items(
     index: SearchIndex,
     items: Sequence[Item],
-    k: int = 5,
+    k: int = defaults.SEARCH_K,
     *,
     farthest: bool = False,
     divergence: Divergence | None = None,
@@ -442,42 +453,6 @@ def search_items(
     return out
 
 
-def answer_item(
-    index: SearchIndex,
-    item: Item,
-    k: int = 5,
-    *,
-    farthest: bool = False,
-    divergence: Divergence | None = None,
-    encoders: EncoderSource | None = None,
-    memory: MemoryCache | None = None,
-) -> QueryAnswer:
-    """:func:`answer` for a new item: an image file with its title, description and tags
-    (the query string is the item's id). In the joint space every input the item has is used
-    and each hit says how close the image alone and the text alone are.
-
-    Raises:
-        QueryInputError: the index cannot use the item's text (its space reads images only).
-    """
-    check_k(k)
-    has_text = bool(item.text.strip())
-    if has_text and not reads_text(index):
-        raise QueryInputError(
-            f"{item.id}: this index's space reads images only, so a title, description or tags "
-            "cannot be used; build the index with a joint head (`pictext rank train --joint`)"
-        )
-    hits = search_items(
-        index, [item], k, farthest=farthest, divergence=divergence, encoders=encoders,
-        memory=memory if memory is not None else MemoryCache(0),
-    )[0]  # fmt: skip
-    used = [n for n, ok in (("image", item.has_image()), ("text", has_text)) if ok]
-    kind = "+".join(used)
-    mode = (divergence or Divergence()).describe() if farthest else None
-    how = f"{' and '.join(used)} of a new item"
-    meaning = distance_meaning(index, "image")
-    return QueryAnswer(item.id, kind, how, hits, index_summary(index), meaning, mode)
-
-
 def _part_vectors(index: SearchIndex, feats: Features) -> dict[str, np.ndarray]:
     """Joint space: each query's image alone and text alone in the index space (zero rows
     where the query lacks that input); ``{}`` for other spaces."""
@@ -511,11 +486,11 @@ def recommend_items(
     index: SearchIndex,
     history: Sequence[str | int],
     items: Sequence[Item] = (),
-    k: int = 10,
+    k: int = defaults.SEARCH_K,
     *,
-    method: str = "mmr",
-    lambda_: float = 0.5,
-    pool: int = 200,
+    method: str = defaults.RECOMMEND_METHOD,
+    lambda_: float = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
     encoders: EncoderSource | None = None,
     cache_dir: str | Path | None = None,
     memory: MemoryCache | None = None,
@@ -562,11 +537,14 @@ def check_recommend(k: int, *, method: str, lambda_: float, pool: int) -> None:
 def recommend_answer(
     index: SearchIndex,
     history: Sequence[str],
-    k: int = 10,
+    k: int = defaults.SEARCH_K,
     *,
-    method: str = "mmr",
-    lambda_: float = 0.5,
-    pool: int = 200,
+    items: Sequence[Item] = (),
+    method: str = defaults.RECOMMEND_METHOD,
+    lambda_: float = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
+    encoders: EncoderSource | None = None,
+    memory: MemoryCache | None = None,
 ) -> QueryAnswer:
     """:func:`recommend_items` for a history of item ids, with which index answered.
 
@@ -574,7 +552,11 @@ def recommend_answer(
         UsageError: ``k`` out of range.
         UnknownItemError: a history id the index does not hold (named).
     """
-    hits = recommend_items(index, history, (), k, method=method, lambda_=lambda_, pool=pool)
-    how = f"history of {len(history)} item(s), {method} (lambda={lambda_}, pool={pool})"
+    hits = recommend_items(
+        index, history, items, k, method=method, lambda_=lambda_, pool=pool,
+        encoders=encoders, memory=memory,
+    )  # fmt: skip
+    new = f" and {len(items)} new item(s)" if items else ""
+    how = f"history of {len(history)} item(s){new}, {method} (lambda={lambda_}, pool={pool})"
     meaning = distance_meaning(index, "item", recommend=True)
     return QueryAnswer(", ".join(history), "history", how, hits, index_summary(index), meaning)

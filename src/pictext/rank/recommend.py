@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from pictext.core import defaults
 from pictext.core.vectors import unit_rows
 from pictext.rank import diversity
 from pictext.rank.ann import top_k_inner
@@ -61,8 +62,8 @@ def recommend_rows(
     *,
     extra: np.ndarray | None = None,
     method: str = "mmr",
-    lambda_: float = 0.5,
-    pool: int = 200,
+    lambda_: float = defaults.MMR_LAMBDA,
+    pool: int = defaults.POOL,
     avoid_seen: bool = True,
     search: Searcher | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -21,10 +21,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pictext.bundle.layout import find_bundle
 from pictext.core.errors import PictextError
 from pictext.core.lru import LruCache
 from pictext.service.backend import Backend, EncoderFactory
-from pictext.service.bundle import find_bundle
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError, bad_request, internal, unprocessable
 from pictext.service.routes import ServiceState, router
@@ -45,7 +45,7 @@ def create_app(
     """Load the bundle in ``model_dir`` (once) and build the app.
 
     Args:
-        model_dir: a bundle folder (see :mod:`pictext.service.bundle`).
+        model_dir: a bundle folder (see :mod:`pictext.bundle.layout`).
         config: limits and concurrency; defaults when None.
         dataset: overrides the collection's dataset name or path.
         encoder_factory: builds encoders by registry name (tests pass toy encoders).

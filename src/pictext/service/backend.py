@@ -16,14 +16,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from pictext.bundle.layout import Bundle, BundleError
+from pictext.bundle.model import Model
+from pictext.core import defaults
+from pictext.core.errors import UsageError
 from pictext.data.item import Item
 from pictext.encoders.registry import EncoderVersionError
-from pictext.service.bundle import Bundle, BundleError
 from pictext.service.catalog import Catalog
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError, unprocessable
 from pictext.service.timing import Timing
 from pictext.store import EncoderPool, MemoryCache
+from pictext.store.failures import all_read
 
 if TYPE_CHECKING:
     from pictext.rank.divergent import Divergence
@@ -41,7 +45,7 @@ class Backend:
     """A bundle's parts, loaded once, and the operations the routes call.
 
     Example:
-        >>> from pictext.service.bundle import find_bundle  # doctest: +SKIP
+        >>> from pictext.bundle.layout import find_bundle  # doctest: +SKIP
         >>> backend = Backend.load(find_bundle("bundle"))  # doctest: +SKIP
         >>> backend.tag([Item("q", title="a red car")], 3, Timing())  # doctest: +SKIP
     """
@@ -60,6 +64,8 @@ class Backend:
         self.encoders = EncoderPool(encoder_factory, prepare=True, threads=config.threads)
         self.memory = MemoryCache(config.embedding_cache)  # upload embeddings, by content
         self._cache_dir: Path | None = None
+        # The one object the CLI and Python answer through too (pictext.load).
+        self.model = Model(bundle, encoders=self.encoders, memory=self.memory)
 
     # ---- loading ------------------------------------------------------------------------
     @classmethod
@@ -74,7 +80,7 @@ class Backend:
         """Load every part the bundle has, and the encoders they need, once.
 
         Args:
-            bundle: from :func:`~pictext.service.bundle.find_bundle`.
+            bundle: from :func:`~pictext.bundle.layout.find_bundle`.
             config: service limits; defaults when None.
             encoder_factory: builds an encoder from its registry name (tests pass toys).
             cache_dir: embedding and caption cache root (default ``$PICTEXT_CACHE``).
@@ -84,8 +90,10 @@ class Backend:
         """
         self = cls(bundle, config or ServiceConfig(), encoder_factory)
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.model.cache_dir = self._cache_dir
         if bundle.dataset:
             self.catalog.load_items()
+            self.model.items = list(self.catalog.items.values())
         if bundle.classifier:
             self._load_classifier(bundle.classifier)
         if bundle.index:
@@ -93,9 +101,7 @@ class Backend:
         if bundle.captioner:
             self._load_captioner(bundle.captioner)
         if bundle.audit:
-            from pictext.audit import AuditResult
-
-            self.audit = AuditResult.load(bundle.audit)
+            self.audit = self.model.require("audit")
         return self
 
     def _encoder(self, spec: str, part: str) -> Any:
@@ -108,12 +114,11 @@ class Backend:
             ) from None
 
     def _load_classifier(self, path: Path) -> None:
-        from pictext.classify.routed import load_classifier
         from pictext.classify.tagging import model_encoders
         from pictext.core.threads import set_torch_threads
 
         set_torch_threads(self.config.threads)
-        clf = load_classifier(path)
+        clf = self.model.require("classifier")
         for spec in model_encoders(clf):
             if spec:
                 self._encoder(spec, "classifier")
@@ -122,10 +127,9 @@ class Backend:
         log.info("classifier: %d classes, inputs %s (%s)", len(clf.classes_), inputs, path)
 
     def _load_index(self, path: Path) -> None:
-        from pictext.rank.index import SearchIndex
         from pictext.rank.queries import index_encoders
 
-        index = SearchIndex.load(path)
+        index = self.model.require("index")
         for spec in index_encoders(index).specs:
             self._encoder(spec, "index")
         self.index = index
@@ -134,25 +138,19 @@ class Backend:
         log.info("index: %d items, %s space, %s (%s)", len(index), m.space, m.metric, path)
 
     def _load_captioner(self, path: Path) -> None:
-        from pictext.caption import load_captioner
-        from pictext.caption.search import CaptionSearch
-
-        captioner = load_captioner(path)
-        if not captioner.image_encoder:
-            raise BundleError(f"{path}: the captioner names no image encoder; rebuild it")
+        try:
+            captioner = self.model.require("captioner")
+        except UsageError as err:
+            raise BundleError(str(err)) from None
         self._encoder(captioner.image_encoder, "captioner")
         # By registry name, not recorded; kept out of the pool of the parts' recorded encoders.
         pool = EncoderPool(self.encoders.factory, prepare=True, threads=self.config.threads)
-        text = pool(self.config.caption_text_encoder)
-        if self.catalog.items:  # caption every collection image once (cached on disk)
-            items = list(self.catalog.items.values())
-            self.captions = CaptionSearch.over(
-                captioner, items, text, encoders=self.encoders, cache_dir=self._cache_dir
-            )
-            col = self.captions.collection
+        text = self._caption_text = pool(self.config.caption_text_encoder)
+        # Every collection image is captioned once (cached on disk).
+        self.captions = self.model.caption_index(text)
+        col = self.captions.collection
+        if col is not None:
             self.catalog.captions = dict(zip(col.ids, col.captions, strict=True))
-        else:
-            self.captions = CaptionSearch(captioner, text, encoders=self.encoders)
         self.captioner = captioner
         log.info("captioner: %r (%s)", captioner, path)
 
@@ -218,22 +216,18 @@ class Backend:
     # ---- classifier ---------------------------------------------------------------------
     def tag(self, queries: Sequence[Item], k: int, timing: Timing) -> list[dict[str, Any]]:
         """Top-``k`` labels with calibrated probabilities, per query."""
-        from pictext.classify.tagging import tag_items
-
         self.require("classifier")
         with timing.measure("model"):
-            tops = tag_items(self.classifier, queries, k, **self._embedding())
+            tops = all_read(self.model.tag(queries, k))
         return [{"top": _top(t), "inputs": _inputs(q)} for q, t in zip(queries, tops, strict=True)]
 
     def verify(
         self, queries: Sequence[Item], claimed: Sequence[str], k: int, timing: Timing
     ) -> list[dict[str, Any]]:
         """Agree or disagree with each claimed label, with confidence and the top-``k``."""
-        from pictext.classify.tagging import verify_items
-
         self.require("classifier")
         with timing.measure("model"):
-            verdicts = verify_items(self.classifier, queries, list(claimed), k, **self._embedding())
+            verdicts = all_read(self.model.verify(queries, list(claimed), k))
         out = []
         for q, v in zip(queries, verdicts, strict=True):
             d = v.to_dict()
@@ -253,17 +247,19 @@ class Backend:
         divergence: Divergence | None = None,
     ) -> list[dict[str, Any]]:
         """The ``k`` most similar (or divergent, chosen by ``divergence``) items per query."""
-        from pictext.rank.queries import reads_text, search_items
+        from pictext.rank.queries import reads_text
 
         self.require("index")
-        options = dict(farthest=farthest, divergence=divergence, **self._embedding())
         with timing.measure("model"):
-            found = search_items(self.index, queries, k, **options)
+            answers = [self._answer(q, k, farthest, divergence) for q in queries]
         joint = reads_text(self.index)
-        return [
-            {"hits": self._hits(hits), "inputs": _inputs(q), "used": _used(q, joint)}
-            for q, hits in zip(queries, found, strict=True)
-        ]
+        out = []
+        for q, a in zip(queries, answers, strict=True):
+            d = {"hits": self._hits(a.hits), "inputs": _inputs(q), "used": _used(q, joint)}
+            if a.ignored:
+                d["ignored"] = a.ignored
+            out.append(d)
+        return out
 
     def _hits(self, hits: Sequence[Any]) -> list[dict[str, Any]]:
         """Hits as the API returns them; in the joint space, with the cosine of the query's
@@ -286,9 +282,15 @@ class Backend:
         """Items most similar (or divergent) to a collection item; [] when it is not indexed."""
         if not self.indexed(item_id):
             return []
-        ix, row = self.index, self.index.row(item_id)
-        hits = ix.divergent_to(row, k, divergence) if farthest else ix.similar_to(row, k)
-        return self._hits(hits)
+        return self._hits(self._answer(f"id:{item_id}", k, farthest, divergence).hits)
+
+    def _answer(
+        self, query: Item | str, k: int, farthest: bool, divergence: Divergence | None
+    ) -> Any:
+        """One search, as the CLI and ``pictext.load`` answer it."""
+        if farthest:
+            return self.model.divergent(query, k, divergence=divergence)
+        return self.model.similar(query, k)
 
     def recommend(
         self,
@@ -297,13 +299,12 @@ class Backend:
         k: int,
         *,
         method: str = "mmr",
-        lambda_: float = 0.5,
-        pool: int = 200,
+        lambda_: float = defaults.MMR_LAMBDA,
+        pool: int = defaults.POOL,
         timing: Timing,
     ) -> list[dict[str, Any]]:
         """Items relevant to a history (ids, and/or an upload) yet diverse."""
         from pictext.rank.diversity import SELECTORS
-        from pictext.rank.queries import recommend_items
 
         self.require("index")
         if method not in SELECTORS:
@@ -318,16 +319,14 @@ class Backend:
         if query is None and not history:
             raise unprocessable("give history item ids or an image", field="history")
         with timing.measure("model"):
-            hits = recommend_items(
-                self.index,
+            hits = self.model.recommend(
                 list(history),
-                [] if query is None else [query],
                 k,
+                items=[] if query is None else [query],
                 method=method,
                 lambda_=lambda_,
                 pool=pool,
-                **self._embedding(),
-            )
+            ).hits
         return self._hits(hits)
 
     # ---- captioner ----------------------------------------------------------------------
@@ -338,7 +337,7 @@ class Backend:
             if not q.has_image():
                 raise unprocessable(f"{q.id}: a caption needs an image", field="image")
         with timing.measure("model"):
-            answers = self.captions.answer(queries, k, memory=self.memory)
+            answers = self.model.caption_search(queries, k, text_encoder=self._caption_text)
         th = self.captions.thresholds
         return [
             {
@@ -357,17 +356,13 @@ class Backend:
     def browse(self, query: Any, text: str, timing: Timing) -> dict[str, Any]:
         """A page of the collection (:func:`pictext.audit.browse.browse`); sorting by
         similarity ranks the ``max_k`` items nearest the text ``text`` (the rest follow)."""
-        from pictext.audit.browse import browse
-
-        distances = None
         if query.sort == "similarity":
+            self.require("index")
             if not text.strip():
                 raise unprocessable("sorting by similarity needs a search text", field="q")
-            found = self.nearest([Item("query", title=text)], self.config.max_k, False, timing)
-            distances = {h["id"]: h["distance"] for h in found[0]["hits"]}
         try:
-            page = browse(list(self.catalog.items.values()), query, audit=self.audit,
-                          distances=distances)  # fmt: skip
+            with timing.measure("model"):
+                page = self.model.browse(query, text)
         except ValueError as err:
             raise unprocessable(str(err), field="sort") from None
         rows = []

@@ -16,8 +16,8 @@ from pictext.core.lru import LruCache
 from pictext.service.errors import ServiceError, unprocessable
 
 if TYPE_CHECKING:
+    from pictext.bundle.layout import Bundle
     from pictext.data.item import Item
-    from pictext.service.bundle import Bundle
     from pictext.service.config import ServiceConfig
 
 log = logging.getLogger("pictext.service")
@@ -64,9 +64,9 @@ class Catalog:
 
     def load_items(self) -> None:
         """Read the dataset the bundle names."""
+        from pictext.bundle.layout import BundleError
         from pictext.data import load_dataset
         from pictext.data.errors import DatasetNotFoundError
-        from pictext.service.bundle import BundleError
 
         try:
             ds = load_dataset(self.bundle.dataset)  # type: ignore[arg-type]

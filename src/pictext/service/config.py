@@ -18,11 +18,15 @@ class ServiceConfig:
         10485760
     """
 
-    max_upload_bytes: int = 10 * MIB  # largest accepted image file
-    max_request_bytes: int = 40 * MIB  # largest request body (files + form fields)
-    max_svg_bytes: int = 2 * MIB  # SVG uploads are parsed and rendered: keep them small
+    max_upload_bytes: int = defaults.MAX_UPLOAD_BYTES  # largest accepted image file
+    max_request_bytes: int = (
+        defaults.MAX_REQUEST_BYTES
+    )  # largest request body (files + form fields)
+    max_svg_bytes: int = (
+        defaults.MAX_SVG_UPLOAD_BYTES
+    )  # SVG uploads are parsed and rendered: keep them small
     max_pixels: int = defaults.MAX_PIXELS  # width x height above this is refused (the decoder's)
-    max_batch: int = 16  # images in one batch request
+    max_batch: int = defaults.MAX_BATCH  # images in one batch request
     max_text_chars: int = defaults.MAX_TEXT_CHARS  # characters per text field
     max_tags: int = defaults.MAX_TAGS  # tags per item
     max_k: int = defaults.MAX_K  # most results one query may ask for (k above: 422)

@@ -175,7 +175,7 @@ async def tag(
     title: TitleField = "",
     description: DescriptionField = "",
     tags: TagsField = "",
-    k: K = 5,
+    k: K = defaults.TAG_K,
 ) -> dict[str, Any]:
     """Top-``k`` labels with calibrated probabilities for an image and/or its text."""
     _check_k(request, k)
@@ -185,7 +185,7 @@ async def tag(
 
 @router.post("/tag/batch", tags=["classify"], summary="Suggested tags for several images")
 async def tag_batch(
-    request: Request, images: ImagesField, items: ItemsField = "", k: K = 5
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = defaults.TAG_K
 ) -> dict[str, Any]:
     _check_k(request, k)
     return await _batch(request, "classifier", images, items, lambda b, q, t, tm: b.tag(q, k, tm))
@@ -199,7 +199,7 @@ async def verify(
     title: TitleField = "",
     description: DescriptionField = "",
     tags: TagsField = "",
-    k: K = 5,
+    k: K = defaults.TAG_K,
 ) -> dict[str, Any]:
     """Machine-in-the-loop check of a human's label, with calibrated confidence."""
     _check_k(request, k)
@@ -219,7 +219,7 @@ async def verify(
     "/verify/batch", tags=["classify"], summary="Verify the claimed labels of several images"
 )
 async def verify_batch(
-    request: Request, images: ImagesField, items: ItemsField = "", k: K = 5
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = defaults.TAG_K
 ) -> dict[str, Any]:
     _check_k(request, k)
     return await _batch(
@@ -289,7 +289,7 @@ async def similar(
     description: DescriptionField = "",
     tags: TagsField = "",
     item_id: Annotated[str, Form(description="search from a collection item instead")] = "",
-    k: K = 10,
+    k: K = defaults.SEARCH_K,
 ) -> dict[str, Any]:
     """Nearest items in the ranking space (an image), or by text when no image is given."""
     _check_k(request, k)
@@ -300,7 +300,7 @@ async def similar(
 
 @router.post("/similar/batch", tags=["search"], summary="Similar images for several images")
 async def similar_batch(
-    request: Request, images: ImagesField, items: ItemsField = "", k: K = 10
+    request: Request, images: ImagesField, items: ItemsField = "", k: K = defaults.SEARCH_K
 ) -> dict[str, Any]:
     _check_k(request, k)
     return await _batch(request, "index", images, items, _search_work(k, False))
@@ -314,7 +314,7 @@ async def divergent(
     description: DescriptionField = "",
     tags: TagsField = "",
     item_id: Annotated[str, Form(description="search from a collection item instead")] = "",
-    k: K = 10,
+    k: K = defaults.SEARCH_K,
     mode: ModeField = defaults.DIVERGENT_MODE,
     spread: SpreadField = defaults.DIVERGENT_SPREAD,
     quantile: QuantileField = defaults.DIVERGENT_QUANTILE,
@@ -332,7 +332,7 @@ async def divergent_batch(
     request: Request,
     images: ImagesField,
     items: ItemsField = "",
-    k: K = 10,
+    k: K = defaults.SEARCH_K,
     mode: ModeField = defaults.DIVERGENT_MODE,
     spread: SpreadField = defaults.DIVERGENT_SPREAD,
     quantile: QuantileField = defaults.DIVERGENT_QUANTILE,
@@ -350,12 +350,14 @@ async def recommend(
         list[str] | None, Form(description="ids of items the user has seen (repeat the field)")
     ] = None,
     image: ImageField = None,
-    k: K = 10,
-    method: Annotated[str, Form(description="knn, mmr, kcenter or dpp")] = "mmr",
+    k: K = defaults.SEARCH_K,
+    method: Annotated[
+        str, Form(description="knn, mmr, kcenter or dpp")
+    ] = defaults.RECOMMEND_METHOD,
     lambda_: Annotated[
         float, Form(alias="lambda", ge=0.0, le=1.0, description="1 = relevance only")
-    ] = 0.5,
-    pool: Annotated[int, Form(ge=1, le=5000, description="candidates considered")] = 200,
+    ] = defaults.MMR_LAMBDA,
+    pool: Annotated[int, Form(ge=1, le=5000, description="candidates considered")] = defaults.POOL,
 ) -> dict[str, Any]:
     """A list relevant to the history (item ids and/or an uploaded image) yet diverse."""
     _check_k(request, k)
@@ -387,7 +389,7 @@ async def recommend(
 async def caption(
     request: Request,
     image: Annotated[UploadFile, File(description="the image to caption")],
-    k: K = 10,
+    k: K = defaults.SEARCH_K,
 ) -> dict[str, Any]:
     """A generated caption, and collection images whose captions are similar (cosine >= 0.90)
     or divergent (0.50-0.60)."""
@@ -398,7 +400,9 @@ async def caption(
 
 
 @router.post("/caption/batch", tags=["caption"], summary="Caption several images")
-async def caption_batch(request: Request, images: ImagesField, k: K = 10) -> dict[str, Any]:
+async def caption_batch(
+    request: Request, images: ImagesField, k: K = defaults.SEARCH_K
+) -> dict[str, Any]:
     _check_k(request, k)
     return await _batch(request, "captioner", images, "", lambda b, q, t, tm: b.caption(q, k, tm))
 

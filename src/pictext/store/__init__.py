@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pictext.store.cache import VectorCache
 from pictext.store.embed import EmbedReport, embed_dataset, embed_items
-from pictext.store.encoders import EncoderPool, EncoderSource, encoder_for
 from pictext.store.failures import Failure, UnreadableItemsError, require_read
 from pictext.store.features import TEXT_INPUTS, Features
 from pictext.store.memory import MemoryCache
+from pictext.store.pool import EncoderPool, EncoderSource, encoder_for
 
 __all__ = [
     "TEXT_INPUTS",

@@ -176,3 +176,10 @@ def store_info(cache: VectorCache, small_rows: int) -> dict[str, Any]:
         "damaged shards set aside": len(cache.set_aside),
         "key bytes per row": KEY_DTYPE.itemsize,
     }
+
+
+def open_folder(folder: Path) -> VectorCache:
+    """A store folder opened with the width its shards have (read from the first one)."""
+    first = next(iter(sorted(folder.glob("[0-9]*.vecs.npy"))), None)
+    dim = np.load(first, mmap_mode="r").shape[1] if first is not None else 0
+    return VectorCache(folder, dim)

@@ -133,7 +133,7 @@ class CompositeEncoder:
             self.image_size = max(int(p.image_size) for p in self.parts)
 
     def prepare(self) -> None:
-        """Load every part's runtime now (see :class:`~pictext.store.encoders.EncoderPool`)."""
+        """Load every part's runtime now (see :class:`~pictext.store.pool.EncoderPool`)."""
         for part in self.parts:
             if callable(getattr(part, "prepare", None)):
                 part.prepare()

@@ -22,10 +22,10 @@ from pictext.data.errors import ItemError
 from pictext.data.item import text_key
 from pictext.store.cache import KEY_DTYPE, VectorCache, cache_state_error
 from pictext.store.composite import CompositeEncoder, join, parts_of
-from pictext.store.encoders import EncoderSource, encoder_for
 from pictext.store.failures import Failure
 from pictext.store.features import TEXT_INPUTS, Features
 from pictext.store.pipeline import Batch, decoded_batches, run_ahead
+from pictext.store.pool import EncoderSource, encoder_for
 
 if TYPE_CHECKING:
     from pictext.data.dataset import Dataset
@@ -297,7 +297,7 @@ def embed_items(
             (``a+b``, :mod:`pictext.store.composite`: each part read from its own cache);
             None skips images.
         text_encoder: the same for text; None skips text.
-        encoders: builds a named encoder (e.g. an :class:`~pictext.store.encoders.EncoderPool`);
+        encoders: builds a named encoder (e.g. an :class:`~pictext.store.pool.EncoderPool`);
             default: the registry, recorded versions checked.
         cache_dir: disk cache root (default: :func:`pictext.core.paths.cache_dir`).
         memory: keep the embeddings in this memory cache instead; nothing touches the disk.

@@ -1,7 +1,7 @@
 """The SVG renderer's own process; it imports nothing of pictext (only the standard library
 and cairosvg), so it can be run from its file.
 
-:mod:`pictext.data.svgrender` starts one per rendering thread and sends it documents on
+:mod:`pictext.data.svg.render` starts one per rendering thread and sends it documents on
 stdin; for each, the worker forks a child that limits its own address space
 (``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``), draws with cairosvg (``unsafe=False``) and
 writes the result to a pipe. The worker itself stays small and single-threaded (so forking

@@ -12,7 +12,7 @@ those costs up through the references and refuses a document over budget with an
 Only the data an image's header gives is decoded (the first bytes of a ``data:`` URI). The
 check is a fast, named refusal, not a proof: what it cannot see (a pattern sized by a
 path's bounding box, CSS that paints with a pattern) is bounded by the renderer's own
-process limits (:mod:`pictext.data.svgrender`).
+process limits (:mod:`pictext.data.svg.render`).
 """
 
 from __future__ import annotations

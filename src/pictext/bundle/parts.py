@@ -1,7 +1,7 @@
 """What the commands read a model from: a saved part, or a bundle folder holding it.
 
 Every command that reads a model (``--model``, ``--index``, the captioner) accepts the
-folder ``pictext serve`` accepts and picks its part (:func:`pictext.service.bundle.find_bundle`);
+folder ``pictext serve`` accepts and picks its part (:func:`pictext.bundle.layout.find_bundle`);
 ``similar``/``divergent``/``recommend`` without ``--index`` read the cache's "current index"
 pointer, which only ``pictext index build`` writes, and they say which index answered.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pictext.core.errors import NotFoundError, UsageError
+from pictext.core.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from pictext.bundle.model import Model
     from pictext.caption.registry import AnyCaptioner
     from pictext.classify.routed import RoutedClassifier
     from pictext.rank.index import SearchIndex
@@ -29,8 +30,8 @@ def part_folder(path: Path, part: str) -> Path:
         BundleError: ``path`` is a bundle without that part (the message names the command
             that builds it).
     """
+    from pictext.bundle.layout import PART_KINDS, PARTS, BundleError, find_bundle
     from pictext.core import artifacts
-    from pictext.service.bundle import PART_KINDS, PARTS, BundleError, find_bundle
 
     if not path.is_dir() or artifacts.kind_of(path) is not None:
         return path
@@ -59,20 +60,15 @@ def load_classifier(path: Path) -> RoutedClassifier:
 
 def load_captioner(path: Path) -> AnyCaptioner:
     """A saved captioner of any type, or the captioner of a bundle."""
-    from pictext.caption.registry import load_captioner as load_any
+    from pictext.bundle.model import load_captioner as load_checked
 
-    captioner = load_any(part_folder(path, "captioner"))
-    if not captioner.image_encoder:
-        raise UsageError(
-            f"{path}: the captioner does not name its image encoder; retrain it", item=str(path)
-        )
-    return captioner
+    return load_checked(part_folder(path, "captioner"))
 
 
 def bundle_dataset(path: Path | None) -> str | None:
     """The collection a bundle names (``bundle.json``, else its index), when ``path`` is one."""
+    from pictext.bundle.layout import BundleError, find_bundle
     from pictext.core import artifacts
-    from pictext.service.bundle import BundleError, find_bundle
 
     if path is None or not path.is_dir() or artifacts.kind_of(path) is not None:
         return None
@@ -90,15 +86,25 @@ def current_index_file() -> Path:
     return cache_dir("index") / "CURRENT"
 
 
-def open_index(path: Path | None) -> SearchIndex:
-    """The index at ``path`` (an index or a bundle), else the current one.
+def open_model(path: Path, part: str, *, dataset: str | None = None) -> Model:
+    """A :class:`~pictext.bundle.model.Model` answering with the ``part`` at ``path`` (a
+    bundle, or that part's own folder); the part loads on first use and a folder that holds
+    no such part says what is wrong with it then."""
+    from pictext.bundle.layout import Bundle
+    from pictext.bundle.model import Model
+
+    bundle = Bundle(Path(path), **{part: part_folder(Path(path), part)})
+    bundle.dataset = dataset or bundle_dataset(Path(path))
+    return Model(bundle)
+
+
+def index_path(path: Path | None) -> Path:
+    """``path`` (an index or a bundle), else the current index's folder.
 
     Raises:
         NotFoundError: no ``--index`` and no current index, or the pointer names a folder
             that is gone.
     """
-    from pictext.rank.index import SearchIndex
-
     if path is None:
         current = current_index_file()
         if not current.is_file():
@@ -114,7 +120,13 @@ def open_index(path: Path | None) -> SearchIndex:
                 "or rebuild it with `pictext index build DATASET`",
                 item=str(path),
             )
-    return SearchIndex.load(part_folder(path, "index"))
+    return path
+
+
+def open_index(path: Path | None) -> SearchIndex:
+    """The index at ``path`` (an index or a bundle), else the current one (see
+    :func:`index_path`)."""
+    return open_model(index_path(path), "index").require("index")
 
 
 def check_encoder_names(*names: str | None) -> None:

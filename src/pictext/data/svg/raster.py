@@ -1,6 +1,6 @@
 """SVG documents to PNG rasters for the decoder, cached on disk by content.
 
-A file's SVG is rendered once per render size (:func:`~pictext.data.svgrender.render_svg`,
+A file's SVG is rendered once per render size (:func:`~pictext.data.svg.render.render_svg`,
 with its budgets) and the PNG kept in the raster cache, keyed by the document's SHA-1 and
 the renderer's version. Only a document that does not render is remembered as failed (a
 ``.err`` beside): a budget refusal (budgets may change) and a transient failure (memory
@@ -18,7 +18,7 @@ from pathlib import Path
 from pictext.core.atomic import atomic_write_bytes, remove_stale_temporaries
 from pictext.data.errors import ImageDecodeError, ImageTooLargeError, ImageUnavailableError
 from pictext.data.svg import SvgBudgetError, SvgRenderError, SvgUnavailableError
-from pictext.data.svgrender import RenderLimits, render_svg
+from pictext.data.svg.render import RenderLimits, render_svg
 
 __all__ = ["svg_png"]
 

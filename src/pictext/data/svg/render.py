@@ -1,10 +1,10 @@
 """Rendering an SVG to PNG within budgets: checked before, bounded while it runs.
 
 Before rendering, the output size (the declared size times the render scale) and what the
-document would draw (:func:`~pictext.data.svgbudget.check_svg_budget`: embedded rasters,
+document would draw (:func:`~pictext.data.svg.budget.check_svg_budget`: embedded rasters,
 pattern tiles, masks, ``<use>`` expansion) are checked against the budgets of
 :mod:`pictext.core.defaults`. Then cairosvg (``unsafe=False``, always) draws in a process
-of its own (:mod:`pictext.data.svgworker`: a small worker per rendering thread forks a
+of its own (:mod:`pictext.data.svg.worker`: a small worker per rendering thread forks a
 child per document) with its address space (``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``)
 limited: what the static check cannot see is stopped there, and a failure never takes the
 caller's memory or its model slot. Where processes cannot be limited so (no ``fork`` or
@@ -35,8 +35,8 @@ from pictext.data.svg import (
     SvgUnavailableError,
     prepare_svg,
 )
-from pictext.data.svgbudget import SvgBudget, check_svg_budget
-from pictext.data.svgworker import draw, kind_of, read_answer, write_request
+from pictext.data.svg.budget import SvgBudget, check_svg_budget
+from pictext.data.svg.worker import draw, kind_of, read_answer, write_request
 
 __all__ = ["RenderLimits", "render_svg", "sandboxed"]
 
@@ -108,10 +108,10 @@ _START_WORKER = (
 
 
 class _Worker:
-    """One :mod:`pictext.data.svgworker` process (it forks a child per document)."""
+    """One :mod:`pictext.data.svg.worker` process (it forks a child per document)."""
 
     def __init__(self) -> None:
-        worker = str(Path(__file__).with_name("svgworker.py"))
+        worker = str(Path(__file__).with_name("worker.py"))
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", _START_WORKER, worker],

@@ -5,7 +5,7 @@ size a root element whose width/height is a percentage or missing. Before render
 therefore (1) drop the DOCTYPE and substitute its simple internal text entities once — a
 bounded, non-recursive substitution, not an XML entity expansion — and (2) give the root
 ``<svg>`` absolute width/height taken from its viewBox (or a default size). Rendering, with
-its budgets, is :func:`pictext.data.svgrender.render_svg`.
+its budgets, is :func:`pictext.data.svg.render.render_svg`.
 """
 
 from __future__ import annotations
