@@ -113,11 +113,10 @@ def evaluate(
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,
 ) -> None:
     """The study's Table 3 and the missing-input table, mean ± std over seeds."""
-    from rich.console import Console
-
     from pictext.classify.runs import evaluate_dataset, load_labelled
     from pictext.classify.table3 import Table3Config
     from pictext.classify.tables import rich_table, summary, write_outputs, write_plots
+    from pictext.core.console import print_table
 
     if threads > 0:
         import torch
@@ -135,7 +134,7 @@ def evaluate(
     result = evaluate_dataset(ds, cfg, cache_dir=cache_dir, log=_log)
     files = write_outputs(result, out)
     files.update({p.stem: p for p in write_plots(result, out)})
-    Console().print(rich_table(summary(result)))
+    print_table(rich_table(summary(result)))
     typer.echo(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
