@@ -34,17 +34,25 @@ def _log(line: str) -> None:
 def train(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the model")],
-    image_encoder: str = defaults.IMAGE_ENCODER,
-    text_encoder: str = defaults.TEXT_ENCODER,
+    image_encoder: Annotated[
+        str, typer.Option(help="Image tower (see `pictext models`).")
+    ] = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[
+        str, typer.Option(help="Text tower (see `pictext models`).")
+    ] = defaults.TEXT_ENCODER,
     inputs: Annotated[
         str, typer.Option(help="comma-separated inputs")
     ] = "image,title,description,tags",
     holdout: Annotated[
         float, typer.Option(help="held-out share, halved into val/test")
     ] = defaults.CLASSIFY_HOLDOUT,
-    seed: int = defaults.SPLIT_SEED,
-    optimizer: str = "adamw",
-    epochs: int = defaults.FUSION_EPOCHS,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (split, initialisation, sampling).")
+    ] = defaults.SPLIT_SEED,
+    optimizer: Annotated[str, typer.Option(help="adamw or sgd.")] = "adamw",
+    epochs: Annotated[
+        int, typer.Option(help="Training epochs (the best on validation is kept).")
+    ] = defaults.FUSION_EPOCHS,
     members: Annotated[
         int, typer.Option(help="seed-ensemble size of each head")
     ] = defaults.CLASSIFY_MEMBERS,
@@ -58,7 +66,7 @@ def train(
     """Train the fusion (or single-input) head and, for rows without an image or without
     text, an image-only and a text-only head, each route kept only where it wins on
     validation; calibrate them, save them as one classifier with its learning curve and the
-    split it used (``split.json``)."""
+    split it used (split.json)."""
     from pictext.classify.datacheck import split_check
     from pictext.classify.fusion import FusionConfig
     from pictext.classify.runs import (
@@ -99,9 +107,15 @@ def train(
 def evaluate(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the tables")],
-    image_encoders: str = ",".join(defaults.TABLE3_IMAGE_ENCODERS),
-    text_encoders: str = ",".join(defaults.TABLE3_TEXT_ENCODERS),
-    seeds: str = ",".join(map(str, defaults.TABLE3_SEEDS)),
+    image_encoders: Annotated[
+        str, typer.Option(help="Comma-separated image towers to compare.")
+    ] = ",".join(defaults.TABLE3_IMAGE_ENCODERS),
+    text_encoders: Annotated[
+        str, typer.Option(help="Comma-separated text towers to compare.")
+    ] = ",".join(defaults.TABLE3_TEXT_ENCODERS),
+    seeds: Annotated[
+        str, typer.Option(help="Comma-separated seeds; the table gives mean ± std over them.")
+    ] = ",".join(map(str, defaults.TABLE3_SEEDS)),
     holdout: Annotated[
         float, typer.Option(help="held-out share per class (study: 0.04)")
     ] = defaults.CLASSIFY_HOLDOUT,
@@ -170,8 +184,10 @@ def _items(
 def tag(
     images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
     model: Annotated[Path, _MODEL] = Path("model"),
-    title: str = "",
-    description: str = "",
+    title: Annotated[str, typer.Option(help="Title of the image(s), used with the pixels.")] = "",
+    description: Annotated[
+        str, typer.Option(help="Description of the image(s), used with the pixels.")
+    ] = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[Path | None, typer.Option(help="CSV/JSONL of many items")] = None,
     k: Annotated[int, typer.Option("-k", "--k", help=f"labels (1 to {defaults.MAX_K})")] = 5,
@@ -205,8 +221,10 @@ def verify(
     images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
     label: Annotated[str, typer.Option("--label", help="claimed label (for IMAGE arguments)")] = "",
     model: Annotated[Path, _MODEL] = Path("model"),
-    title: str = "",
-    description: str = "",
+    title: Annotated[str, typer.Option(help="Title of the image(s), used with the pixels.")] = "",
+    description: Annotated[
+        str, typer.Option(help="Description of the image(s), used with the pixels.")
+    ] = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[
         Path | None, typer.Option(help="CSV/JSONL; claimed labels from 'label'")
@@ -219,6 +237,8 @@ def verify(
     """
     from pictext.classify.tagging import verify_each
 
+    if manifest is None and not label:
+        raise UsageError("missing option --label (the label to check the images against)")
     items, skipped = _items(images or [], manifest, title, description, tags)
     clf = load_classifier(model)
     claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)

@@ -69,22 +69,36 @@ def rank_train(
     out: Annotated[Path, typer.Option(help="Run directory (head/ and run.json).")] = Path(
         "runs/rank"
     ),
-    embed_dim: int = 4096,
-    margin: float = 1.0,
-    out_of_class_frac: float = 0.2,
-    hard_negatives: bool = True,
+    embed_dim: Annotated[
+        int, typer.Option(help="Size of the ranking head's output vectors.")
+    ] = 4096,
+    margin: Annotated[float, typer.Option(help="Triplet loss margin.")] = 1.0,
+    out_of_class_frac: Annotated[
+        float, typer.Option(help="Share of triplets whose negative is from another class.")
+    ] = 0.2,
+    hard_negatives: Annotated[
+        bool, typer.Option(help="Mine hard negatives (the closest of another class).")
+    ] = True,
     in_class: Annotated[
         str,
         typer.Option(
             help="auto/fine: fine-label in-class negatives when the data has them; hard: mined."
         ),
     ] = "auto",
-    use_text: bool = False,
-    epochs: int = defaults.RANK_EPOCHS,
-    lr: float = 1e-4,
-    batch_size: int = 256,
-    seed: int = defaults.SPLIT_SEED,
-    holdout: float = defaults.RANK_HOLDOUT,
+    use_text: Annotated[
+        bool, typer.Option(help="Feed the text embeddings to the head as well as the image.")
+    ] = False,
+    epochs: Annotated[
+        int, typer.Option(help="Training epochs (the best on validation is kept).")
+    ] = defaults.RANK_EPOCHS,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-4,
+    batch_size: Annotated[int, typer.Option(help="Triplets per batch.")] = 256,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (split, initialisation, sampling).")
+    ] = defaults.SPLIT_SEED,
+    holdout: Annotated[
+        float, typer.Option(help="Share of items held out, halved into validation and test.")
+    ] = defaults.RANK_HOLDOUT,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
 ) -> None:
     """Train a ranking head on the train split of DATASET."""
@@ -117,9 +131,9 @@ def rank_train(
 @rank_app.command("evaluate")
 def rank_evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory from `pictext rank train`.")],
-    grid_queries: int = 4,
+    grid_queries: Annotated[int, typer.Option(help="Queries shown in the retrieval grid.")] = 4,
     map_method: Annotated[str, typer.Option(help="tsne or pca.")] = "tsne",
-    threads: int = 1,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 1,
     mode: ModeOpt = defaults.DIVERGENT_MODE,
     spread: SpreadOpt = defaults.DIVERGENT_SPREAD,
     quantile: QuantileOpt = defaults.DIVERGENT_QUANTILE,
@@ -140,11 +154,13 @@ def rank_evaluate(
 @rank_app.command("diversity")
 def rank_diversity(
     index: IndexOpt = None,
-    users: int = 200,
-    history: int = 5,
-    k: int = 10,
-    pool: int = 200,
-    seed: int = 0,
+    users: Annotated[int, typer.Option(help="Simulated users.")] = 200,
+    history: Annotated[int, typer.Option(help="Items in each user's history.")] = 5,
+    k: Annotated[int, typer.Option("-k", "--k", help="List length.")] = 10,
+    pool: Annotated[
+        int, typer.Option(help="Candidates scored before the diverse list is chosen.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (split, initialisation, sampling).")] = 0,
 ) -> None:
     """Selectors (MMR, k-center, DPP) vs kNN: relevance, intra-list distance, class coverage."""
     import numpy as np
@@ -189,13 +205,13 @@ def index_build(
             "without --index)."
         ),
     ] = True,
-    threads: int = 1,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 1,
 ) -> None:
     """Embed DATASET (cached) and build its search index.
 
     The encoders are the ones the ranking head recorded (checked against the installed
     versions); a raw index uses the default towers. The index becomes the current one
-    (the pointer lives in the cache, ``$PICTEXT_CACHE/index/CURRENT``) unless --no-current.
+    (the pointer lives in the cache, $PICTEXT_CACHE/index/CURRENT) unless --no-current.
     """
     from pictext.core.paths import cache_dir
     from pictext.data import load_dataset
@@ -289,7 +305,7 @@ CollectionOpt = Annotated[
 CaptionTextOpt = Annotated[
     str, typer.Option("--text-encoder", help="--by caption: encoder of caption similarity.")
 ]
-KOpt = Annotated[int, typer.Option("-k", help=f"Results (1 to {defaults.MAX_K}).")]
+KOpt = Annotated[int, typer.Option("-k", "--k", help=f"Results (1 to {defaults.MAX_K}).")]
 TextOpt = Annotated[
     bool, typer.Option("--text", help="Read QUERY as a text, whatever it looks like.")
 ]
@@ -412,12 +428,14 @@ def _search(
 
 def recommend(
     history: Annotated[list[str], typer.Option("--history", help="A seen item id (repeat).")],
-    k: Annotated[int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")] = 10,
+    k: Annotated[int, typer.Option("-k", "--k", help=f"List length (1 to {defaults.MAX_K}).")] = 10,
     method: Annotated[str, typer.Option(help="knn, mmr, kcenter or dpp.")] = "mmr",
     lambda_: Annotated[
         float, typer.Option("--lambda", help="1 = pure relevance, 0 = max diversity.")
     ] = 0.5,
-    pool: int = 200,
+    pool: Annotated[
+        int, typer.Option(help="Candidates scored before the diverse list is chosen.")
+    ] = 200,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
