@@ -148,9 +148,12 @@ def table_markdown(s: dict[str, Any]) -> str:
         f"| model | {' | '.join(cols)} |",
         "|---" * (len(cols) + 1) + "|",
     ]
-    for r in _rows(s):
+    rows = _rows(s)
+    best = max(rows, key=lambda r: r.get("top1", float("-inf")), default=None)
+    for r in rows:
         cells = [_cell(r, m) for m in ms]
-        lines.append(f"| {r['row']} | {' | '.join(cells)} |")
+        name = f"**{r['row']}** (best)" if r is best else r["row"]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     g = s["gains"]
     if g:
         lines.append("")
@@ -257,8 +260,11 @@ def rich_table(s: dict[str, Any]) -> Any:
     t.add_column("model")
     for m in ms:
         t.add_column(_label(m), justify="right")
-    for r in _rows(s):
-        t.add_row(r["row"], *(_cell(r, m) for m in ms))
+    rows = _rows(s)
+    best = max(rows, key=lambda r: r.get("top1", float("-inf")), default=None)
+    for r in rows:
+        name = f"{r['row']} (best)" if r is best else r["row"]
+        t.add_row(name, *(_cell(r, m) for m in ms), style="bold" if r is best else None)
     return t
 
 
