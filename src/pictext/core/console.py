@@ -88,7 +88,10 @@ class PlainProgress:
         parts = [f"{self.desc}: {count} {self.unit}s" if self.desc else f"{count} {self.unit}s"]
         if self.total and not final:
             parts.append(f"{100 * self.n / self.total:.0f}%")
-        parts.append(f"{rate:.1f} {self.unit}s/s")
+        if rate >= 1 or rate == 0:
+            parts.append(f"{rate:.1f} {self.unit}s/s")
+        else:
+            parts.append(f"{1 / rate:.1f} s/{self.unit}")
         if final:
             parts.append(f"done in {secs:.1f} s")
         elif self.total and rate > 0:
