@@ -64,3 +64,41 @@ def test_markdown_to_html_keeps_unknown_lines() -> None:
     out = markdown_to_html("note: {not a dict\n\n| a |\n|---|\n| 1 |")
     assert "<p>note: {not a dict</p>" in out
     assert "<td>1</td>" in out
+
+
+def test_report_shows_the_run_the_ece_and_the_calibration_figures(tmp_path: Path) -> None:
+    from pictext import __version__
+
+    run = tmp_path / "run"
+    (run / "classifier").mkdir(parents=True)
+    metrics = {
+        "sizes": {"train": 60, "val": 20, "test": 20},
+        "test": {"top1": 81.25, "top5": 97.5, "ece": 5.3, "ece_uncalibrated": 17.0},
+        "config": {"inputs": ["image", "title"], "optimizer": "adamw", "epochs": 8},
+        "split": {"holdout": 0.4, "seed": 0},
+        "data": {"classes": 5},
+    }
+    (run / "classifier" / "metrics.json").write_text(json.dumps(metrics))
+    (run / "bundle.json").write_text(json.dumps({"dataset": "tuxpaint"}))
+    for name in ("confusion_matrix.png", "reliability.png"):
+        Image.new("RGB", (40, 30), "white").save(run / "classifier" / name)
+    page = write_report(run).read_text()
+    assert "ECE 5.3% after calibration (17.0% before)" in page
+    assert "Test: top-1 81.2%, top-5 97.5%" in page
+    assert f"<dt>pictext</dt><dd>{__version__}</dd>" in page
+    assert "tuxpaint; 5 classes; items per split: train 60, val 20, test 20" in page
+    assert "inputs image, title, optimizer adamw, epochs 8" in page
+    assert "the diagonal is each class&#x27;s recall" in page
+    assert "before and after temperature calibration" in page
+
+
+def test_the_best_table3_row_is_marked() -> None:
+    from pictext.classify.tables import table_markdown
+
+    row = {"kind": "fusion", "n_seeds": 1, "top1_std": 0.0, "top5": 99.0, "top5_std": 0.0}
+    s = {"dataset": "toy", "sizes": {}, "gains": {}}
+    s["table"] = [{"row": "fusion", "top1": 80.0} | row, {"row": "tuned", "top1": 81.0} | row]
+    md = table_markdown(s)
+    assert "| **tuned** (best) | 81.0 ± 0.0 |" in md
+    assert "| fusion | 80.0 ± 0.0 |" in md
+    assert "<td><b>tuned</b> (best)</td>" in markdown_to_html(md)

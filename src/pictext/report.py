@@ -38,12 +38,19 @@ FIGURES: dict[str, str] = {
     "classifier; training stops when validation accuracy stops improving and keeps the best epoch.",
     "learning_curves.png": "Validation accuracy per epoch of every model in the table above, one "
     "line per model and seed.",
-    "raw_text.png": "Test items placed by their raw text embeddings (a 2-D projection), coloured "
-    "by class: how much the text alone separates the classes.",
+    "raw_text.png": "Held-out items of the 10 largest classes placed by their raw text "
+    "embeddings (a 2-D projection), coloured by class (the same colour per class in the three "
+    "maps): how much the text alone separates the classes.",
     "tuned_text.png": "The same items after the classifier's text tuning layer: same-class points "
     "should sit closer together than in the raw map.",
     "fusion.png": "The same items in the fused representation the classifier reads (image and "
     "text together).",
+    "confusion_matrix.png": "The test confusion matrix: each row is a true class, divided by "
+    "its size, so the diagonal is each class's recall and the darkest off-diagonal cells are "
+    "the classes mixed up.",
+    "reliability.png": "Reliability diagram on the test split: accuracy against the "
+    "confidence of the top class, per confidence bin, before and after temperature "
+    "calibration; the closer to the diagonal, the more a confidence can be trusted.",
     "confused_pairs.png": "The pairs of classes the classifier mixes up most often on the test "
     "split.",
     "retrieval_grid.png": "Query images (first column) and their nearest collection items, in the "
@@ -97,7 +104,11 @@ body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-
  color:#1d2330;max-width:1040px;margin:2em auto;padding:0 1em}
 h1{font-size:1.7rem;margin-bottom:.2em} h2{margin-top:2.2em;border-bottom:2px solid #e3e6eb}
 h3{margin-top:1.6em;font-size:1.05rem} .lead{color:#4b5563} .muted{color:#6b7280}
-table{border-collapse:collapse;margin:.6em 0 .3em;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:.6em 0 .3em;font-variant-numeric:tabular-nums;
+ display:block;max-width:100%;overflow-x:auto} td,th{overflow-wrap:anywhere}
+.run{display:grid;grid-template-columns:minmax(8rem,12rem) 1fr;gap:.2em 1em;font-size:.93rem;
+ border:1px solid #e3e6eb;border-radius:8px;padding:.8em 1em} .run dt{font-weight:600}
+.metrics{font-size:1.05rem;background:#eef6ff;border-radius:8px;padding:.6em 1em}
 th,td{border:1px solid #d9dde3;padding:.3em .6em;text-align:right}
 th{background:#f1f3f6} td:first-child,th:first-child{text-align:left}
 caption{caption-side:bottom;text-align:left;color:#4b5563;font-size:.9rem;padding-top:.3em}
@@ -225,6 +236,7 @@ def write_report(run: Path) -> Path:
         f'<p class="lead">What one run of <code>pictext demo</code> measured, in the order the '
         f"pipeline runs: classification, similar images, captions and the collection audit. "
         f"Run folder: <code>{html.escape(str(run))}</code>.</p>",
+        run_summary(run),
     ]
     sections: list[tuple[str, str, list[str], list[str]]] = []
     for folder, heading, lead in SECTIONS:
@@ -232,6 +244,8 @@ def write_report(run: Path) -> Path:
         if not tables and not pictures:
             continue
         figs = [_figure(run, p) for p in pictures]
+        if folder == "classifier":
+            tables = classifier_metrics(run) + tables
         sections.append((
             heading, lead,
             [t[0] for t in tables] + [f[0] for f in figs],
@@ -264,6 +278,75 @@ def write_report(run: Path) -> Path:
     target = run / "report.html"
     atomic_write_text(target, page)
     return target
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_summary(run: Path) -> str:
+    """The run at a glance: pictext version, date, dataset and the configuration used."""
+    from datetime import UTC, datetime
+
+    from pictext import __version__
+
+    bundle = _load_json(run / "bundle.json")
+    metrics = _load_json(run / "classifier" / "metrics.json")
+    table = _load_json(run / "table" / "table3.json")
+    rows: list[tuple[str, str]] = [
+        ("pictext", __version__),
+        ("report written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    dataset = bundle.get("dataset") or table.get("summary", {}).get("dataset")
+    if dataset:
+        sizes = metrics.get("sizes") or table.get("summary", {}).get("sizes") or {}
+        data = metrics.get("data") or {}
+        n_classes = data.get("classes") or len(table.get("classes", []))
+        parts = [str(dataset)]
+        if n_classes:
+            parts.append(f"{n_classes} classes")
+        if sizes:
+            parts.append("items per split: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+        rows.append(("dataset", "; ".join(parts)))
+    cfg = metrics.get("config") or {}
+    if cfg:
+        keep = ("inputs", "optimizer", "lr", "epochs", "patience", "seed")
+        shown = ", ".join(f"{k} {_flat(cfg[k])}" for k in keep if k in cfg)
+        split = metrics.get("split") or {}
+        if split:
+            shown += f"; split holdout {split.get('holdout')}, seed {split.get('seed')}"
+        rows.append(("classifier config", shown))
+    tcfg = table.get("config") or {}
+    if tcfg:
+        keep = ("image_encoders", "text_encoders", "seeds", "holdout")
+        shown = ", ".join(f"{k} {_flat(tcfg[k])}" for k in keep if k in tcfg)
+        rows.append(("table config", shown))
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
+    return f'<dl class="run">{items}</dl>'
+
+
+def _flat(v: Any) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+
+
+def classifier_metrics(run: Path) -> list[tuple[str, str]]:
+    """``(markdown, html)`` of the kept classifier's test scores and its ECE before and after
+    calibration (from ``classifier/metrics.json``)."""
+    m = _load_json(run / "classifier" / "metrics.json")
+    test = m.get("test") or {}
+    if "top1" not in test:
+        return []
+    text = f"Test: top-1 {test['top1']:.1f}%, top-5 {test.get('top5', float('nan')):.1f}%"
+    if "ece" in test:
+        text += f"; ECE {test['ece']:.1f}% after calibration"
+        if "ece_uncalibrated" in test:
+            text += f" ({test['ece_uncalibrated']:.1f}% before)"
+    text += "."
+    return [(text, f'<p class="metrics">{html.escape(text)}</p>')]
 
 
 # ---- the audit ----------------------------------------------------------------------------

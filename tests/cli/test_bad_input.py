@@ -258,7 +258,7 @@ def test_results_say_which_index_answered_and_what_d_means(fx):
     lines = res.stdout.splitlines()
     assert lines[0] == f"index: {fx['index']} (24 items, raw space, cosine)"
     assert lines[1] == "query: 'red/red0.png' read as item id of the index"
-    assert lines[2].startswith("d = |u - v| of unit vectors in the raw image-embedding space")
+    assert lines[2].startswith("d: how far each image is from the query (raw image-embedding")
     hits = lines[4:]
     assert len(hits) == 3
     assert all("d=" in h and "a red picture number" in h for h in hits)  # the titles
@@ -278,7 +278,7 @@ def test_json_answers_name_the_index(fx, args):
     answer = json.loads(res.stdout)
     assert answer["index"]["path"] == str(fx["index"])
     assert answer["index"]["items"] == 24
-    assert answer["distance"].startswith("d = ")
+    assert answer["distance"].startswith("d: ")
     assert len(answer["hits"]) == 4
     assert {"id", "label", "distance", "title", "rank"} <= set(answer["hits"][0])
 
@@ -324,8 +324,8 @@ def test_a_pool_larger_than_the_index_is_all_of_it(fx):
 @pytest.mark.parametrize(
     ("args", "status", "names"),
     [
-        (["embed", "nosuch"], 1, ["'nosuch'", "no dataset"]),
-        (["train", "nosuch", "--out", "{out}"], 1, ["'nosuch'", "no dataset"]),
+        (["embed", "nosuch"], 2, ["'nosuch'", "no dataset"]),
+        (["train", "nosuch", "--out", "{out}"], 2, ["'nosuch'", "no dataset"]),
         (["embed", "{data}", "--image-encoder", "nosuch"], 2, ["'nosuch'", "unknown encoder"]),
         (
             ["train", "{data}", "--out", "{out}", "--image-encoder", "nosuch"],

@@ -325,7 +325,7 @@ def test_an_answer_names_the_index_it_came_from(tmp_path) -> None:
     assert answer.index["path"] == str((tmp_path / "ix").resolve())
     assert answer.index["items"] == len(ix) == f.n - 1  # it7 has no image
     assert answer.how == "item id of the index"
-    assert answer.distance.startswith("d = |u - v| of unit vectors in the raw")
+    assert answer.distance.startswith("d: how far each image is from the query (raw")
     assert [h.title for h in answer.hits] == [titles[f.ids.index(h.id)] for h in answer.hits]
     with pytest.raises(KeyError, match=f"not in the index {(tmp_path / 'ix').resolve()}"):
         queries.answer(ix, "id:nope", 2)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pictext.classify.fusion import FusionClassifier, FusionConfig
+from pictext.core.console import progress as progress_display
 
 if TYPE_CHECKING:
     from pictext.store.features import Features
@@ -43,6 +44,7 @@ def out_of_fold_probs(
     val_fraction: float = 0.15,
     seed: int = 0,
     classes: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Class probabilities ``[N, C]`` of each item from a head trained without its fold.
 
@@ -54,6 +56,7 @@ def out_of_fold_probs(
         val_fraction: share of the training folds kept for early stopping and calibration.
         seed: seeds the folds and the heads.
         classes: class names (their count sets C; default ``max(y) + 1``).
+        progress: print one line per fold trained (:func:`pictext.core.console.progress`).
 
     Raises:
         ValueError: fewer than two folds, or a class smaller than ``folds``.
@@ -72,7 +75,11 @@ def out_of_fold_probs(
         )
     out = np.zeros((len(y), n_classes))
     kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (train, held) in enumerate(kfold.split(np.zeros(len(y)), y)):
+    splits = list(kfold.split(np.zeros(len(y)), y))
+    bar = progress_display(
+        total=folds, desc="label errors: out-of-fold heads", unit="fold", enabled=progress
+    )
+    for k, (train, held) in enumerate(splits):
         fit_rows, val_rows = train_test_split(
             train, test_size=val_fraction, stratify=_stratify(y[train]), random_state=seed + k
         )
@@ -83,6 +90,8 @@ def out_of_fold_probs(
         )  # fmt: skip
         clf.calibrate(feats.subset(val_rows), y[val_rows])
         out[held] = clf.predict_proba(feats.subset(held))
+        bar.update(1)
+    bar.close()
     return out
 
 

@@ -22,6 +22,7 @@ from pictext.audit.labels import LabelIssues, find_label_issues, out_of_fold_pro
 from pictext.audit.outliers import uniqueness
 from pictext.core import defaults
 from pictext.core.artifacts import AUDIT, load_artifact, save_artifact
+from pictext.core.console import note
 
 if TYPE_CHECKING:
     from pictext.classify.fusion import FusionConfig
@@ -184,7 +185,7 @@ def audit_dataset(
         dataset: a registry name, a path, or a loaded dataset.
         config: what to compute (default :class:`AuditConfig`).
         cache_dir: the embedding cache (default: the user's).
-        progress: show embedding progress.
+        progress: show progress (embedding, then each step and fold) on stderr.
         features: the dataset's embeddings when already at hand (in dataset order; their
             encoders are recorded in place of the config's).
 
@@ -218,7 +219,9 @@ def audit_dataset(
         )
     seconds["embed"] = time.perf_counter() - t
     labels = [it.label for it in ds.items]
+    note("audit: duplicates (bytes, perceptual hash, embedding)", progress)
     duplicates = find_duplicates(ds, feats, cfg, seconds)
+    note("audit: uniqueness", progress)
     t = time.perf_counter()
     uniq = uniqueness(feats.image, feats.image_mask, cfg.uniqueness_k)
     seconds["uniqueness"] = time.perf_counter() - t
@@ -226,7 +229,7 @@ def audit_dataset(
     issues = None
     if cfg.label_errors:
         t = time.perf_counter()
-        issues = _label_issues(ds, feats, cfg, classes)
+        issues = _label_issues(ds, feats, cfg, classes, progress)
         seconds["label_errors"] = time.perf_counter() - t
     ids = [it.id for it in ds.items]
     return AuditResult(name, cfg, ids, labels, classes, uniq, duplicates, issues, seconds)
@@ -285,7 +288,7 @@ def labelled_rows(ds: Dataset, folds: int) -> tuple[np.ndarray, np.ndarray, list
 
 
 def _label_issues(
-    ds: Dataset, feats: Features, cfg: AuditConfig, classes: list[str]
+    ds: Dataset, feats: Features, cfg: AuditConfig, classes: list[str], progress: bool = False
 ) -> LabelIssues:
     """Out-of-fold fusion probabilities, then confident learning, over the checkable items.
 
@@ -299,8 +302,9 @@ def _label_issues(
     if len(kept) < 2:
         raise ValueError(f"label checks need two classes with >= {cfg.folds} items each")
     p = out_of_fold_probs(
-        feats.subset(rows), y, head_config(cfg), folds=cfg.folds, seed=cfg.seed, classes=kept
-    )
+        feats.subset(rows), y, head_config(cfg), folds=cfg.folds, seed=cfg.seed, classes=kept,
+        progress=progress,
+    )  # fmt: skip
     found = find_label_issues(y, p)
     n = len(ds)
     cols = np.array([classes.index(c) for c in kept])

@@ -172,7 +172,27 @@ def model_figures(
             title=f"{dataset.name}: test",
         )
     )
+    paths += calibration_figures(dataset, feats.subset(s.test), y[s.test], model, out_dir)
     return paths
+
+
+def calibration_figures(
+    dataset: Dataset, test: Features, y: np.ndarray, model: RoutedClassifier, out_dir: Path
+) -> list[Path]:
+    """The test confusion matrix and the reliability diagram (ECE before and after
+    calibration) of a trained classifier."""
+    from pictext.classify.plot_calibration import plot_confusion_matrix, plot_reliability
+
+    after = model.predict_proba(test)
+    before = model.predict_proba(test, calibrated=False)
+    cm = plot_confusion_matrix(
+        y, after.argmax(axis=1), dataset.classes, out_dir / "confusion_matrix.png",
+        f"{dataset.name}: test ({len(y)} items)",
+    )  # fmt: skip
+    rel, _, _ = plot_reliability(
+        before, after, y, out_dir / "reliability.png", f"{dataset.name}: test"
+    )
+    return [cm, rel]
 
 
 def evaluate_dataset(

@@ -77,9 +77,60 @@ def _cell(row: dict[str, Any], m: str) -> str:
 
 
 def _columns(s: dict[str, Any]) -> list[str]:
-    """The metrics of the table with a value in some row (top-1 and top-5 always)."""
+    """The metrics of the table with a value in some row (top-1 and top-5 always); the
+    novel columns are left out when they repeat top-1 and top-5 (every test item novel)."""
     names = metric_names(s["table"])
-    return [m for m in names if m in METRICS[:2] or any(m in r for r in s["table"])]
+    keep = [m for m in names if m in METRICS[:2] or any(m in r for r in s["table"])]
+    if _novel_repeats(s):
+        keep = [m for m in keep if not m.startswith("novel_")]
+    return keep
+
+
+def _novel_repeats(s: dict[str, Any]) -> bool:
+    """Whether the novel columns hold the same figures as top-1 and top-5 in every row."""
+    rows = s["table"]
+    return bool(rows) and all(
+        r.get(f"novel_{m}") is not None and abs(r[f"novel_{m}"] - r[m]) < 1e-9
+        for r in rows
+        for m in ("top1", "top5")
+        if m in r
+    )
+
+
+def _rows(s: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows to show: a "fusion head alone" row that repeats its fusion row's figures
+    (no item was routed) is folded into that row."""
+    by_name = {r["row"]: r for r in s["table"]}
+    out = []
+    for r in s["table"]:
+        twin = by_name.get(r["row"].replace("fusion head alone ", "fusion ", 1))
+        if r["row"].startswith("fusion head alone ") and twin is not None and _same(r, twin):
+            continue
+        out.append(r)
+    return out
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(abs(a.get(m, 0.0) - b.get(m, 0.0)) < 1e-9 for m in METRICS)
+
+
+def sizes_text(sizes: dict[str, int]) -> str:
+    """``{"train": 600, "val": 100}`` -> ``train 600, val 100``."""
+    return ", ".join(f"{k} {v}" for k, v in sizes.items())
+
+
+def table_caption(s: dict[str, Any]) -> str:
+    """One line: what Table 3 shows and which row is best."""
+    rows = _rows(s)
+    best = max(rows, key=lambda r: r.get("top1", float("-inf")), default=None)
+    text = "Test accuracy (%, mean ± std over seeds) of each model; higher is better"
+    if best is not None:
+        text += f"; best top-1: {best['row']} ({best['top1']:.1f})"
+    if len(rows) < len(s["table"]):
+        text += "; fusion head alone = fusion (no item routed)"
+    if _novel_repeats(s):
+        text += "; every test item is novel, so novel columns are not repeated"
+    return text + "."
 
 
 def _label(metric: str) -> str:
@@ -91,10 +142,18 @@ def table_markdown(s: dict[str, Any]) -> str:
     """Table 3 as Markdown (mean ± std over seeds, percent)."""
     ms = _columns(s)
     cols = [_label(m) for m in ms]
-    lines = [f"| model | {' | '.join(cols)} |", "|---" * (len(cols) + 1) + "|"]
-    for r in s["table"]:
+    lines = [
+        table_caption(s),
+        "",
+        f"| model | {' | '.join(cols)} |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
+    rows = _rows(s)
+    best = max(rows, key=lambda r: r.get("top1", float("-inf")), default=None)
+    for r in rows:
         cells = [_cell(r, m) for m in ms]
-        lines.append(f"| {r['row']} | {' | '.join(cells)} |")
+        name = f"**{r['row']}** (best)" if r is best else r["row"]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     g = s["gains"]
     if g:
         lines.append("")
@@ -154,7 +213,8 @@ def write_outputs(result: Table3Result, out_dir: str | Path) -> dict[str, Path]:
         "json": _write(out / "table3.json", json.dumps(raw, indent=2)),
         "table": _write(
             out / "table3.md",
-            f"# Table 3: {result.dataset}\n\nsizes: {s['sizes']}\n\n" + table_markdown(s),
+            f"# Table 3: {result.dataset}\n\nsizes: {sizes_text(s['sizes'])}\n\n"
+            + table_markdown(s),
         ),
         "robustness": _write(
             out / "robustness.md",
@@ -194,13 +254,17 @@ def rich_table(s: dict[str, Any]) -> Any:
     """Table 3 as a ``rich.table.Table`` for the terminal."""
     from rich.table import Table
 
-    t = Table(title=f"Table 3: {s['dataset']} {s['sizes']}")
+    t = Table(title=f"Table 3: {s['dataset']} ({sizes_text(s['sizes'])})")
+    t.caption = table_caption(s)
     ms = _columns(s)
     t.add_column("model")
     for m in ms:
         t.add_column(_label(m), justify="right")
-    for r in s["table"]:
-        t.add_row(r["row"], *(_cell(r, m) for m in ms))
+    rows = _rows(s)
+    best = max(rows, key=lambda r: r.get("top1", float("-inf")), default=None)
+    for r in rows:
+        name = f"{r['row']} (best)" if r is best else r["row"]
+        t.add_row(name, *(_cell(r, m) for m in ms), style="bold" if r is best else None)
     return t
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from pictext.core import defaults
 from pictext.core.errors import UsageError
 from pictext.core.limits import check_k
+from pictext.core.names import did_you_mean
 from pictext.store.embed import embed_items
 from pictext.store.failures import (
     Failure,
@@ -57,7 +58,8 @@ def check_labels(model: RoutedClassifier, claimed: Sequence[str]) -> None:
     if unknown:
         names = list(model.classes_)
         shown = ", ".join(names[:_SHOWN_CLASSES]) + (" ..." if len(names) > _SHOWN_CLASSES else "")
-        raise UnknownLabelError(f"unknown label(s) {unknown}; the model knows: {shown}")
+        hint = "".join(did_you_mean(c, names) for c in unknown[:1])
+        raise UnknownLabelError(f"unknown label(s) {unknown}; the model knows: {shown}{hint}")
 
 
 @dataclass

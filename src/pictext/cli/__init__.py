@@ -1,15 +1,20 @@
 """The ``pictext`` command line: thin front ends, one module per area, over library calls.
 
 :func:`main` is the one error boundary: a :class:`~pictext.core.errors.PictextError` becomes
-one line on stderr and its exit code (2 for usage, 1 for a failed input); anything else
+one line on stderr and its exit code; anything else
 becomes one line naming the exception, exit 1. ``--debug`` (anywhere on the command line)
 shows the traceback instead.
+
+Exit codes, one per kind of mistake: 0 done; 1 an input that could not be read or used
+(a missing or corrupt file, a model that does not load); 2 a usage mistake (an unknown
+option, dataset, encoder or label name, a missing or out-of-range option); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -21,6 +26,27 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from pictext import __version__
+
+        typer.echo(f"pictext {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Image collections with text: classify and tag, similar and divergent images, captions."""
+
 
 for area in (demo, data, embed, store, classify, rank, caption, audit, serve):
     area.register(app)

@@ -95,14 +95,20 @@ def caption_train(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the model")],
     arch: Annotated[str, _ARCH] = "auto",
-    image_encoder: str = defaults.IMAGE_ENCODER,
+    image_encoder: Annotated[
+        str, typer.Option(help="Image tower (see `pictext models`).")
+    ] = defaults.IMAGE_ENCODER,
     text_encoder: Annotated[str, _TEXT] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
     holdout: Annotated[
         float, typer.Option(help="held-out share per class; 0 refits the chosen type on all")
     ] = defaults.CAPTION_HOLDOUT,
-    epochs: int = defaults.CAPTION_EPOCHS,
-    seed: int = defaults.SPLIT_SEED,
+    epochs: Annotated[
+        int, typer.Option(help="Training epochs (the best on validation is kept).")
+    ] = defaults.CAPTION_EPOCHS,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (split, initialisation, sampling).")
+    ] = defaults.SPLIT_SEED,
     cache_dir: Annotated[Path | None, _CACHE] = None,
 ) -> None:
     """Fit captioners, keep the best on validation and save it (with its table)."""
@@ -131,19 +137,31 @@ def caption_eval(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for tables, picture and models")],
     arch: Annotated[str, _ARCH] = "auto",
-    image_encoder: str = defaults.IMAGE_ENCODER,
+    image_encoder: Annotated[
+        str, typer.Option(help="Image tower (see `pictext models`).")
+    ] = defaults.IMAGE_ENCODER,
     text_encoder: Annotated[str, _TEXT] = defaults.CAPTION_TEXT_ENCODER,
     field: Annotated[str, _FIELD] = "auto",
-    holdout: float = defaults.CAPTION_HOLDOUT,
-    epochs: int = defaults.CAPTION_EPOCHS,
+    holdout: Annotated[
+        float, typer.Option(help="Share of items held out, halved into validation and test.")
+    ] = defaults.CAPTION_HOLDOUT,
+    epochs: Annotated[
+        int, typer.Option(help="Training epochs (the best on validation is kept).")
+    ] = defaults.CAPTION_EPOCHS,
     beam: Annotated[int, _BEAM] = defaults.CAPTION_BEAM,
-    seed: int = defaults.SPLIT_SEED,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (split, initialisation, sampling).")
+    ] = defaults.SPLIT_SEED,
     similar: Annotated[
         float, typer.Option(help="cosine at or above: similar")
     ] = defaults.CAPTION_SIMILAR,
-    divergent_low: float = defaults.CAPTION_DIVERGENT_LOW,
-    divergent_high: float = defaults.CAPTION_DIVERGENT_HIGH,
-    k: int = 10,
+    divergent_low: Annotated[
+        float, typer.Option(help="Lowest similarity of a divergent caption.")
+    ] = defaults.CAPTION_DIVERGENT_LOW,
+    divergent_high: Annotated[
+        float, typer.Option(help="Highest similarity of a divergent caption.")
+    ] = defaults.CAPTION_DIVERGENT_HIGH,
+    k: Annotated[int, typer.Option("-k", "--k", help="Captions per image to list.")] = 10,
     cache_dir: Annotated[Path | None, _CACHE] = None,
 ) -> None:
     """Caption table (every type, baselines; chosen on validation, scored on test),

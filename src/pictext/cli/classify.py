@@ -34,17 +34,25 @@ def _log(line: str) -> None:
 def train(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the model")],
-    image_encoder: str = defaults.IMAGE_ENCODER,
-    text_encoder: str = defaults.TEXT_ENCODER,
+    image_encoder: Annotated[
+        str, typer.Option(help="Image tower (see `pictext models`).")
+    ] = defaults.IMAGE_ENCODER,
+    text_encoder: Annotated[
+        str, typer.Option(help="Text tower (see `pictext models`).")
+    ] = defaults.TEXT_ENCODER,
     inputs: Annotated[
         str, typer.Option(help="comma-separated inputs")
     ] = "image,title,description,tags",
     holdout: Annotated[
         float, typer.Option(help="held-out share, halved into val/test")
     ] = defaults.CLASSIFY_HOLDOUT,
-    seed: int = defaults.SPLIT_SEED,
-    optimizer: str = "adamw",
-    epochs: int = defaults.FUSION_EPOCHS,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (split, initialisation, sampling).")
+    ] = defaults.SPLIT_SEED,
+    optimizer: Annotated[str, typer.Option(help="adamw or sgd.")] = "adamw",
+    epochs: Annotated[
+        int, typer.Option(help="Training epochs (the best on validation is kept).")
+    ] = defaults.FUSION_EPOCHS,
     members: Annotated[
         int, typer.Option(help="seed-ensemble size of each head")
     ] = defaults.CLASSIFY_MEMBERS,
@@ -86,9 +94,15 @@ def train(
 def evaluate(
     dataset: Annotated[str, _DATASET],
     out: Annotated[Path, typer.Option("--out", help="folder for the tables")],
-    image_encoders: str = ",".join(defaults.TABLE3_IMAGE_ENCODERS),
-    text_encoders: str = ",".join(defaults.TABLE3_TEXT_ENCODERS),
-    seeds: str = ",".join(map(str, defaults.TABLE3_SEEDS)),
+    image_encoders: Annotated[
+        str, typer.Option(help="Comma-separated image towers to compare.")
+    ] = ",".join(defaults.TABLE3_IMAGE_ENCODERS),
+    text_encoders: Annotated[
+        str, typer.Option(help="Comma-separated text towers to compare.")
+    ] = ",".join(defaults.TABLE3_TEXT_ENCODERS),
+    seeds: Annotated[
+        str, typer.Option(help="Comma-separated seeds; the table gives mean ± std over them.")
+    ] = ",".join(map(str, defaults.TABLE3_SEEDS)),
     holdout: Annotated[
         float, typer.Option(help="held-out share per class (study: 0.04)")
     ] = defaults.CLASSIFY_HOLDOUT,
@@ -100,10 +114,9 @@ def evaluate(
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,
 ) -> None:
     """The study's Table 3 and the missing-input table, mean ± std over seeds."""
-    from rich.console import Console
-
     from pictext.classify.jobs import evaluate_table
     from pictext.classify.table3 import Table3Config
+    from pictext.core.console import print_table
     from pictext.core.threads import set_torch_threads
 
     set_torch_threads(threads)
@@ -119,7 +132,7 @@ def evaluate(
         dataset, cfg, strip_label_words=strip_label_words, cache_dir=cache_dir, log=_log
     )
     files = table.save(out)
-    Console().print(table.describe())
+    print_table(table.describe())
     typer.echo(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
@@ -155,8 +168,10 @@ def _items(
 def tag(
     images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
     model: Annotated[Path, _MODEL] = Path("model"),
-    title: str = "",
-    description: str = "",
+    title: Annotated[str, typer.Option(help="Title of the image(s), used with the pixels.")] = "",
+    description: Annotated[
+        str, typer.Option(help="Description of the image(s), used with the pixels.")
+    ] = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[Path | None, typer.Option(help="CSV/JSONL of many items")] = None,
     k: Annotated[
@@ -186,8 +201,10 @@ def verify(
     images: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
     label: Annotated[str, typer.Option("--label", help="claimed label (for IMAGE arguments)")] = "",
     model: Annotated[Path, _MODEL] = Path("model"),
-    title: str = "",
-    description: str = "",
+    title: Annotated[str, typer.Option(help="Title of the image(s), used with the pixels.")] = "",
+    description: Annotated[
+        str, typer.Option(help="Description of the image(s), used with the pixels.")
+    ] = "",
     tags: Annotated[str, typer.Option(help="comma-separated tags")] = "",
     manifest: Annotated[
         Path | None, typer.Option(help="CSV/JSONL; claimed labels from 'label'")

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from pictext.core.console import print_table
+
 datasets_app = typer.Typer(
     help="List packaged datasets and describe any dataset.", no_args_is_help=True
 )
@@ -22,7 +24,6 @@ def list_command(json_out: bool = typer.Option(False, "--json", help="Print JSON
     if json_out:
         print(json.dumps([{"name": n, "package": DEBIAN_PACKAGES[n]} for n in names]))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="Packaged datasets (or pass a folder, WebVision tree or manifest)")
@@ -30,7 +31,7 @@ def list_command(json_out: bool = typer.Option(False, "--json", help="Print JSON
     table.add_column("Debian package")
     for name in names:
         table.add_row(name, DEBIAN_PACKAGES[name])
-    Console().print(table)
+    print_table(table, "Datasets shipped with pictext; pass any of these names to a command.")
 
 
 @datasets_app.command("info")
@@ -90,14 +91,14 @@ def _print_info(info: dict[str, Any], n_problems: int) -> None:
         )
         summary.add_row("distinct texts", f"{info['distinct_texts']:,}")
     summary.add_row("label words stripped", str(info["strip_label_words"]))
-    console.print(summary)
+    print_table(summary, "Items, classes and text of the collection.")
 
     text = Table(title="Text per field")
     for col in ("field", "missing", "mean words"):
         text.add_column(col, justify="right" if col != "field" else "left")
     for field, rate in info["missing_rate"].items():
         text.add_row(field, f"{100 * rate:.1f}%", f"{info['mean_words'][field]:.1f}")
-    console.print(text)
+    print_table(text, "How many items have each text field, and how long it is.")
     _print_sources(console, info)
     _print_leakage(console, info["label_leakage"])
 
@@ -111,7 +112,7 @@ def _print_info(info: dict[str, Any], n_problems: int) -> None:
     total = max(info["items"], 1)
     for cls, count in info["per_class"].items():
         classes.add_row(cls, f"{count:,}", f"{100 * count / total:.1f}%")
-    console.print(classes)
+    print_table(classes, "Items per class; a small class is harder to learn and to score.")
 
     for line in info["problem_list"][:n_problems]:
         console.print(f"  problem: {line}", markup=False, highlight=False)
@@ -132,7 +133,7 @@ def _print_sources(console: Any, info: dict[str, Any]) -> None:
     for source, rates in by_source.items():
         cells = [f"{100 * rates[f]:.1f}%" for f in fields]
         table.add_row(source, f"{info['sources'][source]:,}", *cells)
-    console.print(table)
+    print_table(table, "Share of items with no text, per source; lower is better.")
 
 
 def _print_leakage(console: Any, leakage: dict[str, Any]) -> None:
@@ -149,7 +150,7 @@ def _print_leakage(console: Any, leakage: dict[str, Any]) -> None:
             for v in vocabularies
         ]
         table.add_row(field, *cells)
-    console.print(table)
+    print_table(table, "Label words in the text, which make text-only scores look too good.")
 
 
 def _print_images(console: Any, images: dict[str, Any]) -> None:
@@ -162,7 +163,7 @@ def _print_images(console: Any, images: dict[str, Any]) -> None:
         stats = images[dim]
         if stats:
             table.add_row(dim, str(stats["min"]), f"{stats['median']:g}", str(stats["max"]))
-    console.print(table)
+    print_table(table, "Image width and height in pixels across the collection.")
     formats = ", ".join(f"{k}: {v:,}" for k, v in images["formats"].items())
     console.print(f"formats: {formats}; unreadable headers: {images['unreadable_headers']}")
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pictext.core.console import print_table
 from pictext.core.defaults import IMAGE_ENCODER, STORE_DTYPE, TEXT_ENCODER
 from pictext.core.errors import UsageError
 from pictext.core.paths import cache_dir
@@ -129,7 +130,10 @@ def embed(
             store_dtype=store_dtype,
         )
         specs = feats.image_encoder, feats.text_encoder
-    console.print(summary_table(dataset, ds, kept, report, *specs))
+    print_table(
+        summary_table(dataset, ds, kept, report, *specs),
+        "What was embedded, read from the cache or skipped, and where the vectors are.",
+    )
     if use_ray:
         console.print(
             f"Ray: {run.actors} encoder actors, {len(run.written)} new image shards, "

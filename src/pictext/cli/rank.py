@@ -76,17 +76,25 @@ def rank_train(
     out: Annotated[Path, typer.Option(help="Run directory (head/ and run.json).")] = Path(
         "runs/rank"
     ),
-    embed_dim: int = defaults.RANK_EMBED_DIM,
-    margin: float = defaults.RANK_MARGIN,
-    out_of_class_frac: float = defaults.RANK_OUT_OF_CLASS_FRAC,
-    hard_negatives: bool = True,
+    embed_dim: Annotated[
+        int, typer.Option(help="Size of the ranking head's output vectors.")
+    ] = defaults.RANK_EMBED_DIM,
+    margin: Annotated[float, typer.Option(help="Triplet loss margin.")] = defaults.RANK_MARGIN,
+    out_of_class_frac: Annotated[
+        float, typer.Option(help="Share of triplets whose negative is from another class.")
+    ] = defaults.RANK_OUT_OF_CLASS_FRAC,
+    hard_negatives: Annotated[
+        bool, typer.Option(help="Mine hard negatives (the closest of another class).")
+    ] = True,
     in_class: Annotated[
         str,
         typer.Option(
             help="auto/fine: fine-label in-class negatives when the data has them; hard: mined."
         ),
     ] = "auto",
-    use_text: bool = False,
+    use_text: Annotated[
+        bool, typer.Option(help="Feed the text embeddings to the head as well as the image.")
+    ] = False,
     joint: Annotated[
         bool,
         typer.Option(
@@ -105,11 +113,17 @@ def rank_train(
         list[Path] | None,
         typer.Option(help="An image file no model may see (repeat)."),
     ] = None,
-    epochs: int = defaults.RANK_EPOCHS,
-    lr: float = defaults.RANK_LR,
-    batch_size: int = defaults.RANK_BATCH_SIZE,
-    seed: int = defaults.SPLIT_SEED,
-    holdout: float = defaults.RANK_HOLDOUT,
+    epochs: Annotated[
+        int, typer.Option(help="Training epochs (the best on validation is kept).")
+    ] = defaults.RANK_EPOCHS,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = defaults.RANK_LR,
+    batch_size: Annotated[int, typer.Option(help="Triplets per batch.")] = defaults.RANK_BATCH_SIZE,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (split, initialisation, sampling).")
+    ] = defaults.SPLIT_SEED,
+    holdout: Annotated[
+        float, typer.Option(help="Share of items held out, halved into validation and test.")
+    ] = defaults.RANK_HOLDOUT,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
 ) -> None:
     """Train a ranking head on the train split of DATASET."""
@@ -146,9 +160,9 @@ def rank_train(
 @rank_app.command("evaluate")
 def rank_evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory from `pictext rank train`.")],
-    grid_queries: int = 4,
+    grid_queries: Annotated[int, typer.Option(help="Queries shown in the retrieval grid.")] = 4,
     map_method: Annotated[str, typer.Option(help="tsne or pca.")] = "tsne",
-    threads: int = 1,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 1,
     mode: ModeOpt = defaults.DIVERGENT_MODE,
     spread: SpreadOpt = defaults.DIVERGENT_SPREAD,
     quantile: QuantileOpt = defaults.DIVERGENT_QUANTILE,
@@ -169,11 +183,13 @@ def rank_evaluate(
 @rank_app.command("diversity")
 def rank_diversity(
     index: IndexOpt = None,
-    users: int = 200,
-    history: int = 5,
-    k: int = defaults.SEARCH_K,
-    pool: int = defaults.POOL,
-    seed: int = 0,
+    users: Annotated[int, typer.Option(help="Simulated users.")] = 200,
+    history: Annotated[int, typer.Option(help="Items in each user's history.")] = 5,
+    k: Annotated[int, typer.Option("-k", "--k", help="List length.")] = defaults.SEARCH_K,
+    pool: Annotated[
+        int, typer.Option(help="Candidates scored before the diverse list is chosen.")
+    ] = defaults.POOL,
+    seed: Annotated[int, typer.Option(help="Random seed (split, initialisation, sampling).")] = 0,
 ) -> None:
     """Selectors (MMR, k-center, DPP) vs kNN: relevance, intra-list distance, class coverage."""
     from pictext.rank.jobs import diversity
@@ -205,13 +221,13 @@ def index_build(
             "without --index)."
         ),
     ] = True,
-    threads: int = 1,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 1,
 ) -> None:
     """Embed DATASET (cached) and build its search index.
 
     The encoders are the ones the ranking head recorded (checked against the installed
     versions); a raw index uses the default towers. The index becomes the current one
-    (the pointer lives in the cache, ``$PICTEXT_CACHE/index/CURRENT``) unless --no-current.
+    (the pointer lives in the cache, $PICTEXT_CACHE/index/CURRENT) unless --no-current.
     """
     from pictext.core.paths import cache_dir
     from pictext.rank.jobs import IndexConfig, build_index, default_index_folder
@@ -248,7 +264,7 @@ CollectionOpt = Annotated[
 CaptionTextOpt = Annotated[
     str, typer.Option("--text-encoder", help="--by caption: encoder of caption similarity.")
 ]
-KOpt = Annotated[int, typer.Option("-k", help=f"Results (1 to {defaults.MAX_K}).")]
+KOpt = Annotated[int, typer.Option("-k", "--k", help=f"Results (1 to {defaults.MAX_K}).")]
 TextOpt = Annotated[
     bool, typer.Option("--text", help="Read QUERY as a text, whatever it looks like.")
 ]
@@ -394,7 +410,7 @@ def _query(
 def recommend(
     history: Annotated[list[str], typer.Option("--history", help="A seen item id (repeat).")],
     k: Annotated[
-        int, typer.Option("-k", help=f"List length (1 to {defaults.MAX_K}).")
+        int, typer.Option("-k", "--k", help=f"List length (1 to {defaults.MAX_K}).")
     ] = defaults.SEARCH_K,
     method: Annotated[
         str, typer.Option(help="knn, mmr, kcenter or dpp.")
@@ -402,7 +418,9 @@ def recommend(
     lambda_: Annotated[
         float, typer.Option("--lambda", help="1 = pure relevance, 0 = max diversity.")
     ] = defaults.MMR_LAMBDA,
-    pool: int = defaults.POOL,
+    pool: Annotated[
+        int, typer.Option(help="Candidates scored before the diverse list is chosen.")
+    ] = defaults.POOL,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

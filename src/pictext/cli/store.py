@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pictext.core.console import print_table
 from pictext.core.defaults import COMPACT_ROWS
 from pictext.core.errors import NotFoundError, UsageError
 from pictext.store.cache import VECTOR_DTYPES
@@ -50,7 +51,7 @@ def info(encoder: EncoderOpt = None) -> None:
         for name, value in store_info(open_folder(folder), COMPACT_ROWS).items():
             shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
             table.add_row(name, f"{value:,}" if isinstance(value, int) else shown)
-        console.print(table)
+        print_table(table, "The vectors held per encoder, and their size on disk.")
 
 
 def compact(

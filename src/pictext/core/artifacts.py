@@ -114,7 +114,7 @@ class ArtifactError(InputError, ValueError):
 
     def __init__(self, path: str | Path, problem: str, kind: ArtifactKind) -> None:
         self.path, self.problem, self.kind = Path(path), problem, kind
-        super().__init__(f"{path}: {problem}; rebuild it with: {kind.hint(path)}")
+        super().__init__(f"{path}: {problem}; {_next_step(Path(path), kind)}")
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes (Ray, pytest-xdist)
         return (type(self), (self.path, self.problem, self.kind))
@@ -147,6 +147,21 @@ def peek_format(directory: str | Path, config_file: str = CONFIG_FILE) -> tuple[
         if isinstance(meta, dict) and "format" in meta:
             return str(meta["format"]), meta.get("version")
     return "", None
+
+
+def _next_step(path: Path, kind: ArtifactKind) -> str:
+    """What to do about a path that is not a loadable ``kind``: the command that rebuilds
+    it, unless the folder holds another artifact, which that command would overwrite."""
+    try:
+        other = kind_of(path) if path.is_dir() else None
+    except (OSError, ValueError):
+        other = None
+    if other is not None and other.name != kind.name:
+        return (
+            f"it holds a {other.what}; pass the folder of a saved {kind.what} "
+            "or the bundle that holds one"
+        )
+    return f"rebuild it with: {kind.hint(path)}"
 
 
 def kind_of(directory: str | Path) -> ArtifactKind | None:

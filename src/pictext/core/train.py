@@ -127,7 +127,7 @@ def train_loop(
     Returns:
         The per-epoch history.
     """
-    from tqdm.auto import tqdm
+    from pictext.core.console import progress
 
     params = list(
         params if params is not None else (p for p in model.parameters() if p.requires_grad)
@@ -136,7 +136,9 @@ def train_loop(
     hist = History()
     best, best_state, since_best = float("-inf"), None, 0
     start = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=cfg.desc, disable=not cfg.progress, leave=False)
+    bar = progress(
+        range(cfg.epochs), desc=cfg.desc, unit="epoch", enabled=cfg.progress, leave=False
+    )
     for epoch in bar:
         hist.loss.append(_run_epoch(model, opt, params, batches(epoch), batch_loss, cfg))
         if val_score is None:

@@ -21,6 +21,13 @@ class DatasetNotFoundError(NotFoundError, FileNotFoundError):
     """A dataset name or path that cannot be resolved, with what to install or pass."""
 
 
+class UnknownDatasetError(DatasetNotFoundError):
+    """A name that is neither a packaged dataset nor an existing path: a usage mistake
+    (exit status 2, as an unknown encoder or label), with the closest names suggested."""
+
+    exit_code = 2
+
+
 class ImageDecodeError(ItemError):
     """An image that does not decode, with the kind of problem in ``reason``.
 

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pictext.core.names import did_you_mean
 from pictext.data.dataset import Dataset
-from pictext.data.errors import DatasetNotFoundError
+from pictext.data.errors import DatasetNotFoundError, UnknownDatasetError
 
 
 def _openclipart(**options: Any) -> Dataset:
@@ -106,8 +107,8 @@ def _read(name_or_path: str | Path, options: dict[str, Any], allow_outside: bool
             f"{path}: not a manifest (use {', '.join(MANIFEST_SUFFIXES)}) nor a folder",
             item=str(path),
         )
-    raise DatasetNotFoundError(
+    raise UnknownDatasetError(
         f"no dataset {key!r}: not a packaged name ({', '.join(_PACKAGED)}) "
-        "nor an existing folder or manifest",
+        f"nor an existing folder or manifest{did_you_mean(key, _PACKAGED)}",
         item=key,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from pictext.core.artifacts import EncoderMismatchError, check_encoder
 from pictext.core.defaults import IMAGE_ENCODER, TEXT_ENCODER
 from pictext.core.errors import UsageError
+from pictext.core.names import did_you_mean
 from pictext.encoders._deps import MissingPackageError, missing_packages
 
 KINDS = ("image", "text")
@@ -148,7 +149,9 @@ def get_entry(name: str) -> EncoderEntry:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownEncoderError(
-            f"unknown encoder {name!r}; known encoders: {', '.join(list_encoders())}", item=name
+            f"unknown encoder {name!r}; known encoders: {', '.join(list_encoders())}"
+            f"{did_you_mean(name, list_encoders())}",
+            item=name,
         ) from None
 
 

@@ -114,20 +114,17 @@ def distance_meaning(index: SearchIndex, kind: str, *, recommend: bool = False) 
     """What ``d`` of a hit means for a query of ``kind`` on ``index``."""
     if kind == "text" and not reads_text(index):
         return (
-            f"d = |u - v| of unit text embeddings ({index.manifest.text_encoder}, "
-            "sqrt(2 - 2 cos)): 0 = same direction, 2 = opposite"
+            f"d: how far each image is from the text ({index.manifest.text_encoder}); "
+            "0 is the closest, 2 the farthest."
         )
     space = "ranking-head space" if index.manifest.space == "head" else "raw image-embedding space"
     if reads_text(index):
         space = "joint image-text space"
     if recommend:
-        return f"d = distance to the history's mean direction (unit vectors, {space})"
+        return f"d: how far each image is from the history's average ({space}); lower is closer."
     if index.manifest.metric == "cosine":
-        return (
-            f"d = |u - v| of unit vectors in the {space} (sqrt(2 - 2 cos)): "
-            "0 = same direction, 2 = opposite"
-        )
-    return f"d = Euclidean (l2) distance in the {space}"
+        return f"d: how far each image is from the query ({space}); 0 is the same, 2 the farthest."
+    return f"d: how far each image is from the query ({space}); lower is closer."
 
 
 @dataclass(frozen=True)

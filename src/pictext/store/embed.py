@@ -254,10 +254,13 @@ def _resolve(
 
 
 def progress_bar(total: int, label: str, enabled: bool) -> Callable[..., None]:
-    """A tqdm bar with rate and ETA: ``step(n)`` after ``n`` items, ``step(0, done=True)``."""
-    from tqdm.auto import tqdm
+    """Progress with rate and ETA: ``step(n)`` after ``n`` items, ``step(0, done=True)``.
 
-    bar = tqdm(total=total, desc=label, unit="item", disable=not enabled, smoothing=0.1)
+    A tqdm bar on a terminal, a plain line every few seconds in a log (:mod:`pictext.core.console`).
+    """
+    from pictext.core.console import progress
+
+    bar = progress(total=total, desc=label, unit="item", enabled=enabled)
 
     def step(n: int, done: bool = False) -> None:
         bar.update(n)

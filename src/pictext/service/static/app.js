@@ -94,6 +94,17 @@ function setupDrop() {
     if (e.dataTransfer && e.dataTransfer.files.length) setFile(e.dataTransfer.files[0]);
   });
   $("#analyse").addEventListener("click", analyse);
+  // Answers follow the text: a change re-runs them (debounced), and says so meanwhile.
+  let timer = null;
+  for (const id of ["#title-in", "#description-in", "#tags-in"]) {
+    $(id).addEventListener("input", () => {
+      if (!state.answered) return;
+      $("#status").textContent = "text changed: re-running…";
+      $("#status").classList.add("stale");
+      clearTimeout(timer);
+      timer = setTimeout(analyse, 600);
+    });
+  }
   $("#claim").addEventListener("change", () => { if (state.file) analyse(); });
 }
 
@@ -155,13 +166,26 @@ async function analyse() {
   if (parts.captioner && state.file) {
     queue(() => post("/caption", { k: kValue() }).then(showCaption, (e) => showError("#caption-out", e)));
   }
+  state.failed = null;
   if (first !== null) await first;
+  if (state.failed) {  // the upload itself is the problem: say it once, not per panel
+    for (const sel of ["#tags-out", "#verify-out", "#similar-grid", "#divergent-grid", "#caption-out"]) {
+      const box = $(sel);
+      if (box) box.replaceChildren();
+    }
+    status.classList.remove("stale");
+    status.replaceChildren(el("span", { class: "error" }, state.failed.message));
+    return;
+  }
   await Promise.all(jobs.map((job) => job()));
+  state.answered = true;
+  status.classList.remove("stale");
   status.textContent = `done in ${Math.round(performance.now() - started)} ms`;
 }
 
 // ---- results ---------------------------------------------------------------------------------
 function showError(sel, err) {
+  if (err.status && err.status < 500 && err.status !== 404) state.failed = state.failed || err;
   const box = $(sel);
   box.replaceChildren(el("p", { class: "error" }, err.message));
 }
@@ -249,6 +273,16 @@ async function openItem(id) {
   } catch (err) {
     $("#item-title").textContent = err.message;
   }
+}
+
+// ←/→ in the item view: the next or previous item of the grid it was opened from.
+function stepItem(delta) {
+  const ids = [...document.querySelectorAll("#browse-grid a.card")].map((a) => a.dataset.id);
+  const m = location.hash.match(/^#item=(.+)$/);
+  const at = m ? ids.indexOf(decodeURIComponent(m[1])) : -1;
+  if (at < 0 || !ids.length) return;
+  const next = ids[(at + delta + ids.length) % ids.length];
+  location.replace("#item=" + encodeURIComponent(next));
 }
 
 function closeItem() {
@@ -399,6 +433,10 @@ document.addEventListener("DOMContentLoaded", () => {
   setupDrop();
   $("#item-close").addEventListener("click", closeItem);
   $("#item-view").addEventListener("click", (e) => { if (e.target.id === "item-view") closeItem(); });
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#item-view").hidden) closeItem(); });
+  document.addEventListener("keydown", (e) => {
+    if ($("#item-view").hidden) return;
+    if (e.key === "Escape") closeItem();
+    else if (e.key === "ArrowRight" || e.key === "ArrowLeft") stepItem(e.key === "ArrowRight" ? 1 : -1);
+  });
   init().catch((err) => { $("#subtitle").textContent = `cannot start: ${err.message}`; });
 });

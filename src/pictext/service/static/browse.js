@@ -40,7 +40,47 @@ function setupBrowser(info) {
   $("#search-form").addEventListener("submit", (e) => { e.preventDefault(); search(); });
   $("#rec-btn").addEventListener("click", recommend);
   $("#clear-sel").addEventListener("click", () => setSelection(null));
+  $("#browse-grid").addEventListener("keydown", gridKeys);
+  restoreView();
   loadPage();
+  if ($("#q").value.trim()) search();
+}
+
+// The view (filters, sort, search, page) lives in the URL's query, the open item in its
+// hash, so a view can be reloaded or shared.
+const VIEW = { label: "#f-label", fine: "#f-fine", text: "#f-text", sort: "#f-sort", q: "#q" };
+
+function restoreView() {
+  const params = new URLSearchParams(location.search);
+  for (const [key, sel] of Object.entries(VIEW)) {
+    const v = params.get(key);
+    if (v !== null && $(sel)) $(sel).value = v;
+  }
+  browser.page = Math.max(0, (Number(params.get("page")) || 1) - 1);
+}
+
+function saveView() {
+  const params = new URLSearchParams();
+  for (const [key, sel] of Object.entries(VIEW)) {
+    const v = $(sel) ? $(sel).value : "";
+    if (v && !(key === "sort" && v === "dataset")) params.set(key, v);
+  }
+  if (browser.page) params.set("page", browser.page + 1);
+  const query = params.toString();
+  history.replaceState(history.state, "", location.pathname + (query ? "?" + query : "") + location.hash);
+}
+
+// Arrow keys move between the cards of the grid (Enter opens one: they are links).
+function gridKeys(e) {
+  const cards = [...$("#browse-grid").querySelectorAll("a.card")];
+  const at = cards.indexOf(document.activeElement);
+  if (at < 0 || !["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp"].includes(e.key)) return;
+  const top = cards[0].getBoundingClientRect().top;
+  const perRow = Math.max(1, cards.filter((c) => c.getBoundingClientRect().top === top).length);
+  const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow }[e.key];
+  const next = cards[Math.max(0, Math.min(cards.length - 1, at + step))];
+  e.preventDefault();
+  next.focus();
 }
 
 function auditSummary(a) {
@@ -61,6 +101,7 @@ async function loadPage() {
   fd.append("page", browser.page);
   fd.append("per_page", browser.perPage);
   if (browser.selection) for (const id of browser.selection) fd.append("ids", id);
+  saveView();
   const grid = $("#browse-grid");
   try {
     const r = await api("/browse", { method: "POST", body: fd });
@@ -155,9 +196,14 @@ function showFlags(flags) {
     lines.push(`${verdict} (error score ${flags.error_score.toFixed(3)}; the out-of-fold model says “${flags.predicted}”, p = ${flags.predicted_p.toFixed(2)})`);
   }
   if (flags.uniqueness !== null) lines.push(`uniqueness ${flags.uniqueness.toFixed(3)} (mean distance to its nearest items)`);
-  for (const [kind, d] of Object.entries(flags.duplicates || {})) {
-    lines.push(`duplicate by ${kind} of ${d.with.length} item(s)${d.label_conflict ? ", with another label" : ""}: ${d.with.slice(0, 5).join(", ")}`);
-  }
   if (!Object.keys(flags.duplicates || {}).length) lines.push("no duplicate found");
   for (const t of lines) box.append(el("li", {}, t));
+  for (const [kind, d] of Object.entries(flags.duplicates || {})) {  // each duplicate a link
+    const li = el("li", {}, `duplicate by ${kind} of ${d.with.length} item(s)${d.label_conflict ? ", with another label" : ""}: `);
+    d.with.slice(0, 5).forEach((id, i) => {
+      if (i) li.append(", ");
+      li.append(el("a", { href: "#item=" + encodeURIComponent(id), class: "dup-link" }, id));
+    });
+    box.append(li);
+  }
 }
