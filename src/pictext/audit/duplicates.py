@@ -122,7 +122,13 @@ def exact_pairs(keys: Sequence[object | None]) -> tuple[np.ndarray, np.ndarray]:
 def hash_pairs(
     hashes: np.ndarray, ok: np.ndarray, max_bits: int, block: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` of decoded items whose hashes differ in at most ``max_bits`` bits."""
+    """Pairs ``i < j`` of decoded items whose hashes differ in at most ``max_bits`` bits.
+
+    ``max_bits == 0`` groups equal hashes in one pass; otherwise every pair is compared in
+    blocks (quadratic: keep ``max_bits`` at 0 for large collections).
+    """
+    if max_bits == 0:
+        return exact_pairs([int(h) if k else None for h, k in zip(hashes, ok, strict=True)])
     rows = np.flatnonzero(ok)
     h = hashes[rows]
     a, b = [], []
