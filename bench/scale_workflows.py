@@ -203,7 +203,49 @@ def synth_rows(n: int) -> list[Row]:
     ]  # fmt: skip
 
 
-SECTIONS = {"audit": "audit_rows", "synth": "synth_rows"}
+def index_rows(n_synth: int) -> list[Row]:
+    """The default index at 70k (real) and ``n_synth`` (synthetic): build, memory, recall."""
+    from pictext.rank.index import SearchIndex
+    from pictext.store.features import Features
+
+    ds, feats = fashion_features()
+    labels = [it.label for it in ds.items]
+    x, y, _ = synthetic_collection(n_synth)
+    synth = Features([str(i) for i in range(n_synth)], x, np.ones(n_synth, bool), "synth@1")
+    out: list[Row] = []
+    for name, f, labs in (("fashion-mnist", feats, labels), ("synthetic", synth, list(y))):
+        rss = _rss_mb()
+        t = time.perf_counter()
+        ix = SearchIndex.build(f, labels=labs, dataset=name, with_text=False)
+        build = time.perf_counter() - t
+        m = ix.manifest.measured
+        out += [
+            (f"{name} {len(ix)}x{ix.vectors.shape[1]}: default backend, build",
+             f"{ix.manifest.backend}, {build:.1f} s"),
+            ("  RSS added by the index (vectors, unit rows, FAISS, rim pool)",
+             f"{_rss_mb() - rss:.0f} MiB ({1024 * 1024 * (_rss_mb() - rss) / len(ix):.0f} B/row)"),
+        ]  # fmt: skip
+        if m is not None:
+            out += [
+                ("  similar recall@10 vs exact, p50 / p99",
+                 f"{m['similar_recall']:.3f}, {m['similar_p50_ms']} / {m['similar_p99_ms']} ms"),
+                (f"  divergent ({m['divergent_mode']}) distance / classes vs exact, p50 / p99",
+                 f"{m['divergent_distance_ratio']:.3f} / {m['divergent_classes_ratio']:.3f}, "
+                 f"{m['divergent_p50_ms']} / {m['divergent_p99_ms']} ms"),
+            ]  # fmt: skip
+        rows = np.random.default_rng(1).choice(len(ix), 50, replace=False)
+        ms = []
+        for r in rows:
+            t = time.perf_counter()
+            ix.search(ix.vectors[r : r + 1], 10, exact=True)
+            ms.append(1000 * (time.perf_counter() - t))
+        out.append(("  exact scan of the same index, p50 / p99",
+                    f"{np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} ms"))  # fmt: skip
+        del ix
+    return out
+
+
+SECTIONS = {"audit": "audit_rows", "synth": "synth_rows", "index": "index_rows"}
 
 
 def main() -> None:
@@ -219,6 +261,8 @@ def main() -> None:
             out += audit_rows(args.sample)
         elif name == "synth":
             out += synth_rows(args.synthetic)
+        elif name == "index":
+            out += index_rows(args.synthetic)
         else:
             raise SystemExit(f"unknown section {name!r}; use {', '.join(SECTIONS)}")
         print(f"[{name} done in {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)
