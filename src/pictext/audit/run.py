@@ -102,7 +102,7 @@ class AuditResult:
         dups = {}
         for kind, g in self.duplicates.items():
             if g.group[row] >= 0:
-                rows = np.flatnonzero(g.group == g.group[row])
+                rows = g.members[int(g.group[row])]
                 dups[kind] = {
                     "with": [self.ids[r] for r in rows if r != row],
                     "label_conflict": bool(g.conflict[row]),

@@ -60,6 +60,7 @@ class Backend:
         self.encoders = EncoderPool(encoder_factory, prepare=True, threads=config.threads)
         self.memory = MemoryCache(config.embedding_cache)  # upload embeddings, by content
         self._cache_dir: Path | None = None
+        self.views: Any = None  # BrowseViews: /browse and /info without a scan (audit/views.py)
 
     # ---- loading ------------------------------------------------------------------------
     @classmethod
@@ -96,7 +97,16 @@ class Backend:
             from pictext.audit import AuditResult
 
             self.audit = AuditResult.load(bundle.audit)
+        self.browse_views()  # built once at start, not on the first request
         return self
+
+    def browse_views(self) -> Any:
+        """The collection's :class:`~pictext.audit.views.BrowseViews` (built on first use)."""
+        if self.views is None:
+            from pictext.audit.views import BrowseViews
+
+            self.views = BrowseViews(list(self.catalog.items.values()), self.audit)
+        return self.views
 
     def _encoder(self, spec: str, part: str) -> Any:
         """Build the encoder a part recorded now; a version mismatch is a bundle error."""
@@ -345,11 +355,10 @@ class Backend:
         ]
 
     # ---- browser ------------------------------------------------------------------------
-    def browse(self, query: Any, text: str, timing: Timing) -> dict[str, Any]:
-        """A page of the collection (:func:`pictext.audit.browse.browse`); sorting by
-        similarity ranks the ``max_k`` items nearest the text ``text`` (the rest follow)."""
-        from pictext.audit.browse import browse
-
+    def browse(self, query: Any, text: str, timing: Timing, rows: Any = None) -> dict[str, Any]:
+        """A page of the collection from the precomputed views (:mod:`pictext.audit.views`);
+        sorting by similarity ranks the ``max_k`` items nearest the text ``text`` (the rest
+        follow); ``rows``: a map selection, rows of the catalog."""
         distances = None
         if query.sort == "similarity":
             if not text.strip():
@@ -357,8 +366,7 @@ class Backend:
             found = self.nearest([Item("query", title=text)], self.config.max_k, False, timing)
             distances = {h["id"]: h["distance"] for h in found[0]["hits"]}
         try:
-            page = browse(list(self.catalog.items.values()), query, audit=self.audit,
-                          distances=distances)  # fmt: skip
+            page = self.browse_views().page(query, rows=rows, distances=distances)
         except ValueError as err:
             raise unprocessable(str(err), field="sort") from None
         rows = []
@@ -388,7 +396,7 @@ class Backend:
                 "captioner": self.captioner is not None,
                 "audit": self.audit is not None,
             },
-            "facets": facets(list(self.catalog.items.values())),
+            "facets": self.browse_views().facets,
             "audit": None if self.audit is None else self.audit.summary(),
             "missing": {p: self.bundle.hint(p) for p in self.bundle.missing()},
             "classes": list(self.classifier.classes_) if self.classifier is not None else [],
@@ -403,13 +411,6 @@ class Backend:
             },
             "encoders": self.encoders.specs,
         }
-
-
-def facets(items: Sequence[Item]) -> dict[str, Any]:
-    """Labels, fine labels and text counts of the collection (the browser's filters)."""
-    from pictext.audit.browse import facets as collection_facets
-
-    return collection_facets(items)
 
 
 def _default_divergence() -> dict[str, Any]:
