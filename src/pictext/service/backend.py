@@ -60,6 +60,7 @@ class Backend:
         self.encoders = EncoderPool(encoder_factory, prepare=True, threads=config.threads)
         self.memory = MemoryCache(config.embedding_cache)  # upload embeddings, by content
         self._cache_dir: Path | None = None
+        self._catalog_row: Any = None  # index row -> catalog row, for map selections
         self.views: Any = None  # BrowseViews: /browse and /info without a scan (audit/views.py)
 
     # ---- loading ------------------------------------------------------------------------
@@ -374,6 +375,16 @@ class Backend:
             hit = self.catalog.hit(r["id"], None)
             rows.append(hit | {"sort_score": r["score"], "flags": self.flags(r["id"])})
         return {"total": page.total, "page": page.page, "per_page": page.per_page, "items": rows}
+
+    def map_rows(self, box: Any, polygon: Any) -> Any:
+        """Catalog rows (the browser's) of the map points inside a box and a polygon."""
+        import numpy as np
+
+        if self._catalog_row is None:  # index row -> catalog row (-1: not in the catalog)
+            row_of = self.browse_views().row_of
+            self._catalog_row = np.array([row_of.get(i, -1) for i in self.index.ids], np.int64)
+        rows = self._catalog_row[self.catalog.map_view.select(box, polygon)]
+        return rows[rows >= 0]
 
     def flags(self, item_id: str) -> dict[str, Any] | None:
         """What the audit says about an item; None without an audit or for an item it lacks."""
