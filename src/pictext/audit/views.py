@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pictext.audit.browse import SORTS, BrowsePage, BrowseQuery, facets, has_text
+from pictext.core.lru import LruCache
+
+CACHED_LISTS = 32  # filtered, sorted row lists kept (at most N int64 rows each)
 
 if TYPE_CHECKING:
     from pictext.audit.run import AuditResult
@@ -47,6 +50,7 @@ class BrowseViews:
         self._fine = _groups([it.fine_label for it in items])
         self._text = _groups([has_text(it) for it in items])
         self._all = np.arange(len(self.ids), dtype=np.int64)
+        self._lists: LruCache[np.ndarray] = LruCache(CACHED_LISTS)  # filters -> sorted rows
         self._scores: dict[str, np.ndarray] = {}
         self._order: dict[str, np.ndarray] = {}  # rows, highest score first, NaN last
         self._rank: dict[str, np.ndarray] = {}  # position of each row in that order
@@ -95,6 +99,7 @@ class BrowseViews:
         if rows is None and query.ids is not None:
             rows = np.array([self.row_of[i] for i in set(query.ids) if i in self.row_of])
         chosen = self._filtered(query, rows)  # dataset order, or the sort's order
+
         start = query.page * query.per_page
         stop = start + query.per_page
         if query.sort == "similarity":
@@ -112,8 +117,19 @@ class BrowseViews:
     # ---- internals ------------------------------------------------------------------------
     def _filtered(self, query: BrowseQuery, rows: np.ndarray | None) -> np.ndarray:
         """Rows that pass the filters, in the sort's order (dataset order for
-        ``dataset`` and ``similarity``)."""
+        ``dataset`` and ``similarity``). Without a selection the list is kept (an LRU of
+        :data:`CACHED_LISTS`): the next page of the same filters is a slice."""
         sort = query.sort if query.sort in self._order else None
+        if rows is not None:
+            return self._compute(query, rows, sort)
+        key = (query.label, query.fine_label, query.has_text, sort)
+        got = self._lists.get(key)
+        if got is None:
+            got = self._compute(query, None, sort)
+            self._lists.put(key, got)
+        return got
+
+    def _compute(self, query: BrowseQuery, rows: np.ndarray | None, sort: str | None) -> np.ndarray:
         lists = []  # sorted row arrays, intersected
         if query.label is not None:
             lists.append(self._label.get(query.label, _EMPTY))
@@ -129,7 +145,11 @@ class BrowseViews:
         keep = lists[0]
         for other in lists[1:]:
             keep = keep[np.isin(keep, other, assume_unique=True)]
-        if sort:
+        if sort and len(keep) * 16 > len(self.ids):  # many rows: one pass over the order
+            mask = np.zeros(len(self.ids), bool)
+            mask[keep] = True
+            keep = self._order[sort][mask[self._order[sort]]]
+        elif sort:
             keep = keep[np.argsort(self._rank[sort][keep], kind="stable")]
         return keep
 

@@ -19,6 +19,7 @@ Coordinates are those of :func:`pictext.core.projection.collection_map`: the uni
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ class MapView:
         self.ids = [ids[r] for r in order]
         self.labels = [labels[r] for r in order]
         self.classes = sorted({lab for lab in labels if lab is not None})
+        self._cached: tuple[Any, bytes] = (None, b"")  # the whole map's JSON, once encoded
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -87,6 +89,18 @@ class MapView:
             "view": list(box),
             "points": [self._point(i) for i in keep.tolist()],
         }
+
+    def points_json(
+        self, box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0), limit: int = MAP_POINTS
+    ) -> bytes:
+        """:meth:`points` as JSON bytes; the whole map's answer is encoded once and kept."""
+        key = (box, limit)
+        if key != self._cached[0]:
+            body = json.dumps(self.points(box, limit), separators=(",", ":")).encode()
+            if box == (0.0, 0.0, 1.0, 1.0):
+                self._cached = (key, body)
+            return body
+        return self._cached[1]
 
     def _point(self, i: int) -> dict[str, Any]:
         return {"id": self.ids[i], "x": float(self.x[i]), "y": float(self.y[i]),

@@ -429,13 +429,14 @@ def collection_map(
     limit: Annotated[
         int, Query(ge=1, le=MAP_POINTS, description="most points returned (a random sample)")
     ] = MAP_POINTS,
-) -> dict[str, Any]:
+) -> Response:
     """The points of a view of the map: all of them up to ``limit``, else a random sample of
     ``limit`` (``in_view`` counts them all); ``method`` is the projection that was run."""
     st = _state(request)
     st.backend.require("index")
     box = parse_box(f"{x0},{y0},{x1},{y1}")
-    return st.backend.catalog.map_view.points(box, limit)
+    body = st.backend.catalog.map_view.points_json(box, limit)
+    return Response(body, media_type="application/json")  # encoded once, not per point
 
 
 @router.post(
