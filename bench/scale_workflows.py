@@ -245,7 +245,149 @@ def index_rows(n_synth: int) -> list[Row]:
     return out
 
 
-SECTIONS = {"audit": "audit_rows", "synth": "synth_rows", "index": "index_rows"}
+def _pct(ms: list[float]) -> str:
+    return f"{np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} ms"
+
+
+BROWSE_QUERIES = [
+    {}, {"sort": "uniqueness"}, {"sort": "error"}, {"label": "Bag"},
+    {"label": "Bag", "sort": "error"}, {"has_text": "no", "sort": "uniqueness", "page": 30},
+    {"page": 900},
+]  # fmt: skip
+
+
+def fashion_bundle(root: Path) -> Path:
+    """A serve bundle of fashion-mnist: its default index and its audit (built once)."""
+    import json
+
+    from pictext.audit import AuditConfig, audit_dataset
+    from pictext.rank.index import SearchIndex
+
+    if (root / "audit").exists() and (root / "index").exists():
+        return root
+    ds, feats = fashion_features()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "bundle.json").write_text(json.dumps({"dataset": "fashion-mnist"}))
+    labels = [it.label for it in ds.items]
+    SearchIndex.build(feats, labels=labels, dataset="fashion-mnist", with_text=False).save(
+        root / "index"
+    )
+    audit_dataset(ds, AuditConfig(text_encoder="none"), features=feats).save(root / "audit")
+    return root
+
+
+def service_rows(n_synth: int, bundle_dir: Path, browser: bool) -> list[Row]:
+    """/info, /browse, /map and a box selection at 70k over HTTP (in-process client); the
+    same views and map as library calls at ``n_synth`` items; the page in Chromium."""
+
+    from fastapi.testclient import TestClient
+
+    from pictext.service.app import create_app
+    from pictext.service.config import ServiceConfig
+
+    out: list[Row] = []
+    root = fashion_bundle(bundle_dir)
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    app = create_app(root, ServiceConfig())
+    out += [
+        ("fashion-mnist 70k bundle (index + audit): server start",
+         f"{time.perf_counter() - t:.1f} s"),
+        ("  server RSS before / after start (this process)", f"{rss0:.0f} / {_rss_mb():.0f} MiB"),
+    ]  # fmt: skip
+    with TestClient(app) as client:
+        info, browse = [], []
+        for _ in range(100):
+            t = time.perf_counter()
+            client.get("/info").raise_for_status()
+            info.append(1000 * (time.perf_counter() - t))
+        for _ in range(30):
+            for q in BROWSE_QUERIES:
+                t = time.perf_counter()
+                client.post("/browse", data=q).raise_for_status()
+                browse.append(1000 * (time.perf_counter() - t))
+        body = client.get("/map")
+        t = time.perf_counter()
+        sel = client.post("/browse", data={"box": "-1,-1,2,2", "per_page": 48}).json()
+        t_box = 1000 * (time.perf_counter() - t)
+        zoom = client.get("/map", params={"x0": 0.4, "y0": 0.4, "x1": 0.6, "y1": 0.6}).json()
+        out += [
+            ("  /info p50 / p99 (100 calls)", _pct(info)),
+            (f"  /browse p50 / p99 ({len(browse)} calls, filters and sorts)", _pct(browse)),
+            ("  /map payload (whole map: sample / all)",
+             f"{len(body.content) / 1e6:.2f} MB ({len(body.json()['points'])} of "
+             f"{body.json()['total']} points, {body.json()['method']})"),
+            ("  /map zoomed to 0.4..0.6: points / in view",
+             f"{len(zoom['points'])} / {zoom['in_view']}"),
+            ("  POST /browse with a box over the whole map",
+             f"{sel['total']} items, {t_box:.0f} ms"),
+            ("  server RSS after the requests", f"{_rss_mb():.0f} MiB"),
+        ]  # fmt: skip
+        if browser:
+            from page_timing import page_rows
+
+            out += page_rows(app)
+    out += synthetic_service_rows(n_synth)
+    return out
+
+
+def synthetic_service_rows(n: int) -> list[Row]:
+    """The browse views and the map of ``n`` synthetic items, as library calls (no HTTP)."""
+    import json
+    from types import SimpleNamespace
+
+    from pictext.audit.browse import BrowseQuery
+    from pictext.audit.views import BrowseViews
+    from pictext.data.item import Item
+    from pictext.service.mapview import MapView
+
+    rng = np.random.default_rng(0)
+    rss0 = _rss_mb()
+    labels = [f"c{c}" for c in rng.integers(0, 10, n)]
+    items = [Item(f"s{r:07d}", label=labels[r]) for r in range(n)]
+    audit = SimpleNamespace(
+        ids=[it.id for it in items], uniqueness=rng.random(n), error_score=rng.random(n)
+    )
+    t = time.perf_counter()
+    views = BrowseViews(items, audit)
+    t_views = time.perf_counter() - t
+    xy = rng.random((n, 2))
+    t = time.perf_counter()
+    mv = MapView([it.id for it in items], xy, labels, "pca")
+    t_map = time.perf_counter() - t
+    rss1 = _rss_mb()
+    ms = []
+    for _ in range(30):
+        for q in BROWSE_QUERIES:
+            q = {k: ("c3" if k == "label" else v) for k, v in q.items()}
+            q["has_text"] = {"no": False}.get(q.get("has_text"))
+            t = time.perf_counter()
+            views.page(BrowseQuery(**q))
+            ms.append(1000 * (time.perf_counter() - t))
+    t = time.perf_counter()
+    payload = json.dumps(mv.points())
+    t_payload = 1000 * (time.perf_counter() - t)
+    t = time.perf_counter()
+    rows = mv.select((0.1, 0.1, 0.9, 0.9))
+    t_sel = 1000 * (time.perf_counter() - t)
+    t = time.perf_counter()
+    page = views.page(BrowseQuery(sort="error"), rows=rows)
+    t_page = 1000 * (time.perf_counter() - t)
+    return [
+        (f"synthetic {n:,} items: browse views / map index built",
+         f"{t_views:.1f} / {t_map:.1f} s"),
+        ("  RSS of items + views + map", f"{rss1 - rss0:.0f} MiB"),
+        (f"  browse page p50 / p99 ({len(ms)} calls, library)", _pct(ms)),
+        ("  /map payload (whole map) and its JSON encoding",
+         f"{len(payload) / 1e6:.2f} MB, {t_payload:.0f} ms"),
+        ("  box over 64% of the map: select + first page sorted by error",
+         f"{len(rows):,} items ({page.total:,}), {t_sel:.0f} + {t_page:.0f} ms"),
+    ]  # fmt: skip
+
+
+SECTIONS = {
+    "audit": "audit_rows", "synth": "synth_rows", "index": "index_rows", "service": "service_rows",
+}  # fmt: skip
 
 
 def main() -> None:
@@ -253,6 +395,12 @@ def main() -> None:
     ap.add_argument("--only", default="audit,synth", help="sections: audit, synth")
     ap.add_argument("--sample", type=int, default=20_000, help="agreement sample (audit)")
     ap.add_argument("--synthetic", type=int, default=200_000, help="synthetic rows")
+    ap.add_argument(
+        "--bundle",
+        default="/tmp/pictext-bench/fashion-bundle",
+        help="where the fashion-mnist bundle is built (service)",
+    )
+    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium timings")
     args = ap.parse_args()
     out: list[Row] = []
     for name in args.only.split(","):
@@ -263,6 +411,8 @@ def main() -> None:
             out += synth_rows(args.synthetic)
         elif name == "index":
             out += index_rows(args.synthetic)
+        elif name == "service":
+            out += service_rows(args.synthetic, Path(args.bundle), not args.no_browser)
         else:
             raise SystemExit(f"unknown section {name!r}; use {', '.join(SECTIONS)}")
         print(f"[{name} done in {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)

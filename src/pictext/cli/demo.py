@@ -17,6 +17,9 @@ from typing import Annotated
 import typer
 
 from pictext.core import defaults
+from pictext.core.budget import EXAMPLES, SCALE_FROM
+
+LARGE_BUDGET = 120.0  # seconds per training run by default above SCALE_FROM items
 
 # An image from another collection (openclipart) to tag and search with, as an upload would be.
 EXAMPLE_DATASET = "openclipart"
@@ -62,20 +65,67 @@ def demo(
     caption_epochs: Annotated[
         int, typer.Option(min=1, help="Captioner epochs.")
     ] = defaults.CAPTION_EPOCHS,
+    time_budget: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds each training run (one head, one fold) may take; it keeps its best "
+            f"epoch so far. 0: none up to {SCALE_FROM:,} items, {LARGE_BUDGET:.0f} s above.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Train, evaluate, tag an example and write the report, end to end."""
-    from pictext.cli import audit, caption, classify, embed, rank
-    from pictext.report import write_report
+    from pictext.core.budget import training_budget
+    from pictext.data import load_dataset
     from pictext.service.bundle import write_bundle_info
 
     write_bundle_info(out, dataset=dataset, title=f"pictext demo on {dataset}")
+    items = load_dataset(dataset).items
+    has_text = any(it.title or it.description or it.tags for it in items)
+    budget = time_budget or (LARGE_BUDGET if len(items) > SCALE_FROM else None)
+    typer.secho(f"pictext demo on {dataset}: {len(items):,} items", bold=True)
+    typer.echo(plan(len(items), has_text, budget))
+    with training_budget(budget):
+        _run(dataset, out, seeds, rank_epochs, caption_epochs, has_text)
+    typer.echo(f"serve it: pictext serve {out}")
+
+
+def plan(n: int, has_text: bool, budget: float | None) -> str:
+    """What the demo will do for a collection of ``n`` items, said before it starts."""
+    lines = []
+    if not has_text:
+        lines.append(
+            "   no text in this collection: image-only classification rows (no text or fusion "
+            "rows), no captioner (it learns from titles and descriptions), no text search"
+        )
+    if n > SCALE_FROM:
+        lines.append(
+            f"   {n:,} items: heads train with larger batches and fewer epochs (about "
+            f"{EXAMPLES:,} examples each), early-stopped on validation; the audit reads a "
+            "k-NN graph (FAISS); the index is approximate with its recall measured"
+        )
+    lines.append(
+        f"   time budget per training run: {budget:.0f} s (--time-budget)"
+        if budget
+        else "   time budget per training run: none (--time-budget SECONDS sets one)"
+    )
+    return "\n".join(lines)
+
+
+def _run(
+    dataset: str, out: Path, seeds: str, rank_epochs: int, caption_epochs: int, has_text: bool
+) -> None:
+    """The demo's steps (see :func:`demo`)."""
+    from pictext.cli import audit, caption, classify, embed, rank
+    from pictext.report import write_report
 
     towers = f"{defaults.IMAGE_ENCODER} + {defaults.TEXT_ENCODER}"
     t = _step(f"1/8 embeddings of {dataset} ({towers}; cached after the first run)")
     embed.embed(dataset, progress=True)
     _done(t)
 
-    t = _step("2/8 classification table: image-only, text-only, fusion, three anchors")
+    rows = "image-only, text-only, fusion, three anchors" if has_text else "image-only, LogReg"
+    t = _step(f"2/8 classification table: {rows}")
     classify.evaluate(
         dataset,
         out / "table",
@@ -86,8 +136,12 @@ def demo(
     )
     _done(t)
 
-    t = _step("3/8 one fusion classifier, calibrated, with its curves and maps")
-    classify.train(dataset, out / "classifier")
+    kind = "fusion" if has_text else "image-only"
+    t = _step(f"3/8 one {kind} classifier, calibrated, with its curves and maps")
+    if has_text:
+        classify.train(dataset, out / "classifier")
+    else:
+        classify.train(dataset, out / "classifier", inputs="image", routes=False)
     _done(t)
 
     t = _step("4/8 tag and verify an unseen image (from another collection) with its title")
@@ -107,12 +161,17 @@ def demo(
     rank.divergent(str(image), k=5, index=out / "index")
     _done(t)
 
-    t = _step("6/8 captioners: consensus of nearest captions vs the report's merge LSTM")
-    # The transformer decoders are left to `pictext caption-eval` (minutes on two cores); the
-    # bundle keeps whichever of these two scores best on validation.
-    caption.caption_train(dataset, out / "captioner", arch="consensus,merge", epochs=caption_epochs)
-    caption.caption([image], model=out / "captioner")
-    _done(t)
+    if has_text:
+        t = _step("6/8 captioners: consensus of nearest captions vs the report's merge LSTM")
+        # The transformer decoders are left to `pictext caption-eval` (minutes on two cores);
+        # the bundle keeps whichever of these two scores best on validation.
+        caption.caption_train(
+            dataset, out / "captioner", arch="consensus,merge", epochs=caption_epochs
+        )
+        caption.caption([image], model=out / "captioner")
+        _done(t)
+    else:
+        typer.secho("\n== 6/8 captioners: skipped (no text to learn captions from)", bold=True)
 
     t = _step("7/8 audit: suspected label errors, duplicates, uniqueness (the page sorts by them)")
     audit.audit(dataset, out=out / "audit", show=5)
@@ -122,7 +181,6 @@ def demo(
     page = write_report(out)
     _done(t)
     typer.secho(f"\nreport: {page}", bold=True)
-    typer.echo(f"serve it: pictext serve {out}")
 
 
 def register(app: typer.Typer) -> None:
