@@ -51,6 +51,23 @@ def _example_upload() -> tuple[Path, str]:
     raise RuntimeError(f"no {EXAMPLE_LABEL} image in {EXAMPLE_DATASET} renders")
 
 
+def _example_for(dataset: str, out: Path) -> tuple[Path, str, str]:
+    """The upload the demo tags: an openclipart animal when the collection has the class
+    ``animals``; else the first item of the classifier's test split, written as a PNG."""
+    from pictext.data import load_dataset
+    from pictext.data.images import load_image
+    from pictext.data.split import DatasetSplit
+
+    items = load_dataset(dataset).items
+    if EXAMPLE_LABEL in {it.label for it in items}:
+        return (*_example_upload(), EXAMPLE_LABEL)
+    test = DatasetSplit.load(out / "classifier" / "split.json").test
+    item = next(it for it in items if it.id == test[0])
+    path = out / "example.png"
+    load_image(item).save(path)
+    return path, item.title, str(item.label)
+
+
 def demo(
     dataset: Annotated[str, typer.Option(help="Dataset to run on.")] = "tuxpaint",
     out: Annotated[
@@ -144,11 +161,12 @@ def _run(
         classify.train(dataset, out / "classifier", inputs="image", routes=False)
     _done(t)
 
-    t = _step("4/8 tag and verify an unseen image (from another collection) with its title")
-    image, title = _example_upload()
-    typer.echo(f"   upload: {image} (title {title!r})")
+    image, title, label = _example_for(dataset, out)
+    where = "another collection" if label == EXAMPLE_LABEL else "the classifier's test split"
+    t = _step(f"4/8 tag and verify an unseen image (from {where}) with its title")
+    typer.echo(f"   upload: {image} (title {title!r}, label {label!r})")
     classify.tag([image], model=out / "classifier", title=title)
-    classify.verify([image], label=EXAMPLE_LABEL, model=out / "classifier", title=title)
+    classify.verify([image], label=label, model=out / "classifier", title=title)
     _done(t)
 
     t = _step("5/8 ranking head (triplet loss), index, similar and divergent images")
