@@ -52,6 +52,8 @@ class DuplicateGroups:
     def members(self) -> dict[int, np.ndarray]:
         """Rows of each group by group id (one pass, kept: an item's group is a look-up)."""
         rows = np.flatnonzero(self.group >= 0)
+        if len(rows) == 0:
+            return {}
         rows = rows[np.argsort(self.group[rows], kind="stable")]
         ids, starts = np.unique(self.group[rows], return_index=True)
         return {int(g): part for g, part in zip(ids, np.split(rows, starts[1:]), strict=True)}
