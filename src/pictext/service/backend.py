@@ -11,6 +11,7 @@ request asked for and turns results into JSON-ready dicts; model time is measure
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
@@ -60,6 +61,7 @@ class Backend:
         self.encoders = EncoderPool(encoder_factory, prepare=True, threads=config.threads)
         self.memory = MemoryCache(config.embedding_cache)  # upload embeddings, by content
         self._cache_dir: Path | None = None
+        self._info: dict[str, Any] | None = None  # info(), built on first use
         self._catalog_row: Any = None  # index row -> catalog row, for map selections
         self.views: Any = None  # BrowseViews: /browse and /info without a scan (audit/views.py)
 
@@ -395,7 +397,13 @@ class Backend:
 
     # ---- description --------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """What this bundle can do (the page reads it to show only what works)."""
+        """What this bundle can do (the page reads it to show only what works); built once:
+        the audit's summary and the facets read every item."""
+        if self._info is None:
+            self._info = self._describe()
+        return copy.deepcopy(self._info)
+
+    def _describe(self) -> dict[str, Any]:
         ix = self.index
         return {
             "title": self.bundle.info.get("title") or f"pictext · {self.bundle.root.name}",

@@ -87,7 +87,12 @@ class MapView:
             "total": len(self),
             "in_view": len(inside),
             "view": list(box),
-            "points": [self._point(i) for i in keep.tolist()],
+            "points": [
+                {"id": self.ids[i], "x": x, "y": y, "label": self.labels[i]}
+                for i, x, y in zip(
+                    keep.tolist(), self.x[keep].tolist(), self.y[keep].tolist(), strict=True
+                )
+            ],
         }
 
     def points_json(
@@ -101,10 +106,6 @@ class MapView:
                 self._cached = (key, body)
             return body
         return self._cached[1]
-
-    def _point(self, i: int) -> dict[str, Any]:
-        return {"id": self.ids[i], "x": float(self.x[i]), "y": float(self.y[i]),
-                "label": self.labels[i]}  # fmt: skip
 
     def select(
         self,
