@@ -36,6 +36,7 @@ async function loadMap() {
   $("#map-method").after(reset);
   setupBoxSelect(canvas);
   window.addEventListener("resize", drawMap);
+  window.addEventListener("scroll", () => { mapState.rect = null; }, { passive: true });
   drawMap();
 }
 
@@ -129,6 +130,7 @@ function drawMap() {
     });
   }
   mapState.layer = { canvas: layer, w, h, r, ratio };
+  mapState.rect = null; // re-read on the next move
   mapState.grid = { cells: grid, xy };
   drawOverlay();
 }
@@ -223,10 +225,12 @@ function inPolygon(x, y, poly) {
 }
 
 // The nearest point within 8 px: the 3 x 3 grid buckets around the mouse, not every point.
+// The canvas's position is read once per draw and scroll (reading it on every move would
+// force a layout of the page after each tooltip move).
 function nearest(e) {
   const g = mapState.grid;
   if (!g) return null;
-  const rect = $("#map").getBoundingClientRect();
+  const rect = mapState.rect || (mapState.rect = $("#map").getBoundingClientRect());
   const mx = e.clientX - rect.left, my = e.clientY - rect.top;
   const cx = Math.floor(mx / CELL), cy = Math.floor(my / CELL);
   let best = null, bestD = 64;
@@ -252,8 +256,9 @@ function hoverMap(e) {
     tip.replaceChildren(img, el("span", {}, `${p.label || "?"} · ${p.id}`));
     tip.querySelector("span").style.borderColor = colourOf(p.label);
   }
-  tip.style.left = `${e.offsetX + 12}px`;
-  tip.style.top = `${e.offsetY + 12}px`;
+  const rect = mapState.rect; // set by nearest(): no layout read per move
+  tip.style.left = `${e.clientX - rect.left + 12}px`;
+  tip.style.top = `${e.clientY - rect.top + 12}px`;
   tip.hidden = false;
   $("#map").style.cursor = "pointer";
 }
