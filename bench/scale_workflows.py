@@ -211,7 +211,8 @@ def index_rows(n_synth: int) -> list[Row]:
     ds, feats = fashion_features()
     labels = [it.label for it in ds.items]
     x, y, _ = synthetic_collection(n_synth)
-    synth = Features([str(i) for i in range(n_synth)], x, np.ones(n_synth, bool), "synth@1")
+    ids = [str(i) for i in range(n_synth)]
+    synth = Features(ids, x, np.ones(n_synth, bool), image_encoder="synth@1")
     out: list[Row] = []
     for name, f, labs in (("fashion-mnist", feats, labels), ("synthetic", synth, list(y))):
         rss = _rss_mb()
