@@ -67,6 +67,9 @@ def test_groups_from_pairs_are_transitive_and_flag_conflicts() -> None:
     assert g.group.tolist() == [0, 0, 0, 3, 3, -1]
     assert g.conflict.tolist() == [True, True, True, False, False, False]
     assert (g.n_groups, g.n_conflicting) == (2, 1)
+    assert [r.tolist() for r in g.groups()] == [[0, 1, 2], [3, 4]]
+    none = dup.groups_from_pairs("x", 3, np.zeros(0, np.int64), np.zeros(0, np.int64), labels[:3])
+    assert (none.groups(), none.members, none.n_groups) == ([], {}, 0)
 
 
 def test_hash_and_embedding_pairs() -> None:

@@ -145,3 +145,16 @@ def test_table3_reports_on_a_predefined_set() -> None:
     assert "| model | top-1 | top-5 | webvision_val top-1 | webvision_val top-5 |" in (
         table_markdown(s)
     )
+
+
+def test_a_collection_without_text_gets_image_rows_only() -> None:
+    feats, y = make_features(N, 4)
+    feats.text_mask = {k: np.zeros(N, bool) for k in feats.text_mask}
+    ds = Dataset("toy", [Item(f"item{i}", label="abcd"[y[i]]) for i in range(N)])
+    cfg = Table3Config(
+        image_encoders=("imgA",), text_encoders=("txtA",), seeds=(0,),
+        head=FusionConfig(epochs=40, hidden=16, tune_dim=8, image_tune_dim=8, lr=3e-3),
+    )  # fmt: skip
+    res = run_table3(ds, lambda ie, te: feats, cfg, splits=[_split(ds, holdout=0.3, seed=0)])
+    assert {r["row"] for r in res.scores} == {"image-only imgA", "LogReg image imgA"}
+    assert all(r["top1"] > 0.5 for r in res.scores)  # four classes: chance is 0.25

@@ -76,7 +76,7 @@ def test_nan_scores_are_never_better_and_without_validation_the_last_epoch_is_ke
     assert hist.val_score == []
     assert len(hist.loss) == 4
     assert hist.loss[-1] < hist.loss[0]
-    assert set(hist.to_dict()) == {"loss", "val_score", "best_epoch", "seconds"}
+    assert set(hist.to_dict()) == {"loss", "val_score", "best_epoch", "seconds", "stopped"}
 
 
 def test_epoch_loss_is_the_mean_per_batch_or_per_example() -> None:

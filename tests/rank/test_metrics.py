@@ -82,3 +82,17 @@ def test_diversity_measures() -> None:
     assert intra_list_diversity(z, [0, 1, 2]) == pytest.approx((5 + 4 + 3) / 3)
     assert intra_list_diversity(z, [1]) == 0.0
     assert class_coverage(np.array([0, 0, 2]), [0, 1, 2]) == 2
+
+
+def test_retrieval_scores_on_a_query_sample_estimate_the_full_ones() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 3000)
+    z = (rng.normal(size=(5, 8))[y] + 1.5 * rng.normal(size=(3000, 8))).astype(np.float32)
+    full = retrieval_scores(z, y)
+    part = retrieval_scores(z, y, max_queries=600, seed=1)
+    assert abs(part.map - full.map) < 0.03
+    assert abs(part.precision_at[10] - full.precision_at[10]) < 0.03
+    assert (
+        retrieval_scores(z[:50], y[:50], max_queries=600).map
+        == retrieval_scores(z[:50], y[:50]).map
+    )  # fewer rows than the sample: every row is a query

@@ -113,18 +113,35 @@ def test_browse_filter_sort_search_recommend_and_select(server: str, tmp_path: P
         page.mouse.move(box[0] + box[2] - 2, box[1] + box[3] - 2, steps=5)
         page.mouse.up()
         page.wait_for_selector("#selection-note:not([hidden])")
-        n_selected = page.evaluate("browser.selection.length")
-        assert n_selected == 24
+        assert page.evaluate("browser.selection.box.split(',').length") == 4  # sent as geometry
+        assert page.evaluate("browser.selection.shown.length") == 24
+        page.wait_for_function(
+            "document.querySelector('#selection-count').textContent.startsWith('24 items')"
+        )
         page.mouse.move(box[0] + 2, box[1] + 2)
         page.mouse.down()
         page.mouse.move(box[0] + box[2] / 2, box[1] + box[3] / 2, steps=5)
         page.mouse.up()
-        page.wait_for_function("browser.selection === null || browser.selection.length < 24")
-        sel = page.evaluate("browser.selection || []")
+        page.wait_for_function("browser.selection === null || browser.selection.shown.length < 24")
+        sel = page.evaluate("browser.selection ? browser.selection.shown : []")
         page.wait_for_function(
             f"document.querySelector('#browse-count').textContent.includes('{len(sel)} items')"
         )
         assert set(_grid(page)) == set(sel)
+
+        # a lasso (shift + drag) around the whole map selects every point again
+        page.keyboard.down("Shift")
+        corners = [(2, 2), (box[2] - 2, 2), (box[2] - 2, box[3] - 2), (2, box[3] - 2), (2, 4)]
+        page.mouse.move(box[0] + 2, box[1] + 2)
+        page.mouse.down()
+        for cx, cy in corners[1:]:
+            page.mouse.move(box[0] + cx, box[1] + cy, steps=8)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        page.wait_for_function("browser.selection !== null && !!browser.selection.polygon")
+        page.wait_for_function(
+            "document.querySelector('#browse-count').textContent.includes('24 items')"
+        )
 
         # hover a point: the tooltip shows its thumbnail
         pts = page.evaluate("state.points.slice(0, 1)")

@@ -13,6 +13,7 @@ the classes overlap.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,8 +46,17 @@ class DuplicateGroups:
 
     def groups(self) -> list[np.ndarray]:
         """Rows of each group, largest group first."""
-        out = [np.flatnonzero(self.group == g) for g in np.unique(self.group[self.group >= 0])]
-        return sorted(out, key=len, reverse=True)
+        return sorted(self.members.values(), key=len, reverse=True)
+
+    @functools.cached_property
+    def members(self) -> dict[int, np.ndarray]:
+        """Rows of each group by group id (one pass, kept: an item's group is a look-up)."""
+        rows = np.flatnonzero(self.group >= 0)
+        if len(rows) == 0:
+            return {}
+        rows = rows[np.argsort(self.group[rows], kind="stable")]
+        ids, starts = np.unique(self.group[rows], return_index=True)
+        return {int(g): part for g, part in zip(ids, np.split(rows, starts[1:]), strict=True)}
 
 
 def groups_from_pairs(
@@ -57,11 +67,13 @@ def groups_from_pairs(
 
     comp = components(n, a, b)  # the smallest row of each component, as the split's groups
     group = np.where(np.bincount(comp, minlength=n)[comp] > 1, comp, -1).astype(np.int64)
-    conflict = np.zeros(n, dtype=bool)
-    for g in np.unique(group[group >= 0]):
-        rows = np.flatnonzero(group == g)
-        if len({labels[r] for r in rows if labels[r] is not None}) > 1:
-            conflict[rows] = True
+    # a group conflicts when its labelled rows carry more than one distinct label
+    codes = {lab: c for c, lab in enumerate(sorted({x for x in labels if x is not None}))}
+    lab = np.array([-1 if x is None else codes[x] for x in labels], dtype=np.int64)
+    keep = (group >= 0) & (lab >= 0)
+    pairs = np.unique(np.stack([group[keep], lab[keep]], axis=1), axis=0)
+    per_group = np.bincount(pairs[:, 0], minlength=n) if len(pairs) else np.zeros(n, np.int64)
+    conflict = (group >= 0) & (per_group[np.maximum(group, 0)] > 1)
     return DuplicateGroups(kind, group, conflict)
 
 
@@ -122,7 +134,13 @@ def exact_pairs(keys: Sequence[object | None]) -> tuple[np.ndarray, np.ndarray]:
 def hash_pairs(
     hashes: np.ndarray, ok: np.ndarray, max_bits: int, block: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` of decoded items whose hashes differ in at most ``max_bits`` bits."""
+    """Pairs ``i < j`` of decoded items whose hashes differ in at most ``max_bits`` bits.
+
+    ``max_bits == 0`` groups equal hashes in one pass; otherwise every pair is compared in
+    blocks (quadratic: keep ``max_bits`` at 0 for large collections).
+    """
+    if max_bits == 0:
+        return exact_pairs([int(h) if k else None for h, k in zip(hashes, ok, strict=True)])
     rows = np.flatnonzero(ok)
     h = hashes[rows]
     a, b = [], []

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.audit import duplicates as dup
+from pictext.audit.knn import HEADS_MAX, KnnGraph, knn_graph
 from pictext.audit.labels import LabelIssues, find_label_issues, out_of_fold_probs
-from pictext.audit.outliers import uniqueness
 from pictext.core import defaults
 from pictext.core.artifacts import AUDIT, load_artifact, save_artifact
 from pictext.core.console import note
@@ -46,7 +46,11 @@ class AuditConfig:
     phash_bits: int = 0  # pHash duplicates: most differing bits (0: the same picture)
     embedding_distance: float = 0.01  # embedding duplicates: largest cosine distance
     uniqueness_k: int = 5  # neighbours averaged by the uniqueness score
-    label_errors: bool = True  # run the out-of-fold heads (the slow part)
+    label_errors: bool = True  # check the labels (out-of-fold heads or neighbour votes)
+    knn_k: int = 10  # neighbours per item in the audit's k-NN graph (audit/knn.py)
+    knn_method: str = "auto"  # the graph: exact, ivf (FAISS) or auto (by size)
+    label_method: str = "auto"  # label probabilities: heads (out-of-fold fusion heads),
+    # knn (the graph's neighbour votes) or auto (heads up to knn.HEADS_MAX labelled items)
 
 
 @dataclass
@@ -62,6 +66,7 @@ class AuditResult:
     duplicates: dict[str, dup.DuplicateGroups]  # by kind
     issues: LabelIssues | None = None  # None when label errors were not computed
     seconds: dict[str, float] = field(default_factory=dict)  # time per step
+    methods: dict[str, str] = field(default_factory=dict)  # {"knn": exact|ivf, "labels": ...}
 
     @property
     def error_score(self) -> np.ndarray:
@@ -98,7 +103,7 @@ class AuditResult:
         dups = {}
         for kind, g in self.duplicates.items():
             if g.group[row] >= 0:
-                rows = np.flatnonzero(g.group == g.group[row])
+                rows = g.members[int(g.group[row])]
                 dups[kind] = {
                     "with": [self.ids[r] for r in rows if r != row],
                     "label_conflict": bool(g.conflict[row]),
@@ -123,6 +128,7 @@ class AuditResult:
             for k, g in self.duplicates.items()
         }
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
+        out["methods"] = dict(self.methods)
         return out
 
     # ---------------------------------------------------------------- persistence
@@ -143,6 +149,7 @@ class AuditResult:
         meta = {
             "dataset": self.dataset, "config": cfg, "ids": self.ids, "labels": self.labels,
             "classes": self.classes, "kinds": list(self.duplicates), "seconds": self.seconds,
+            "methods": self.methods,
             "summary": self.summary(),
         }  # fmt: skip
         return save_artifact(directory, AUDIT, meta, arrays)
@@ -164,6 +171,7 @@ class AuditResult:
         return cls(
             meta["dataset"], AuditConfig(**cfg), list(meta["ids"]), list(meta["labels"]),
             list(meta["classes"]), a["uniqueness"], dups, issues, dict(meta["seconds"]),
+            dict(meta.get("methods", {})),
         )  # fmt: skip
 
 
@@ -219,26 +227,41 @@ def audit_dataset(
         )
     seconds["embed"] = time.perf_counter() - t
     labels = [it.label for it in ds.items]
-    note("audit: duplicates (bytes, perceptual hash, embedding)", progress)
-    duplicates = find_duplicates(ds, feats, cfg, seconds)
+    note("audit: k-NN graph and duplicates (bytes, perceptual hash, embedding)", progress)
+    graph = audit_graph(feats, cfg)
+    seconds["knn_graph"] = graph.seconds
+    methods = {"knn": f"{graph.method} k={graph.k}"}
+    duplicates = find_duplicates(ds, feats, cfg, seconds, graph=graph)
     note("audit: uniqueness", progress)
     t = time.perf_counter()
-    uniq = uniqueness(feats.image, feats.image_mask, cfg.uniqueness_k)
+    uniq = graph.mean_distance(cfg.uniqueness_k)
     seconds["uniqueness"] = time.perf_counter() - t
     classes = sorted({lab for lab in labels if lab is not None})
     issues = None
     if cfg.label_errors:
         t = time.perf_counter()
-        issues = _label_issues(ds, feats, cfg, classes, progress)
+        issues = _label_issues(ds, feats, cfg, classes, graph, methods, progress)
         seconds["label_errors"] = time.perf_counter() - t
     ids = [it.id for it in ds.items]
-    return AuditResult(name, cfg, ids, labels, classes, uniq, duplicates, issues, seconds)
+    return AuditResult(name, cfg, ids, labels, classes, uniq, duplicates, issues, seconds, methods)
+
+
+def audit_graph(feats: Features, cfg: AuditConfig) -> KnnGraph:
+    """The k-NN graph of the image embeddings the audit reads (:mod:`pictext.audit.knn`)."""
+    k = max(cfg.knn_k, cfg.uniqueness_k)
+    return knn_graph(feats.image, feats.image_mask, k, method=cfg.knn_method, seed=cfg.seed)
 
 
 def find_duplicates(
-    ds: Dataset, feats: Features, cfg: AuditConfig, seconds: dict[str, float] | None = None
+    ds: Dataset,
+    feats: Features,
+    cfg: AuditConfig,
+    seconds: dict[str, float] | None = None,
+    *,
+    graph: KnnGraph | None = None,
 ) -> dict[str, dup.DuplicateGroups]:
-    """Duplicate groups by bytes, perceptual hash and image embedding."""
+    """Duplicate groups by bytes, perceptual hash and image embedding (the graph's short
+    edges; built here when not given)."""
     seconds = {} if seconds is None else seconds
     labels = [it.label for it in ds.items]
     n = len(ds)
@@ -256,7 +279,8 @@ def find_duplicates(
     )
     seconds["dup_phash"] = time.perf_counter() - t
     t = time.perf_counter()
-    pairs = dup.embedding_pairs(feats.image, feats.image_mask, cfg.embedding_distance)
+    graph = graph if graph is not None else audit_graph(feats, cfg)
+    pairs = graph.pairs_within(cfg.embedding_distance)
     out["embedding"] = dup.groups_from_pairs("embedding", n, *pairs, labels)
     seconds["dup_embedding"] = time.perf_counter() - t
     return out
@@ -287,13 +311,29 @@ def labelled_rows(ds: Dataset, folds: int) -> tuple[np.ndarray, np.ndarray, list
     return rows, np.array([index[ds.items[r].label] for r in rows], dtype=np.int64), classes
 
 
-def _label_issues(
-    ds: Dataset, feats: Features, cfg: AuditConfig, classes: list[str], progress: bool = False
-) -> LabelIssues:
-    """Out-of-fold fusion probabilities, then confident learning, over the checkable items.
+def label_method(cfg: AuditConfig, n_labelled: int) -> str:
+    """``heads`` or ``knn``: the config's choice, or by size when it is ``auto``."""
+    if cfg.label_method not in ("auto", "heads", "knn"):
+        raise ValueError(f"unknown label method {cfg.label_method!r}; use auto, heads or knn")
+    if cfg.label_method != "auto":
+        return cfg.label_method
+    return "heads" if n_labelled <= HEADS_MAX else "knn"
 
-    Items left out (unlabelled, or of a class smaller than ``folds``) get NaN probabilities
-    and quality, and are never flagged.
+
+def _label_issues(
+    ds: Dataset,
+    feats: Features,
+    cfg: AuditConfig,
+    classes: list[str],
+    graph: KnnGraph,
+    methods: dict[str, str],
+    progress: bool = False,
+) -> LabelIssues:
+    """Out-of-fold probabilities (fusion heads, or the graph's neighbour votes), then
+    confident learning, over the checkable items.
+
+    Items left out (unlabelled, of a class smaller than ``folds``, or without an image when
+    the votes are used) get NaN probabilities and quality, and are never flagged.
     """
     from pictext.classify.datacheck import check_classes
 
@@ -301,10 +341,18 @@ def _label_issues(
     rows, y, kept = labelled_rows(ds, cfg.folds)
     if len(kept) < 2:
         raise ValueError(f"label checks need two classes with >= {cfg.folds} items each")
-    p = out_of_fold_probs(
-        feats.subset(rows), y, head_config(cfg), folds=cfg.folds, seed=cfg.seed, classes=kept,
-        progress=progress,
-    )  # fmt: skip
+    methods["labels"] = label_method(cfg, len(rows))
+    if methods["labels"] == "knn":
+        has = feats.image_mask[rows]
+        rows, y = rows[has], y[has]
+        y_all = np.full(len(ds), -1, np.int64)
+        y_all[rows] = y
+        p = graph.vote_probs(y_all, len(kept), rows)
+    else:
+        p = out_of_fold_probs(
+            feats.subset(rows), y, head_config(cfg), folds=cfg.folds, seed=cfg.seed,
+            classes=kept, progress=progress,
+        )  # fmt: skip
     found = find_label_issues(y, p)
     n = len(ds)
     cols = np.array([classes.index(c) for c in kept])

@@ -130,6 +130,7 @@ class FusionClassifier:
         import torch
 
         from pictext.classify.net import drop_modalities
+        from pictext.core.budget import scaled_batch, scaled_epochs, scaled_patience
         from pictext.core.train import LoopConfig, config_from, epoch_order, train_loop
 
         cfg = self.config
@@ -150,8 +151,10 @@ class FusionClassifier:
         gen = torch.Generator().manual_seed(cfg.seed)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
+        batch_size = scaled_batch(feats.n, cfg.batch_size)  # grows with the rows (core/budget)
+
         def batches(epoch: int) -> Iterator[_Batch]:
-            for rows, parts in epoch_order(feats.n, cfg.batch_size, gen, chunk):
+            for rows, parts in epoch_order(feats.n, batch_size, gen, chunk):
                 x, m = _chunk_tensors(arrays, rows)
                 for idx in parts:
                     yield x, m, yt[rows], idx
@@ -174,7 +177,10 @@ class FusionClassifier:
         if val_feats is not None and y_val is not None and len(y_val):
             yv = np.asarray(y_val, dtype=np.int64)
             val_score = lambda: float((self._logits(val_feats).argmax(1) == yv).mean())  # noqa: E731
-        loop = config_from(LoopConfig, cfg, desc="fusion")
+        loop = config_from(
+            LoopConfig, cfg, desc="fusion", epochs=scaled_epochs(feats.n, cfg.epochs),
+            patience=scaled_patience(feats.n, cfg.epochs, cfg.patience),
+        )  # fmt: skip
         self.history_ = train_loop(self.net_, batches, batch_loss, loop, val_score=val_score)
         self.temperature_ = 1.0
         return self

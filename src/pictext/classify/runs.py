@@ -15,6 +15,8 @@ from pictext.classify.metrics import expected_calibration_error, topk_accuracy
 from pictext.classify.routed import ROUTES, RoutedClassifier, train_routed
 from pictext.store.inputs import drop_inputs
 
+MAP_ITEMS = 5_000  # most held-out items a model's embedding maps project (sampled, seeded)
+
 if TYPE_CHECKING:
     from pictext.classify.table3 import Table3Config, Table3Result
     from pictext.data.dataset import Dataset
@@ -135,7 +137,8 @@ def model_figures(
     *,
     split: DatasetSplit,
 ) -> list[Path]:
-    """Learning curve, embedding maps (10 largest classes, test + val items, thumbnails) and
+    """Learning curve, embedding maps (10 largest classes, test + val items, at most
+    :data:`MAP_ITEMS` of them, thumbnails) and
     the most-confused pairs on test, for a model trained by :func:`train_fusion` on
     ``split`` (the run's recorded split)."""
     from pictext.classify.plot_confusion import plot_confused_pairs
@@ -147,6 +150,8 @@ def model_figures(
     y = dataset.labels()
     s = split.rows([it.id for it in dataset.items])
     held = np.concatenate([s.val, s.test])
+    if len(held) > MAP_ITEMS:  # a t-SNE of every held-out item takes many minutes at 70k
+        held = np.sort(np.random.default_rng(0).choice(held, MAP_ITEMS, replace=False))
 
     def thumb(i: int) -> Any:
         try:

@@ -200,6 +200,9 @@ class _SeedRun:
     def all_rows(self) -> None:
         cfg = self.cfg
         te0, ie0 = cfg.text_encoders[0], cfg.image_encoders[0]
+        if not any(m.any() for m in self.feats(ie0, te0).text_mask.values()):
+            self.image_rows()  # no text anywhere: text and fusion rows would score chance
+            return
         img = {
             ie: self.head(f"image-only {ie}", "image", self.feats(ie, te0), IMAGE_ONLY, ie, None)
             for ie in cfg.image_encoders
@@ -225,6 +228,22 @@ class _SeedRun:
                 self.robustness(f"fusion head alone {pair}", _model(alone), f)
                 if cfg.anchors:
                     self.anchors(ie, te, f, img[ie], txt[te])
+
+    def image_rows(self) -> None:
+        """A collection without text: the image-only head and the LogReg anchor per tower."""
+        from pictext.classify.anchors import LogRegConcat
+
+        te0 = self.cfg.text_encoders[0]
+        for ie in self.cfg.image_encoders:
+            f = self.feats(ie, te0)
+            self.head(f"image-only {ie}", "image", f, IMAGE_ONLY, ie, None)
+            if self.cfg.anchors:
+                s, start = self.split, time.perf_counter()
+                lr = LogRegConcat(("image",), C=self.cfg.logreg_c).fit(
+                    f.subset(s.train), self.y[s.train]
+                )
+                seconds = time.perf_counter() - start
+                self.score(f"LogReg image {ie}", "anchor-logreg", lr, f, ie, None, seconds)
 
     def head(self, row, kind, f, inputs, ie, te) -> list[FusionClassifier]:
         """One head's members, trained, calibrated and scored as ``row``."""

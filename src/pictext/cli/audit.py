@@ -24,6 +24,17 @@ def audit(
     label_errors: Annotated[
         bool, typer.Option(help="Look for label errors (trains one fusion head per fold).")
     ] = True,
+    label_method: Annotated[
+        str,
+        typer.Option(
+            help="Label probabilities: heads (out-of-fold fusion heads), knn (neighbour votes "
+            "of the audit's k-NN graph) or auto (heads up to 10,000 labelled items)."
+        ),
+    ] = "auto",
+    knn_method: Annotated[
+        str,
+        typer.Option(help="The k-NN graph: exact, ivf (FAISS) or auto (exact up to 10,000 items)."),
+    ] = "auto",
     strip_label_words: Annotated[
         bool, typer.Option(help="Remove label words from the text first, as the study does.")
     ] = True,
@@ -40,6 +51,8 @@ def audit(
         folds=folds,
         seed=seed,
         label_errors=label_errors,
+        label_method=label_method,
+        knn_method=knn_method,
         strip_label_words=strip_label_words,
     )
     result = audit_dataset(dataset, cfg, progress=not json_out)

@@ -26,7 +26,10 @@ from pictext.cli.show import (
     verdict_line,
 )
 from pictext.core import defaults
+from pictext.core.budget import EXAMPLES, SCALE_FROM
 from pictext.store.failures import all_read
+
+LARGE_BUDGET = 120.0  # seconds per training run by default above SCALE_FROM items
 
 # An image from another collection (openclipart) to tag and search with, as an upload would be.
 EXAMPLE_DATASET = "openclipart"
@@ -58,6 +61,23 @@ def _example_upload() -> tuple[Path, str]:
     raise RuntimeError(f"no {EXAMPLE_LABEL} image in {EXAMPLE_DATASET} renders")
 
 
+def _example_for(dataset: str, out: Path) -> tuple[Path, str, str]:
+    """The upload the demo tags: an openclipart animal when the collection has the class
+    ``animals``; else the first item of the classifier's test split, written as a PNG."""
+    from pictext.data import load_dataset
+    from pictext.data.images import load_image
+    from pictext.data.split import DatasetSplit
+
+    items = load_dataset(dataset).items
+    if EXAMPLE_LABEL in {it.label for it in items}:
+        return (*_example_upload(), EXAMPLE_LABEL)
+    test = DatasetSplit.load(out / "classifier" / "split.json").test
+    item = next(it for it in items if it.id == test[0])
+    path = out / "example.png"
+    load_image(item).save(path)
+    return path, item.title, str(item.label)
+
+
 def demo(
     dataset: Annotated[str, typer.Option(help="Dataset to run on.")] = "tuxpaint",
     out: Annotated[
@@ -72,17 +92,64 @@ def demo(
     caption_epochs: Annotated[
         int, typer.Option(min=1, help="Captioner epochs.")
     ] = defaults.CAPTION_EPOCHS,
+    time_budget: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds each training run (one head, one fold) may take; it keeps its best "
+            f"epoch so far. 0: none up to {SCALE_FROM:,} items, {LARGE_BUDGET:.0f} s above.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Train, evaluate, tag an example and write the report, end to end."""
-    from rich.console import Console
+    from pictext.bundle.layout import write_bundle_info
+    from pictext.core.budget import training_budget
+    from pictext.data import load_dataset
 
+    write_bundle_info(out, dataset=dataset, title=f"pictext demo on {dataset}")
+    items = load_dataset(dataset).items
+    has_text = any(it.title or it.description or it.tags for it in items)
+    budget = time_budget or (LARGE_BUDGET if len(items) > SCALE_FROM else None)
+    typer.secho(f"pictext demo on {dataset}: {len(items):,} items", bold=True)
+    typer.echo(plan(len(items), has_text, budget))
+    with training_budget(budget):
+        _run(dataset, out, seeds, rank_epochs, caption_epochs, has_text)
+    typer.echo(f"serve it: pictext serve {out}")
+
+
+def plan(n: int, has_text: bool, budget: float | None) -> str:
+    """What the demo will do for a collection of ``n`` items, said before it starts."""
+    lines = []
+    if not has_text:
+        lines.append(
+            "   no text in this collection: image-only classification rows (no text or fusion "
+            "rows), no captioner (it learns from titles and descriptions), no text search"
+        )
+    if n > SCALE_FROM:
+        lines.append(
+            f"   {n:,} items: heads train with larger batches and fewer epochs (about "
+            f"{EXAMPLES:,} examples each), early-stopped on validation; the audit reads a "
+            "k-NN graph (FAISS); the index is approximate with its recall measured"
+        )
+    lines.append(
+        f"   time budget per training run: {budget:.0f} s (--time-budget)"
+        if budget
+        else "   time budget per training run: none (--time-budget SECONDS sets one)"
+    )
+    return "\n".join(lines)
+
+
+def _run(
+    dataset: str, out: Path, seeds: str, rank_epochs: int, caption_epochs: int, has_text: bool
+) -> None:
+    """The demo's steps (see :func:`demo`)."""
     import pictext
     from pictext.audit import AuditConfig, audit_dataset
-    from pictext.bundle.layout import write_bundle_info
     from pictext.caption.jobs import train_captioner
     from pictext.caption.runs import CaptionRunConfig
     from pictext.classify.jobs import TrainConfig, evaluate_table, train_classifier
     from pictext.classify.table3 import Table3Config
+    from pictext.core.console import print_table as print_rich_table
     from pictext.core.threads import set_torch_threads
     from pictext.data import load_dataset
     from pictext.data.item import Item
@@ -92,8 +159,6 @@ def demo(
     from pictext.report import write_report
     from pictext.store import embed_dataset
 
-    write_bundle_info(out, dataset=dataset, title=f"pictext demo on {dataset}")
-
     towers = f"{defaults.IMAGE_ENCODER} + {defaults.TEXT_ENCODER}"
     t = _step(f"1/8 embeddings of {dataset} ({towers}; cached after the first run)")
     ds = load_dataset(dataset)
@@ -101,7 +166,8 @@ def demo(
     typer.echo(f"   {len(feats.ids)} items of {ds.name} embedded")
     _done(t)
 
-    t = _step("2/8 classification table: image-only, text-only, fusion, three anchors")
+    rows = "image-only, text-only, fusion, three anchors" if has_text else "image-only, LogReg"
+    t = _step(f"2/8 classification table: {rows}")
     cfg = Table3Config(
         image_encoders=(defaults.IMAGE_ENCODER,),
         text_encoders=(defaults.TEXT_ENCODER,),
@@ -111,37 +177,42 @@ def demo(
     )
     table = evaluate_table(dataset, cfg, log=typer.echo)
     files = table.save(out / "table")
-    Console().print(table.describe())
+    print_rich_table(table.describe())
     typer.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _done(t)
 
-    t = _step("3/8 one fusion classifier, calibrated, with its curves and maps")
-    trained = train_classifier(TrainConfig(dataset))
+    kind = "fusion" if has_text else "image-only"
+    t = _step(f"3/8 one {kind} classifier, calibrated, with its curves and maps")
+    config = TrainConfig(dataset) if has_text else TrainConfig(
+        dataset, inputs=("image",), routes=False
+    )  # fmt: skip
+    trained = train_classifier(config)
     for warning in trained.warnings:
         typer.echo(f"warning: {warning}", err=True)
     trained.save(out / "classifier")
     typer.echo(f"{trained.describe()} -> {out / 'classifier'}")
     _done(t)
 
-    t = _step("4/8 tag and verify an unseen image (from another collection) with its title")
-    image, title = _example_upload()
-    typer.echo(f"   upload: {image} (title {title!r})")
+    image, title, label = _example_for(dataset, out)
+    where = "another collection" if label == EXAMPLE_LABEL else "the classifier's test split"
+    t = _step(f"4/8 tag and verify an unseen image (from {where}) with its title")
+    typer.echo(f"   upload: {image} (title {title!r}, label {label!r})")
     model = pictext.load(out)
     upload = Item(str(image), str(image), title=title)
     [top] = all_read(model.tag([upload]))
     typer.echo(tag_line(upload.id, top))
-    [verdict] = all_read(model.verify([upload], EXAMPLE_LABEL))
+    [verdict] = all_read(model.verify([upload], label))
     typer.echo(verdict_line(verdict))
     _done(t)
 
     t = _step("5/8 joint image-text space (ranking head), index, similar and divergent images")
     set_torch_threads(2)
-    spec = rank_runs.RunSpec(dataset, 0.4, defaults.SPLIT_SEED, text_encoder=defaults.TEXT_ENCODER)
-    # the head reads image and text; its width, alignment weight and modality dropout are
-    # chosen on validation among defaults.RANK_JOINT_GRID
-    head = rank_runs.train(
-        out / "rank", spec, {"epochs": rank_epochs}, grid=defaults.RANK_JOINT_GRID
-    )
+    # With text, the head reads image and text (the joint space); its width, alignment weight
+    # and modality dropout are chosen on validation among defaults.RANK_JOINT_GRID.
+    text_encoder = defaults.TEXT_ENCODER if has_text else None
+    spec = rank_runs.RunSpec(dataset, 0.4, defaults.SPLIT_SEED, text_encoder=text_encoder)
+    grid = defaults.RANK_JOINT_GRID if has_text else ()
+    head = rank_runs.train(out / "rank", spec, {"epochs": rank_epochs}, grid=grid)
     for row in head.history:
         typer.echo(epoch_line(row))
     report = rank_runs.evaluate(out / "rank", divergence=Divergence())
@@ -157,16 +228,19 @@ def demo(
     show_answer(far, f"most divergent from {what}:", False)
     _done(t)
 
-    t = _step("6/8 captioners: consensus of nearest captions vs the report's merge LSTM")
-    # The transformer decoders are left to `pictext caption-eval` (minutes on two cores); the
-    # bundle keeps whichever of these two scores best on validation.
-    captions = CaptionRunConfig(archs=("consensus", "merge"), epochs=caption_epochs)
-    captioned = train_captioner(dataset, captions, log=typer.echo)
-    captioned.save(out / "captioner")
-    typer.echo(captioned.describe())
-    [text] = all_read(pictext.load(out).caption([image]))
-    typer.echo(f"{image}: {text}")
-    _done(t)
+    if has_text:
+        t = _step("6/8 captioners: consensus of nearest captions vs the report's merge LSTM")
+        # The transformer decoders are left to `pictext caption-eval` (minutes on two cores);
+        # the bundle keeps whichever of these two scores best on validation.
+        captions = CaptionRunConfig(archs=("consensus", "merge"), epochs=caption_epochs)
+        captioned = train_captioner(dataset, captions, log=typer.echo)
+        captioned.save(out / "captioner")
+        typer.echo(captioned.describe())
+        [text] = all_read(pictext.load(out).caption([image]))
+        typer.echo(f"{image}: {text}")
+        _done(t)
+    else:
+        typer.secho("\n== 6/8 captioners: skipped (no text to learn captions from)", bold=True)
 
     t = _step("7/8 audit: suspected label errors, duplicates, uniqueness (the page sorts by them)")
     audit = audit_dataset(dataset, AuditConfig(), progress=True)
@@ -179,7 +253,6 @@ def demo(
     _done(t)
     typer.echo("")
     typer.secho(f"report: {page}", bold=True)
-    typer.echo(f"serve it: pictext serve {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -204,7 +204,9 @@ def index_build(
     head: Annotated[
         Path | None, typer.Option(help="Ranking head dir; default raw embedding.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="exact, hnsw or ivf.")] = "exact",
+    backend: Annotated[
+        str, typer.Option(help="exact, hnsw, ivf, or auto (exact for small collections).")
+    ] = "auto",
     metric: Annotated[str, typer.Option(help="cosine or l2.")] = "cosine",
     text: Annotated[bool, typer.Option(help="Keep text embeddings for text queries.")] = True,
     out: Annotated[Path | None, typer.Option(help="Index directory.")] = None,
@@ -248,6 +250,13 @@ def index_build(
     target = out or default_index_folder(ix, dataset, cache_dir("index"))
     ix.save(target)
     typer.echo(f"indexed {len(ix)} items ({ix.manifest.space}, {metric}, {backend}) -> {target}")
+    if (m := ix.manifest.measured) is not None:
+        typer.echo(
+            f"{backend} against exact on {m['queries']} items: similar recall@{m['k']} "
+            f"{m['similar_recall']:.3f}; divergent ({m['divergent_mode']}) distance "
+            f"{m['divergent_distance_ratio']:.3f} and classes {m['divergent_classes_ratio']:.3f}"
+            " of exact"
+        )
     if current:
         pointer = current_index_file()
         atomic_write_text(pointer, str(target.resolve()))

@@ -102,3 +102,5 @@ def print_audit(result: AuditResult, dataset: str, out: Path, show: int) -> None
         )
     secs = ", ".join(f"{k} {v:.1f}s" for k, v in summary["seconds"].items())
     typer.echo(f"time: {secs}")
+    if summary.get("methods"):
+        typer.echo("methods: " + ", ".join(f"{k} {v}" for k, v in summary["methods"].items()))

@@ -62,6 +62,12 @@ def project_2d(vectors: np.ndarray, method: str = "tsne", seed: int = 0) -> np.n
     return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
 
+def method_used(method: str, n: int, tsne_max: int = TSNE_MAX) -> str:
+    """The projection :func:`collection_map` runs for ``n`` items when asked for ``method``
+    (t-SNE becomes PCA above ``tsne_max`` items): what a map should be labelled with."""
+    return "pca" if method == "tsne" and n > tsne_max else method
+
+
 def unit_square(xy: np.ndarray) -> np.ndarray:
     """Coordinates shifted and scaled into ``[0, 1]`` per axis (a constant axis maps to 0)."""
     xy = np.asarray(xy, np.float64)
@@ -101,8 +107,8 @@ def collection_map(
     cached = _read_map(path, key, method, ids)
     if cached is not None:
         return cached
-    log.info("computing the %s map of %d items (once; kept in %s)", method, len(ids), path)
-    used = "pca" if method == "tsne" and len(ids) > tsne_max else method
+    used = method_used(method, len(ids), tsne_max)
+    log.info("computing the %s map of %d items (once; kept in %s)", used, len(ids), path)
     xy = unit_square(project_2d(vectors, used, seed))
     body = {"key": key, "method": method, "ids": ids, "xy": np.round(xy, 5).tolist()}
     try:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pictext.core.budget import current_budget
+
 if TYPE_CHECKING:
     import torch
 
@@ -70,6 +72,7 @@ class History:
     val_score: list[float] = field(default_factory=list)  # validation score per epoch (if any)
     best_epoch: int = -1  # 0-based epoch whose weights were kept (-1: none scored; last kept)
     seconds: float = 0.0  # wall time of the run
+    stopped: str = ""  # why it ended before cfg.epochs: "patience", "time budget" ("" ran all)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON-ready values."""
@@ -78,6 +81,7 @@ class History:
             "val_score": self.val_score,
             "best_epoch": self.best_epoch,
             "seconds": self.seconds,
+            "stopped": self.stopped,
         }
 
 
@@ -136,13 +140,18 @@ def train_loop(
     hist = History()
     best, best_state, since_best = float("-inf"), None, 0
     start = time.perf_counter()
+    budget = current_budget()  # seconds for this run (core/budget.py), None: no limit
     bar = progress(
         range(cfg.epochs), desc=cfg.desc, unit="epoch", enabled=cfg.progress, leave=False
     )
     for epoch in bar:
         hist.loss.append(_run_epoch(model, opt, params, batches(epoch), batch_loss, cfg))
+        over = budget is not None and time.perf_counter() - start >= budget
         if val_score is None:
             hist.best_epoch = epoch
+            if over and epoch + 1 < cfg.epochs:
+                hist.stopped = "time budget"
+                break
             continue
         score = _scored(model, val_score)
         hist.val_score.append(score)
@@ -154,7 +163,11 @@ def train_loop(
         else:
             since_best += 1
             if cfg.patience is not None and since_best >= cfg.patience:
+                hist.stopped = "patience"
                 break
+        if over and epoch + 1 < cfg.epochs:
+            hist.stopped = "time budget"  # the best epoch so far is kept
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     elif not cfg.restore_best:

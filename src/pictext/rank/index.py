@@ -62,6 +62,7 @@ from pictext.rank.ann import (
 )
 from pictext.rank.bound import CellBounds, bnb_search
 from pictext.rank.build import build_ann, build_ivf
+from pictext.rank.choose import choose_backend, measure
 from pictext.rank.divergent import Divergence, divergent_rows
 from pictext.rank.recommend import Searcher, candidates, recommend_rows
 from pictext.rank.space import head_space, span_basis, text_part
@@ -101,6 +102,7 @@ class Manifest:
     head: dict[str, Any] | None  # the head's config, when space = "head"
     ann: dict[str, Any]  # AnnParams
     created: str  # UTC time of the build
+    measured: dict[str, Any] | None = None  # an approximate backend against exact (choose.py)
 
 
 class UnknownItemError(NotFoundError, KeyError):
@@ -168,9 +170,10 @@ class SearchIndex:
         titles: list[str] | None = None,
         dataset: str = "",
         metric: str = "cosine",
-        backend: str = "exact",
+        backend: str = "auto",
         ann_params: AnnParams | None = None,
         with_text: bool = True,
+        measure_queries: int = 200,
     ) -> SearchIndex:
         """Index every item of ``features`` that has the inputs the space needs.
 
@@ -181,9 +184,12 @@ class SearchIndex:
             titles: title per row of ``features`` (shown in results).
             dataset: where the items came from (recorded in the manifest).
             metric: ``cosine`` or ``l2``.
-            backend: ``exact``, ``hnsw`` or ``ivf``.
+            backend: ``exact``, ``hnsw``, ``ivf`` or ``auto`` (exact up to a size, else ivf:
+                :func:`pictext.rank.choose.choose_backend`).
             ann_params: FAISS settings.
             with_text: keep the "text" embeddings for text queries when present.
+            measure_queries: rows of the collection an approximate index is scored on against
+                exact search (recorded in ``manifest.measured``; 0: not measured).
         """
         params = ann_params or AnnParams()
         if head is not None:
@@ -196,6 +202,7 @@ class SearchIndex:
             keep = np.ones(features.n, bool) if features.image_mask is None else features.image_mask
             vectors, basis = np.asarray(features.image[keep], np.float32), None
         rows = np.flatnonzero(keep)
+        backend = choose_backend(len(rows), int(vectors.shape[1]), backend)
         text, text_mask = text_part(features, rows, with_text)
         manifest = Manifest(
             dataset=dataset,
@@ -232,6 +239,8 @@ class SearchIndex:
         if backend != "exact":
             index.rim = rim_pool(index.vectors, metric, params.rim_dirs, params.rim_m)
             index._rim_rows = index._rows[index.rim]
+            if measure_queries > 0:
+                index.manifest.measured = measure(index, measure_queries)
         return index
 
     # ---- persistence --------------------------------------------------------------------

@@ -101,21 +101,32 @@ class RetrievalScores:
 
 
 def retrieval_scores(
-    z: np.ndarray, labels: np.ndarray, ks: Sequence[int] = (1, 5, 10, 30), batch: int = 512
+    z: np.ndarray,
+    labels: np.ndarray,
+    ks: Sequence[int] = (1, 5, 10, 30),
+    batch: int = 512,
+    *,
+    max_queries: int | None = None,
+    seed: int = 0,
 ) -> RetrievalScores:
     """mAP and precision@k with same-class items as the relevant ones.
 
     Rows with label ``-1`` are neither queries nor candidates. Ties in distance are broken
-    by row order.
+    by row order. With ``max_queries``, a seeded random sample of that many rows are the
+    queries (every row stays a candidate): the cost is ``queries x rows``, not ``rows^2``.
     """
     labels = np.asarray(labels)
     keep = np.flatnonzero(labels >= 0)
     z = np.asarray(z, np.float32)[keep]
     y = labels[keep]
     sq = np.einsum("ij,ij->i", z, z)
-    ap = np.zeros(len(z))
-    hits = {k: np.zeros(len(z)) for k in ks}
-    for rows in _query_batches(len(z), batch):
+    ap = np.full(len(z), np.nan)
+    hits = {k: np.full(len(z), np.nan) for k in ks}
+    queries = np.arange(len(z))
+    if max_queries is not None and len(z) > max_queries:
+        queries = np.sort(np.random.default_rng(seed).choice(len(z), max_queries, replace=False))
+    for start in range(0, len(queries), batch):
+        rows = queries[start : start + batch]
         order = np.argsort(_sq_dists(z, rows, sq), axis=1, kind="stable")[:, :-1]
         rel = y[order] == y[rows, None]
         ranks = np.arange(1, rel.shape[1] + 1)
@@ -124,6 +135,8 @@ def retrieval_scores(
         ap[rows] = np.where(n_rel > 0, (prec * rel).sum(axis=1) / np.maximum(n_rel, 1), 0.0)
         for k in ks:
             hits[k][rows] = rel[:, :k].mean(axis=1)
+    asked = ~np.isnan(ap)
+    ap, y, hits = ap[asked], y[asked], {k: v[asked] for k, v in hits.items()}
     by_class = {int(c): float(ap[y == c].mean()) for c in np.unique(y)}
     return RetrievalScores(
         map=float(ap.mean()),

@@ -11,6 +11,7 @@ request asked for and turns results into JSON-ready dicts; model time is measure
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
@@ -66,6 +67,9 @@ class Backend:
         self._cache_dir: Path | None = None
         # The one object the CLI and Python answer through too (pictext.load).
         self.model = Model(bundle, encoders=self.encoders, memory=self.memory)
+        self._info: dict[str, Any] | None = None  # info(), built on first use
+        self._catalog_row: Any = None  # index row -> catalog row, for map selections
+        self.views: Any = None  # BrowseViews: /browse and /info without a scan (audit/views.py)
 
     # ---- loading ------------------------------------------------------------------------
     @classmethod
@@ -102,7 +106,16 @@ class Backend:
             self._load_captioner(bundle.captioner)
         if bundle.audit:
             self.audit = self.model.require("audit")
+        self.browse_views()  # built once at start, not on the first request
         return self
+
+    def browse_views(self) -> Any:
+        """The collection's :class:`~pictext.audit.views.BrowseViews` (built on first use)."""
+        if self.views is None:
+            from pictext.audit.views import BrowseViews
+
+            self.views = BrowseViews(list(self.catalog.items.values()), self.audit)
+        return self.views
 
     def _encoder(self, spec: str, part: str) -> Any:
         """Build the encoder a part recorded now; a version mismatch is a bundle error."""
@@ -353,16 +366,20 @@ class Backend:
         ]
 
     # ---- browser ------------------------------------------------------------------------
-    def browse(self, query: Any, text: str, timing: Timing) -> dict[str, Any]:
-        """A page of the collection (:func:`pictext.audit.browse.browse`); sorting by
-        similarity ranks the ``max_k`` items nearest the text ``text`` (the rest follow)."""
+    def browse(self, query: Any, text: str, timing: Timing, rows: Any = None) -> dict[str, Any]:
+        """A page of the collection from the precomputed views (:mod:`pictext.audit.views`);
+        sorting by similarity ranks the ``max_k`` items nearest the text ``text`` (the rest
+        follow, through the same search as /similar); ``rows``: a map selection, rows of the
+        catalog."""
+        distances = None
         if query.sort == "similarity":
             self.require("index")
             if not text.strip():
                 raise unprocessable("sorting by similarity needs a search text", field="q")
+            found = self.nearest([Item("query", title=text)], self.config.max_k, False, timing)
+            distances = {h["id"]: h["distance"] for h in found[0]["hits"]}
         try:
-            with timing.measure("model"):
-                page = self.model.browse(query, text)
+            page = self.browse_views().page(query, rows=rows, distances=distances)
         except ValueError as err:
             raise unprocessable(str(err), field="sort") from None
         rows = []
@@ -370,6 +387,16 @@ class Backend:
             hit = self.catalog.hit(r["id"], None)
             rows.append(hit | {"sort_score": r["score"], "flags": self.flags(r["id"])})
         return {"total": page.total, "page": page.page, "per_page": page.per_page, "items": rows}
+
+    def map_rows(self, box: Any, polygon: Any) -> Any:
+        """Catalog rows (the browser's) of the map points inside a box and a polygon."""
+        import numpy as np
+
+        if self._catalog_row is None:  # index row -> catalog row (-1: not in the catalog)
+            row_of = self.browse_views().row_of
+            self._catalog_row = np.array([row_of.get(i, -1) for i in self.index.ids], np.int64)
+        rows = self._catalog_row[self.catalog.map_view.select(box, polygon)]
+        return rows[rows >= 0]
 
     def flags(self, item_id: str) -> dict[str, Any] | None:
         """What the audit says about an item; None without an audit or for an item it lacks."""
@@ -380,7 +407,13 @@ class Backend:
 
     # ---- description --------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """What this bundle can do (the page reads it to show only what works)."""
+        """What this bundle can do (the page reads it to show only what works); built once:
+        the audit's summary and the facets read every item."""
+        if self._info is None:
+            self._info = self._describe()
+        return copy.deepcopy(self._info)
+
+    def _describe(self) -> dict[str, Any]:
         ix = self.index
         return {
             "title": self.bundle.info.get("title") or f"pictext · {self.bundle.root.name}",
@@ -392,7 +425,7 @@ class Backend:
                 "captioner": self.captioner is not None,
                 "audit": self.audit is not None,
             },
-            "facets": facets(list(self.catalog.items.values())),
+            "facets": self.browse_views().facets,
             "audit": None if self.audit is None else self.audit.summary(),
             "missing": {p: self.bundle.hint(p) for p in self.bundle.missing()},
             "classes": list(self.classifier.classes_) if self.classifier is not None else [],
@@ -407,13 +440,6 @@ class Backend:
             },
             "encoders": self.encoders.specs,
         }
-
-
-def facets(items: Sequence[Item]) -> dict[str, Any]:
-    """Labels, fine labels and text counts of the collection (the browser's filters)."""
-    from pictext.audit.browse import facets as collection_facets
-
-    return collection_facets(items)
 
 
 def _default_divergence() -> dict[str, Any]:

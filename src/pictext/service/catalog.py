@@ -58,8 +58,8 @@ class Catalog:
         self.config = config
         self.items: dict[str, Item] = {}  # id -> item, dataset order
         self.captions: dict[str, str] = {}  # id -> generated caption, when a captioner exists
-        self.points: list[dict[str, Any]] = []  # the map: id, x, y, label
-        self.map_method = ""  # how the map was made
+        self.map_view: Any = None  # MapView: the map's points, sampled per view (mapview.py)
+        self.map_method = ""  # how the map was made (PCA when t-SNE was asked above 20k)
         self._thumbs = LruCache[bytes](config.thumbnail_cache)  # (id, size) -> PNG
 
     def load_items(self) -> None:
@@ -79,18 +79,16 @@ class Catalog:
         """2-D points of the index vectors: the library's collection map (the one projection
         of every pictext map), kept in the cache, never in the bundle (a bundle is read-only
         to the service)."""
-        from pictext.core.projection import collection_map
+        from pictext.core.projection import collection_map, method_used
+        from pictext.service.mapview import MapView
 
         m = index.manifest
         key = f"{m.created}|{m.n}|{m.dim}|{m.space}"
         method = self.config.map_method
         file = map_file(index, method, cache_root)
         xy = collection_map(file, key, index.ids, index.vectors, method)
-        self.map_method = method
-        self.points = [
-            {"id": i, "x": round(float(x), 4), "y": round(float(y), 4), "label": lab}
-            for i, lab, (x, y) in zip(index.ids, index.labels, xy, strict=True)
-        ]
+        self.map_method = method_used(method, len(index.ids))  # the method shown is the one run
+        self.map_view = MapView(index.ids, xy, index.labels, self.map_method)
 
     def get(self, item_id: str) -> Item:
         """The item, or a 404 naming the id."""

@@ -30,6 +30,7 @@ from pictext.service.forms import (
     read_upload,
     text_input,
 )
+from pictext.service.mapview import MAP_POINTS, GeometryError, parse_box, parse_polygon
 from pictext.service.timing import Gate, Timing
 from pictext.service.uploads import DecodedImage
 
@@ -423,12 +424,23 @@ def info(request: Request) -> dict[str, Any]:
 
 
 @router.get("/map", tags=["collection"], summary="2-D map of the collection's embeddings")
-def collection_map(request: Request) -> dict[str, Any]:
+def collection_map(
+    request: Request,
+    x0: Annotated[float, Query(description="view, left edge (map coordinates, 0..1)")] = 0.0,
+    y0: Annotated[float, Query(description="view, bottom edge")] = 0.0,
+    x1: Annotated[float, Query(description="view, right edge")] = 1.0,
+    y1: Annotated[float, Query(description="view, top edge")] = 1.0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAP_POINTS, description="most points returned (a random sample)")
+    ] = MAP_POINTS,
+) -> Response:
+    """The points of a view of the map: all of them up to ``limit``, else a random sample of
+    ``limit`` (``in_view`` counts them all); ``method`` is the projection that was run."""
     st = _state(request)
     st.backend.require("index")
-    cat = st.backend.catalog
-    classes = sorted({p["label"] for p in cat.points if p["label"] is not None})
-    return {"method": cat.map_method, "classes": classes, "points": cat.points}
+    box = parse_box(f"{x0},{y0},{x1},{y1}")
+    body = st.backend.catalog.map_view.points_json(box, limit)
+    return Response(body, media_type="application/json")  # encoded once, not per point
 
 
 @router.post(
@@ -442,6 +454,12 @@ async def browse(
     ids: Annotated[
         list[str] | None, Form(description="keep only these ids (a map selection; repeat)")
     ] = None,
+    box: Annotated[
+        str, Form(description="keep the items inside this box of the map: x0,y0,x1,y1")
+    ] = "",
+    polygon: Annotated[
+        str, Form(description="keep the items inside this lasso of the map: x,y;x,y;...")
+    ] = "",
     sort: Annotated[
         str, Form(description="dataset, uniqueness, error (suspected label error) or similarity")
     ] = "dataset",
@@ -465,9 +483,17 @@ async def browse(
         per_page=per_page,
     )
     st = _state(request)
+    rows = None
+    if box.strip() or polygon.strip():
+        st.backend.require("index")
+        try:
+            geometry = parse_box(box), parse_polygon(polygon)
+        except GeometryError as err:
+            raise unprocessable(str(err), field="polygon" if polygon.strip() else "box") from None
+        rows = st.backend.map_rows(*geometry)
     timing = _timing(request)
     async with st.gate.slot(timing):
-        return await run_in_threadpool(st.backend.browse, query, q, timing)
+        return await run_in_threadpool(st.backend.browse, query, q, timing, rows)
 
 
 # The thumbnail route comes first: "{item_id:path}" would otherwise swallow "/thumbnail".

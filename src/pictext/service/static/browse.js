@@ -100,7 +100,9 @@ async function loadPage() {
   fd.append("q", $("#q").value);
   fd.append("page", browser.page);
   fd.append("per_page", browser.perPage);
-  if (browser.selection) for (const id of browser.selection) fd.append("ids", id);
+  const sel = browser.selection;  // a box or lasso on the map: the server selects the items
+  if (sel && sel.box) fd.append("box", sel.box);
+  if (sel && sel.polygon) fd.append("polygon", sel.polygon);
   saveView();
   const grid = $("#browse-grid");
   try {
@@ -110,6 +112,7 @@ async function loadPage() {
     const pages = Math.max(1, Math.ceil(r.total / r.per_page));
     $("#page-no").textContent = `page ${r.page + 1} of ${pages}`;
     $("#browse-count").textContent = `· ${r.total} items`;
+    if (sel) $("#selection-count").textContent = `${r.total} items selected on the map`;
     $("#prev").disabled = r.page === 0;
     $("#next").disabled = r.page + 1 >= pages;
   } catch (err) {
@@ -176,12 +179,14 @@ async function recommend() {
   }
 }
 
-function setSelection(ids) {
-  browser.selection = ids && ids.length ? ids : null;
+// A map selection: null, or {box: "x0,y0,x1,y1"} / {polygon: "x,y;..."} with the ids of the
+// points shown on the map inside it (what the map highlights).
+function setSelection(sel) {
+  browser.selection = sel && (sel.box || sel.polygon) ? sel : null;
   browser.page = 0;
   $("#selection-note").hidden = !browser.selection;
-  $("#selection-count").textContent = browser.selection ? `${browser.selection.length} items selected on the map` : "";
-  state.highlight = new Set(browser.selection || []);
+  $("#selection-count").textContent = browser.selection ? "selecting…" : "";
+  state.highlight = new Set((browser.selection && browser.selection.shown) || []);
   drawMap();
   loadPage();
 }
