@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import typer
 
 from pictext.cli import audit, caption, classify, data, demo, embed, rank, serve, store
+from pictext.cli import collection as collection_cli
 
 app = typer.Typer(
     name="pictext",
@@ -22,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for area in (demo, data, embed, store, classify, rank, caption, audit, serve):
+for area in (demo, data, embed, store, classify, rank, caption, audit, serve, collection_cli):
     area.register(app)
 
 DEBUG_FLAG = "--debug"
