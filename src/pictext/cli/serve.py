@@ -32,6 +32,15 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(help="largest image file, MiB")] = 10.0,
     map_method: Annotated[str, typer.Option(help="collection map: tsne or pca")] = "tsne",
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PICTEXT_TOKEN",
+            show_default=False,
+            help="enables the write routes (edits kept in MODEL_DIR/collection.sqlite) "
+            "for requests with 'Authorization: Bearer TOKEN'",
+        ),
+    ] = None,
 ) -> None:
     """Serve tag, verify, similar, divergent, recommend and caption over HTTP, with a web page.
 
@@ -52,6 +61,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * MIB),
         max_request_bytes=max(int(max_upload_mb * MIB) * 4, 8 * MIB),
         map_method=map_method,
+        token=token or None,
     )
     try:
         app = create_app(model_dir, config, dataset=dataset)

@@ -265,7 +265,10 @@ class Backend:
         ]
 
     def _hits(self, hits: Sequence[Any]) -> list[dict[str, Any]]:
-        return [self.catalog.hit(h.id, h.label, distance=h.distance) for h in hits]
+        hidden = getattr(self, "hidden", ())  # removed from the collection (routes_items)
+        return [
+            self.catalog.hit(h.id, h.label, distance=h.distance) for h in hits if h.id not in hidden
+        ]
 
     def indexed(self, item_id: str) -> bool:
         """True when the index holds ``item_id``."""
