@@ -160,3 +160,14 @@ def test_an_added_item_is_found_by_similar_with_no_rebuild(client, bundle: Path)
     bad = client.post("/items", files={"image": ("x.png", b"not an image", "image/png")},
                       headers=AUTH)  # fmt: skip
     assert bad.status_code in (400, 415, 422)
+
+
+def test_a_selection_is_edited_at_once_or_not_at_all(client) -> None:
+    ids = ["red/red2.png", "red/red3.png"]
+    r = client.patch("/items", json={"ids": ids, "label": "blue", "reviewed": True}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert [(i["label"], i["reviewed"]) for i in r.json()["items"]] == [("blue", True)] * 2
+    bad = client.patch("/items", json={"ids": ["red/red4.png", "nope"], "label": "blue"},
+                       headers=AUTH)  # fmt: skip
+    assert bad.status_code == 404
+    assert client.get("/items/red/red4.png").json()["label"] == "red"  # rolled back

@@ -46,7 +46,7 @@ class Curation:
 
     def __init__(self, backend: Any, token: str | None) -> None:
         self.backend = backend
-        self._token = token.encode() if token else None
+        self._token = bytes(token, "utf-8") if token else None
         bundle = backend.bundle
         self.path = Path(bundle.root) / COLLECTION_FILE
         self.dataset = bundle.dataset
@@ -66,7 +66,7 @@ class Curation:
             raise ServiceError(
                 401, "unauthorized", "this route needs the header 'Authorization: Bearer TOKEN'"
             )
-        if not hmac.compare_digest(given.strip().encode(), self._token):
+        if not hmac.compare_digest(bytes(given.strip(), "utf-8"), self._token):
             raise ServiceError(403, "forbidden", "the bearer token is not this service's token")
 
     def collection(self) -> Collection:
@@ -175,6 +175,34 @@ async def edit(request: Request, item_id: str, body: ItemEdit, cur: Writer) -> d
     )
 
 
+class SelectionEdit(BaseModel):
+    """One change to a selection (e.g. accepting the suggested label of several items)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ids: list[str] = Field(min_length=1, max_length=10_000)
+    label: str | None = None
+    fine_label: str | None = None
+    tags: list[str] | None = Field(default=None, max_length=1000)
+    reviewed: bool | None = None
+    ignored: bool | None = None
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@router.patch("/items", summary="Edit a selection of items at once (all or none)")
+async def edit_selection(request: Request, body: SelectionEdit, cur: Writer) -> dict[str, Any]:
+    """The same change to every id, in one transaction: an unknown id changes nothing."""
+    values = body.model_dump(exclude_unset=True, exclude={"ids", "reason"})
+    if not values:
+        raise ServiceError(422, "invalid", "give at least one field to change")
+    by = _by(request)
+    items = await run_in_threadpool(
+        lambda: cur.collection().edit_many(body.ids, values, by=by, reason=body.reason)
+    )
+    for it in items:
+        cur.show(it)
+    return {"items": [it.to_dict() for it in items]}
+
+
 @router.post("/items/{item_id:path}/undo", summary="Undo an item's latest edit")
 async def undo(request: Request, item_id: str, cur: Writer) -> dict[str, Any]:
     by = _by(request)
@@ -223,22 +251,17 @@ async def add(
 
 
 def _index(cur: Curation, item_id: str) -> bool:
-    """Embed an added item once and append it to an exact in-memory index."""
+    """Embed an added item once and append it to the in-memory index (exact indexes)."""
     backend = cur.backend
-    index = backend.index
-    add_rows = getattr(index, "add_rows", None)
-    if index is None or add_rows is None or item_id in index:
-        return index is not None and item_id in index
-    from pictext.rank.queries import space_features
+    if backend.index is None:
+        return False
+    from pictext.rank.queries import add_items
 
-    item = backend.catalog.items[item_id]
     try:
-        feats = space_features(index, [item], **backend._embedding())
-        add_rows([item_id], [item.label], [item.title], index.to_space(feats))
+        add_items(backend.index, [backend.catalog.items[item_id]], **backend._embedding())
     except (ValueError, NotImplementedError) as err:
         log.warning("added item %s not indexed: %s", item_id, err)
-        return False
-    return True
+    return item_id in backend.index
 
 
 def install(app: Any, backend: Any, token: str | None) -> None:
