@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from collections.abc import Iterator
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 from service_toys import build_bundle, picture, png_bytes, toy_config, toy_factory
 
+from pictext.collection.errors import DamagedCollectionError
 from pictext.collection.export import export_collection
 from pictext.collection.store import Collection
+from pictext.core.errors import one_line
 from pictext.data.registry import load_dataset
 
 TOKEN = "s3cret-token"
@@ -52,7 +55,8 @@ def _ids(client) -> set[str]:
     return {r["id"] for r in client.post("/browse", data={"per_page": "200"}).json()["items"]}
 
 
-def test_writes_need_the_token(bundle: Path, built: Path, client) -> None:
+def test_writes_need_the_token(bundle: Path, built: Path, client, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     assert client.patch(f"/items/{RED}", json={"label": "blue"}).status_code == 401
     wrong = {"Authorization": "Bearer nope"}
     assert client.patch(f"/items/{RED}", json={"label": "blue"}, headers=wrong).status_code == 403
@@ -63,6 +67,18 @@ def test_writes_need_the_token(bundle: Path, built: Path, client) -> None:
         assert r.status_code == 401
         assert "--token" in r.json()["error"]["message"]
     assert not (bundle / "collection.sqlite").exists()  # nothing was written
+    assert client.patch(f"/items/{RED}", json={"reviewed": True}, headers=AUTH).status_code == 200
+    assert TOKEN not in caplog.text
+    assert "nope" not in caplog.text
+
+
+def test_a_damaged_collection_stops_the_service_in_one_line(bundle: Path, built: Path) -> None:
+    (bundle / "collection.sqlite").write_bytes(b"not sqlite" * 100)
+    with pytest.raises(DamagedCollectionError) as err:
+        _client(bundle, built)
+    assert "damaged" in one_line(err.value)
+    assert "\n" not in one_line(err.value)
+    assert (bundle / "collection.sqlite").read_bytes() == b"not sqlite" * 100
 
 
 def test_an_edit_survives_a_restart_and_exports(bundle: Path, built: Path, tmp_path) -> None:
