@@ -156,7 +156,9 @@ def test_remove_hides_an_item_from_every_answer(client) -> None:
     assert target in _ids(client)
 
 
-def test_an_added_item_is_found_by_similar_with_no_rebuild(client, bundle: Path) -> None:
+def test_an_added_item_is_found_by_similar_with_no_rebuild(
+    client, bundle: Path, built: Path
+) -> None:
     image = png_bytes(picture("blue", seed=999))
     r = client.post("/items", files={"image": ("new.png", image, "image/png")},
                     data={"title": "a new blue one", "label": "blue", "tags": "new, blue"},
@@ -176,6 +178,9 @@ def test_an_added_item_is_found_by_similar_with_no_rebuild(client, bundle: Path)
     bad = client.post("/items", files={"image": ("x.png", b"not an image", "image/png")},
                       headers=AUTH)  # fmt: skip
     assert bad.status_code in (400, 415, 422)
+    with _client(bundle, built) as again:  # after a restart, still found
+        sim = again.post("/similar", files={"image": ("q.png", image)}, data={"k": "3"}).json()
+        assert sim["hits"][0]["id"] == added["id"]
 
 
 def test_a_selection_is_edited_at_once_or_not_at_all(client) -> None:

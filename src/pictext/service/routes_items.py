@@ -56,6 +56,8 @@ class Curation:
             for it in self.collection().items(include_hidden=True):
                 if it.version > 1 or it.added or it.removed:
                     self.show(it)
+                if it.added and not it.removed:  # the index on disk predates them
+                    _index(self, it.id)
 
     def check(self, authorization: str | None) -> None:
         """Refuse a write without the right bearer token (401 without, 403 wrong)."""
