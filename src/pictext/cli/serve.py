@@ -68,7 +68,8 @@ def serve(
     except BundleError as err:
         raise typer.BadParameter(str(err), param_hint="MODEL_DIR") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"warning: listening on {host}: the API has no authentication", err=True)
+        guard = "writes need the token" if token else "the API has no authentication"
+        typer.echo(f"warning: listening on {host}: reads are open, {guard}", err=True)
     typer.echo(f"pictext serving {model_dir} on http://{host}:{port}/  (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
