@@ -330,18 +330,19 @@ class SearchIndex:
         if dup := next((i for i in ids if i in self._row_of), None):
             raise ValueError(f"{dup}: in the index already")
         n, m = len(self.ids), len(ids)
-        self.vectors = _grown(self, "_vector_buffer", self.vectors, x)
-        self._rows = _grown(self, "_row_buffer", self._rows, augment_rows(x, self.manifest.metric))
-        if self.text is not None and self.text_mask is not None:
-            self.text = np.concatenate(
-                [self.text, np.zeros((m, self.text.shape[1]), self.text.dtype)]
-            )
-            self.text_mask = np.concatenate([self.text_mask, np.zeros(m, bool)])
-        for j, item_id in enumerate(ids):
-            self._row_of[item_id] = n + j
+        # Ids first, the searched rows last: a search running meanwhile in another thread
+        # sees the old rows or the new ones, never a row without its id.
         self.ids.extend(ids)
         self.labels.extend(labels)
         self.titles.extend(titles)
+        for j, item_id in enumerate(ids):
+            self._row_of[item_id] = n + j
+        if self.text is not None and self.text_mask is not None:
+            pad = np.zeros((m, self.text.shape[1]), self.text.dtype)
+            self.text = np.concatenate([self.text, pad])
+            self.text_mask = np.concatenate([self.text_mask, np.zeros(m, bool)])
+        self.vectors = _grown(self, "_vector_buffer", self.vectors, x)
+        self._rows = _grown(self, "_row_buffer", self._rows, augment_rows(x, self.manifest.metric))
         self.manifest.n = len(self.ids)
 
     def fingerprint(self) -> str:
