@@ -28,8 +28,8 @@ def open_collection(where: Path) -> Collection:
 
     if not where.is_dir():
         return Collection(where)
-    from pictext.data.registry import load_dataset
     from pictext.bundle.layout import find_bundle
+    from pictext.data.registry import load_dataset
 
     dataset = find_bundle(where).dataset
     if dataset is None:
