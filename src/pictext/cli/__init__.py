@@ -19,7 +19,6 @@ from typing import Annotated
 import typer
 
 from pictext.cli import audit, caption, classify, data, demo, embed, rank, serve, store
-from pictext.cli import collection as collection_cli
 
 app = typer.Typer(
     name="pictext",
@@ -49,7 +48,7 @@ def _root(
     """Image collections with text: classify and tag, similar and divergent images, captions."""
 
 
-for area in (demo, data, embed, store, classify, rank, caption, audit, serve, collection_cli):
+for area in (demo, data, embed, store, classify, rank, caption, audit, serve):
     area.register(app)
 
 DEBUG_FLAG = "--debug"

@@ -36,15 +36,6 @@ def serve(
     ] = defaults.MAX_UPLOAD_BYTES / (1 << 20),
     map_method: Annotated[str, typer.Option(help="collection map: tsne or pca")] = "tsne",
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="PICTEXT_TOKEN",
-            show_default=False,
-            help="enables the write routes (edits kept in MODEL_DIR/collection.sqlite) "
-            "for requests with 'Authorization: Bearer TOKEN'",
-        ),
-    ] = None,
 ) -> None:
     """Serve tag, verify, similar, divergent, recommend and caption over HTTP, with a web page.
 
@@ -65,15 +56,13 @@ def serve(
         max_upload_bytes=int(max_upload_mb * MIB),
         max_request_bytes=max(int(max_upload_mb * MIB) * 4, defaults.MIN_REQUEST_BYTES),
         map_method=map_method,
-        token=token or None,
     )
     try:
         app = create_app(model_dir, config, dataset=dataset)
     except BundleError as err:
         raise typer.BadParameter(str(err), param_hint="MODEL_DIR") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
-        guard = "writes need the token" if token else "the API has no authentication"
-        typer.echo(f"warning: listening on {host}: reads are open, {guard}", err=True)
+        typer.echo(f"warning: listening on {host}: the API has no authentication", err=True)
     typer.echo(f"pictext serving {model_dir} on http://{host}:{port}/  (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 

@@ -58,13 +58,10 @@ def load_dataset(
 
     A path is read by what it holds: a folder with ``info/train_filelist_*.txt`` as the
     WebVision layout, any other folder as class folders with JSON sidecars, a ``.csv``,
-    ``.tsv``, ``.jsonl`` or ``.ndjson`` file as a manifest. ``collection:PATH`` reads a
-    curated collection database (``pictext serve --token``, ``BUNDLE/collection.sqlite``)
-    with its edits applied, ignored and removed items left out.
+    ``.tsv``, ``.jsonl`` or ``.ndjson`` file as a manifest.
 
     Args:
-        name_or_path: ``openclipart``, ``tuxpaint``, ``fashion-mnist``, a path, or
-            ``collection:PATH``.
+        name_or_path: ``openclipart``, ``tuxpaint``, ``fashion-mnist``, or a path.
         strip_label_words: remove label and folder-name words from the text
             (:func:`pictext.data.hygiene.strip_label_words`).
         allow_outside_root: for a class folder or a manifest, read images that symlinks or
@@ -90,10 +87,6 @@ def load_dataset(
 
 def _read(name_or_path: str | Path, options: dict[str, Any], allow_outside: bool) -> Dataset:
     key = str(name_or_path)
-    if key.startswith("collection:"):  # a curated collection, its edits applied
-        from pictext.collection.read import read_collection
-
-        return read_collection(key.removeprefix("collection:"), pixels_from=load_dataset)
     if key in _PACKAGED:
         return _PACKAGED[key](**options)
     path = Path(name_or_path).expanduser()

@@ -321,40 +321,6 @@ class SearchIndex:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._row_of
 
-    def add_rows(
-        self, ids: list[str], labels: list[str | None], titles: list[str], vectors: np.ndarray
-    ) -> None:
-        """Append items to an exact in-memory index (no rebuild): ``vectors`` ``[n, dim]`` in
-        the index space (:meth:`to_space`). Storage grows by doubling, so one item at a time
-        costs amortised O(dim). Added items have no text row (text search skips them).
-
-        Raises:
-            NotImplementedError: the index searches through FAISS (rebuild it instead).
-            ValueError: an id it holds already, or vectors of another width.
-        """
-        if self.ann is not None:
-            raise NotImplementedError("a FAISS index is rebuilt to add items")
-        x = np.atleast_2d(np.asarray(vectors, np.float32))
-        if x.shape != (len(ids), self.vectors.shape[1]):
-            raise ValueError(f"add_rows: vectors of shape {x.shape} for {len(ids)} ids")
-        if dup := next((i for i in ids if i in self._row_of), None):
-            raise ValueError(f"{dup}: in the index already")
-        n, m = len(self.ids), len(ids)
-        # Ids first, the searched rows last: a search running meanwhile in another thread
-        # sees the old rows or the new ones, never a row without its id.
-        self.ids.extend(ids)
-        self.labels.extend(labels)
-        self.titles.extend(titles)
-        for j, item_id in enumerate(ids):
-            self._row_of[item_id] = n + j
-        if self.text is not None and self.text_mask is not None:
-            pad = np.zeros((m, self.text.shape[1]), self.text.dtype)
-            self.text = np.concatenate([self.text, pad])
-            self.text_mask = np.concatenate([self.text_mask, np.zeros(m, bool)])
-        self.vectors = _grown(self, "_vector_buffer", self.vectors, x)
-        self._rows = _grown(self, "_row_buffer", self._rows, augment_rows(x, self.manifest.metric))
-        self.manifest.n = len(self.ids)
-
     def fingerprint(self) -> str:
         """SHA-256 of the ids and vectors: a cache key for what is derived from this index
         (two indexes share it only when they hold the same vectors for the same ids)."""
@@ -614,15 +580,3 @@ class SearchIndex:
     def _unit(self) -> np.ndarray:
         """Unit-length rows (what relevance and diversity are measured on)."""
         return self._rows if self.manifest.metric == "cosine" else unit_rows(self.vectors)
-
-
-def _grown(index: SearchIndex, name: str, current: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """``current`` with ``new`` rows appended, in a buffer kept on ``index`` that doubles."""
-    buffer = getattr(index, name, None)
-    n, m = len(current), len(new)
-    if buffer is None or buffer.shape[0] < n + m or current.base is not buffer:
-        buffer = np.empty((max(2 * (n + m), 16), current.shape[1]), current.dtype)
-        buffer[:n] = current
-        setattr(index, name, buffer)
-    buffer[n : n + m] = new
-    return buffer[: n + m]

@@ -399,33 +399,6 @@ def space_features(
     return feats
 
 
-def add_items(
-    index: SearchIndex,
-    items: Sequence[Item],
-    *,
-    encoders: EncoderSource | None = None,
-    cache_dir: str | Path | None = None,
-    memory: MemoryCache | None = None,
-) -> None:
-    """Embed new collection items once and append them to an exact in-memory index
-    (:meth:`SearchIndex.add_rows`): similar and divergent find them with no rebuild.
-
-    Raises:
-        NotImplementedError: a FAISS index (rebuild it to add items).
-        ValueError: an id the index holds already, or an item the space cannot read.
-    """
-    if index.ann is not None:
-        raise NotImplementedError("a FAISS index is rebuilt to add items")
-    feats = space_features(index, items, encoders=encoders, cache_dir=cache_dir, memory=memory)
-    usable = index.usable(feats)
-    if not usable.all():
-        bad = items[int(np.flatnonzero(~usable)[0])].id
-        raise ValueError(f"{bad}: none of the inputs this index space reads")
-    vectors = index.to_space(feats)
-    index.add_rows([it.id for it in items], [it.label for it in items],
-                   [it.title for it in items], vectors)  # fmt: skip
-
-
 def search_items(
     index: SearchIndex,
     items: Sequence[Item],

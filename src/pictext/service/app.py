@@ -28,7 +28,6 @@ from pictext.service.backend import Backend, EncoderFactory
 from pictext.service.config import ServiceConfig
 from pictext.service.errors import ServiceError, bad_request, internal, unprocessable
 from pictext.service.routes import ServiceState, router
-from pictext.service.routes_items import install as install_item_routes
 from pictext.service.timing import Gate, Timing
 
 log = logging.getLogger("pictext.service")
@@ -78,7 +77,6 @@ def create_app(
         Gate(config.concurrency, config.max_queue, config.queue_timeout_s),
         LruCache(config.upload_cache),
     )
-    install_item_routes(app, backend, config.token)  # before `router`: /items/{id}/history
     app.include_router(router)
     _add_errors(app)
     _add_pages(app)

@@ -275,14 +275,10 @@ class Backend:
         return out
 
     def _hits(self, hits: Sequence[Any]) -> list[dict[str, Any]]:
-        """Hits as the API returns them, without items removed from the collection
-        (routes_items); in the joint space, with the cosine of the query's image alone and its
-        text alone to each hit (``parts``)."""
-        hidden = getattr(self, "hidden", ())
+        """Hits as the API returns them; in the joint space, with the cosine of the query's
+        image alone and its text alone to each hit (``parts``)."""
         out = []
         for h in hits:
-            if h.id in hidden:
-                continue
             hit = self.catalog.hit(h.id, h.label, distance=h.distance)
             if getattr(h, "parts", None):
                 hit["parts"] = h.parts

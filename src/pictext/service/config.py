@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pictext.core import defaults
 
@@ -41,4 +41,3 @@ class ServiceConfig:
     # to several routes: each is decoded and embedded once)
     embedding_cache: int = 1024  # upload embeddings kept, by content hash and encoder
     caption_text_encoder: str = defaults.CAPTION_TEXT_ENCODER  # text encoder of caption search
-    token: str | None = field(default=None, repr=False)  # bearer token of the write routes
