@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import typer
 
 from pictext.cli import audit, caption, classify, data, demo, embed, rank, serve, store
+from pictext.cli import collection as collection_cli
 
 app = typer.Typer(
     name="pictext",
@@ -24,6 +25,7 @@ app = typer.Typer(
 
 for area in (demo, data, embed, store, classify, rank, caption, audit, serve):
     area.register(app)
+collection_cli.register(app)
 
 DEBUG_FLAG = "--debug"
 
