@@ -187,3 +187,21 @@ def test_export_reads_back_to_the_same_items(folder: Path, tmp_path: Path, fmt: 
     assert sorted(map(key, back.items)) == sorted(map(key, ds.items))
     assert len(back) == 6
     assert "dog/2.png" not in {it.id for it in back.items}
+
+
+def test_an_older_schema_is_migrated_in_place(folder: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from pictext.collection.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "collection.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO items (id, pos, origin, label) VALUES ('a', 0, 'source', 'cat')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.commit()
+    conn.close()
+    coll = Collection.open(path)
+    assert coll._read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+    assert coll.get("a").label == "cat"  # rows kept

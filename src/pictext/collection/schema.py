@@ -53,6 +53,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX history_item ON history (item_id, seq);
     """,
+    # 1 -> 2: the next position and the next edit number by index, not by a scan.
+    """
+    CREATE INDEX items_pos ON items (pos);
+    CREATE INDEX history_edit ON history (edit);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -68,22 +68,37 @@ def add_rows(
     if already or len(set(ids)) != len(ids):
         raise ValueError(f"already indexed or repeated: {already or list(ids)}")
     rows = augment_rows(vectors, index.manifest.metric)
-    index.vectors = np.concatenate([index.vectors, vectors])
-    index._rows = np.concatenate([index._rows, rows])
+    index.vectors = _append(index, "vectors", vectors)
+    index._rows = _append(index, "_rows", rows)
     if index.text is not None and index.text_mask is not None:
         extra = np.zeros((len(ids), index.text.shape[1]), index.text.dtype)
         if text is not None:
             extra[:] = text
-        index.text = np.concatenate([index.text, extra])
-        index.text_mask = np.concatenate([index.text_mask, np.full(len(ids), text is not None)])
+        index.text = _append(index, "text", extra)
+        index.text_mask = _append(index, "text_mask", np.full(len(ids), text is not None))
     start = len(index.ids)
-    index.ids = [*index.ids, *ids]
-    index.labels = [*index.labels, *(labels if labels is not None else [None] * len(ids))]
-    index.titles = [*index.titles, *(titles if titles is not None else [""] * len(ids))]
+    index.ids.extend(ids)  # in place: no copy of the N ids per add
+    index.labels.extend(labels if labels is not None else [None] * len(ids))
+    index.titles.extend(titles if titles is not None else [""] * len(ids))
     index._row_of.update({item_id: start + n for n, item_id in enumerate(ids)})
     if index.ann is not None:
         index.ann.add(np.ascontiguousarray(rows))
     index.manifest.n = len(index.ids)
+
+
+def _append(index: SearchIndex, name: str, new: np.ndarray) -> np.ndarray:
+    """``getattr(index, name)`` with ``new`` rows appended, as a view of a buffer with spare
+    room (grown by half when full), so that n single adds copy O(n) rows, not O(n * N)."""
+    have = getattr(index, name)
+    buffers = index.__dict__.setdefault("_grow_buffers", {})
+    buf = buffers.get(name)
+    n, m = len(have), len(new)
+    if buf is None or not np.shares_memory(buf, have) or len(buf) < n + m:
+        buf = np.empty((max(n + m, int(1.5 * n) + 16), *have.shape[1:]), have.dtype)
+        buf[:n] = have
+        buffers[name] = buf
+    buf[n : n + m] = new
+    return buf[: n + m]
 
 
 def remove_rows(index: SearchIndex, ids: Sequence[str]) -> None:
