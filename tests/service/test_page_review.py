@@ -48,7 +48,7 @@ def test_fix_a_suspect_label_from_the_review_queue(server: str) -> None:
         page.fill("#rv-label", "purple")
         page.click("#rv-relabel")
         page.wait_for_function("document.querySelector('#rv-status').textContent === 'saved'")
-        page.click("body")  # leave the text box so the keys act on the queue
+        page.evaluate("document.activeElement.blur()")  # keys act on the queue, not the box
         page.keyboard.press("r")
         page.wait_for_function(
             "document.querySelector('#rv-counter').textContent.startsWith('reviewed 1 of')"
