@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from pictext.cli import audit, caption, classify, data, demo, embed, rank, serve, store
+from pictext.cli import collection as collection_cli
 
 app = typer.Typer(
     name="pictext",
@@ -50,6 +51,7 @@ def _root(
 
 for area in (demo, data, embed, store, classify, rank, caption, audit, serve):
     area.register(app)
+collection_cli.register(app)
 
 DEBUG_FLAG = "--debug"
 

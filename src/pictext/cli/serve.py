@@ -36,6 +36,14 @@ def serve(
     ] = defaults.MAX_UPLOAD_BYTES / (1 << 20),
     map_method: Annotated[str, typer.Option(help="collection map: tsne or pca")] = "tsne",
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PICTEXT_TOKEN",
+            show_envvar=True,
+            help="bearer token that edits, adds and removals need (none: writes refused)",
+        ),
+    ] = None,
 ) -> None:
     """Serve tag, verify, similar, divergent, recommend and caption over HTTP, with a web page.
 
@@ -58,7 +66,7 @@ def serve(
         map_method=map_method,
     )
     try:
-        app = create_app(model_dir, config, dataset=dataset)
+        app = create_app(model_dir, config, dataset=dataset, token=token)
     except BundleError as err:
         raise typer.BadParameter(str(err), param_hint="MODEL_DIR") from None
     if host not in ("127.0.0.1", "localhost", "::1"):

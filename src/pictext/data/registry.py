@@ -56,7 +56,9 @@ def load_dataset(
 ) -> Dataset:
     """A dataset by packaged name or by path.
 
-    A path is read by what it holds: a folder with ``info/train_filelist_*.txt`` as the
+    ``collection:MODEL_DIR`` (or ``collection:PATH/collection.sqlite``) reads a curated
+    collection with its edits applied (:mod:`pictext.collection`). A path is read by what
+    it holds: a folder with ``info/train_filelist_*.txt`` as the
     WebVision layout, any other folder as class folders with JSON sidecars, a ``.csv``,
     ``.tsv``, ``.jsonl`` or ``.ndjson`` file as a manifest.
 
@@ -85,10 +87,32 @@ def load_dataset(
     return dataset
 
 
+COLLECTION_PREFIX = "collection:"
+
+
+def _read_collection(where: str, options: dict[str, Any], allow_outside: bool) -> Dataset:
+    """A curated collection (``collection:MODEL_DIR`` or ``collection:PATH.sqlite``).
+
+    Its items with their edits applied, removed items left out, added items included; see
+    :mod:`pictext.collection.store`.
+    """
+    from pictext.collection.store import Collection
+
+    coll = Collection.open(where)
+    try:
+        base_name = coll.meta("dataset")
+        base = _read(base_name, options, allow_outside) if base_name and coll.needs_base() else None
+        return coll.dataset(base)
+    finally:
+        coll.close()
+
+
 def _read(name_or_path: str | Path, options: dict[str, Any], allow_outside: bool) -> Dataset:
     key = str(name_or_path)
     if key in _PACKAGED:
         return _PACKAGED[key](**options)
+    if key.startswith(COLLECTION_PREFIX):
+        return _read_collection(key[len(COLLECTION_PREFIX) :], options, allow_outside)
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         from pictext.data.webvision import is_webvision, read_webvision

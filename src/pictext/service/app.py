@@ -26,8 +26,10 @@ from pictext.core.errors import PictextError
 from pictext.core.lru import LruCache
 from pictext.service.backend import Backend, EncoderFactory
 from pictext.service.config import ServiceConfig
+from pictext.service.curation import curation_for
 from pictext.service.errors import ServiceError, bad_request, internal, unprocessable
 from pictext.service.routes import ServiceState, router
+from pictext.service.routes_items import router as items_router
 from pictext.service.timing import Gate, Timing
 
 log = logging.getLogger("pictext.service")
@@ -41,6 +43,7 @@ def create_app(
     dataset: str | None = None,
     encoder_factory: EncoderFactory | None = None,
     cache_dir: str | Path | None = None,
+    token: str | None = None,
 ) -> FastAPI:
     """Load the bundle in ``model_dir`` (once) and build the app.
 
@@ -50,6 +53,7 @@ def create_app(
         dataset: overrides the collection's dataset name or path.
         encoder_factory: builds encoders by registry name (tests pass toy encoders).
         cache_dir: embedding and caption cache root (default ``$PICTEXT_CACHE``).
+        token: the bearer token writes need (default ``$PICTEXT_TOKEN``; none: writes off).
 
     Raises:
         BundleError: ``model_dir`` holds no usable model.
@@ -78,6 +82,8 @@ def create_app(
         LruCache(config.upload_cache),
     )
     app.include_router(router)
+    app.state.curation = curation_for(backend, token, cache_dir)
+    app.include_router(items_router)
     _add_errors(app)
     _add_pages(app)
     app.add_middleware(RequestMiddleware, max_body=config.max_request_bytes)

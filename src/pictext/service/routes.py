@@ -525,4 +525,5 @@ def item(
     out["divergent"] = backend.neighbours(item_id, neighbours, True) if neighbours else []
     out["divergence"] = Divergence().to_dict()
     out["audit"] = backend.flags(item_id)
+    out["curation"] = request.app.state.curation.describe(item_id)  # state and history
     return out
