@@ -340,7 +340,7 @@ def synthetic_service_rows(n: int) -> list[Row]:
     from pictext.audit.browse import BrowseQuery
     from pictext.audit.views import BrowseViews
     from pictext.data.item import Item
-    from pictext.service.mapview import MapView
+    from pictext.audit.mapview import MapView
 
     rng = np.random.default_rng(0)
     rss0 = _rss_mb()

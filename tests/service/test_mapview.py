@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pictext.core.projection import TSNE_MAX, method_used
-from pictext.service.mapview import GeometryError, MapView, parse_box, parse_polygon
+from pictext.audit.mapview import GeometryError, MapView, parse_box, parse_polygon
 
 
 def _view(n: int = 5000, seed: int = 0) -> tuple[MapView, np.ndarray]:

@@ -390,13 +390,11 @@ class Backend:
 
     def map_rows(self, box: Any, polygon: Any) -> Any:
         """Catalog rows (the browser's) of the map points inside a box and a polygon."""
-        import numpy as np
+        from pictext.audit.mapview import RowMap
 
-        if self._catalog_row is None:  # index row -> catalog row (-1: not in the catalog)
-            row_of = self.browse_views().row_of
-            self._catalog_row = np.array([row_of.get(i, -1) for i in self.index.ids], np.int64)
-        rows = self._catalog_row[self.catalog.map_view.select(box, polygon)]
-        return rows[rows >= 0]
+        if self._catalog_row is None:  # index row -> catalog row
+            self._catalog_row = RowMap(self.index.ids, self.browse_views().row_of)
+        return self._catalog_row.take(self.catalog.map_view.select(box, polygon))
 
     def flags(self, item_id: str) -> dict[str, Any] | None:
         """What the audit says about an item; None without an audit or for an item it lacks."""

@@ -80,7 +80,7 @@ class Catalog:
         of every pictext map), kept in the cache, never in the bundle (a bundle is read-only
         to the service)."""
         from pictext.core.projection import collection_map, method_used
-        from pictext.service.mapview import MapView
+        from pictext.audit.mapview import MapView
 
         m = index.manifest
         key = f"{m.created}|{m.n}|{m.dim}|{m.space}"

@@ -33,7 +33,7 @@ class Curation:
 
     def __init__(self, backend: Backend, token: str | None, cache_dir: Path | None) -> None:
         self.backend = backend
-        self._token = token.encode() if token else None
+        self._token = bytes(token, "utf-8") if token else None
         self._cache_dir = cache_dir
         self._lock = threading.RLock()  # one writer at a time keeps catalog and index in step
         self.root = Path(backend.bundle.root)
@@ -54,7 +54,7 @@ class Curation:
             )
         scheme, _, given = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), self._token
+            bytes(given.strip(), "utf-8"), self._token
         ):
             raise ServiceError(
                 401, "unauthorised", "this write needs the header 'Authorization: Bearer TOKEN'"

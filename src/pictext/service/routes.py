@@ -30,7 +30,7 @@ from pictext.service.forms import (
     read_upload,
     text_input,
 )
-from pictext.service.mapview import MAP_POINTS, GeometryError, parse_box, parse_polygon
+from pictext.audit.mapview import MAP_POINTS, GeometryError, parse_box, parse_polygon
 from pictext.service.timing import Gate, Timing
 from pictext.service.uploads import DecodedImage
 

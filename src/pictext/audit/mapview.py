@@ -173,3 +173,15 @@ def _numbers(text: str, what: str) -> list[float]:
     if not all(np.isfinite(vals)):
         raise GeometryError(f"the {what} holds a number that is not finite")
     return vals
+
+
+class RowMap:
+    """Map points (index rows) to the browser's catalog rows, for a selection."""
+
+    def __init__(self, ids: Sequence[str], row_of: dict[str, int]) -> None:
+        self.rows = np.array([row_of.get(i, -1) for i in ids], np.int64)  # -1: not browsed
+
+    def take(self, selected: np.ndarray) -> np.ndarray:
+        """Catalog rows of the selected index rows (those not in the catalog left out)."""
+        rows = self.rows[selected]
+        return rows[rows >= 0]
