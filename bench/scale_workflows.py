@@ -338,9 +338,9 @@ def synthetic_service_rows(n: int) -> list[Row]:
     from types import SimpleNamespace
 
     from pictext.audit.browse import BrowseQuery
+    from pictext.audit.mapview import MapView
     from pictext.audit.views import BrowseViews
     from pictext.data.item import Item
-    from pictext.audit.mapview import MapView
 
     rng = np.random.default_rng(0)
     rss0 = _rss_mb()

@@ -79,8 +79,8 @@ class Catalog:
         """2-D points of the index vectors: the library's collection map (the one projection
         of every pictext map), kept in the cache, never in the bundle (a bundle is read-only
         to the service)."""
-        from pictext.core.projection import collection_map, method_used
         from pictext.audit.mapview import MapView
+        from pictext.core.projection import collection_map, method_used
 
         m = index.manifest
         key = f"{m.created}|{m.n}|{m.dim}|{m.space}"

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from pictext.audit.mapview import MAP_POINTS, GeometryError, parse_box, parse_polygon
 from pictext.core import defaults
 from pictext.core.lru import LruCache
 from pictext.data.item import Item
@@ -30,7 +31,6 @@ from pictext.service.forms import (
     read_upload,
     text_input,
 )
-from pictext.audit.mapview import MAP_POINTS, GeometryError, parse_box, parse_polygon
 from pictext.service.timing import Gate, Timing
 from pictext.service.uploads import DecodedImage
 

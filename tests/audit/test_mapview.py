@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pictext.core.projection import TSNE_MAX, method_used
 from pictext.audit.mapview import GeometryError, MapView, parse_box, parse_polygon
+from pictext.core.projection import TSNE_MAX, method_used
 
 
 def _view(n: int = 5000, seed: int = 0) -> tuple[MapView, np.ndarray]:
