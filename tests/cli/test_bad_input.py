@@ -479,3 +479,59 @@ def test_index_build_points_the_cache_at_it_and_similar_names_it(fx, tmp_path):
 def test_the_test_session_never_uses_the_users_cache():
     user_cache = Path.home() / ".cache" / "pictext"
     assert Path(os.environ["PICTEXT_CACHE"]).resolve() != user_cache.resolve()
+
+
+# ---- a damaged store: bytes changed inside a shard are found, set aside, recomputed -------------
+def _scramble_shards(cache: Path) -> list[Path]:
+    """Random bytes over the vectors of every shard in ``cache``, each file's size unchanged."""
+    rng = __import__("numpy").random.default_rng(0)
+    shards = sorted((cache / "embeddings").rglob("[0-9]*.vecs.npy"))
+    for path in shards:
+        data = bytearray(path.read_bytes())
+        data[128:] = rng.integers(0, 256, len(data) - 128, dtype="uint8").tobytes()
+        path.write_bytes(bytes(data))
+    return shards
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["tag", "embed"])
+def test_a_damaged_shard_is_never_served(fx, tmp_path, command):
+    cache = tmp_path / "cache"
+    args = (
+        ["tag", str(fx["good"]), "--model", str(fx["model"]), "--json"]
+        if command == "tag"
+        else ["embed", str(fx["data"]), *TOY, "--no-progress"]
+    )
+    first = pictext(*args, cache=cache)
+    assert first.returncode == 0, first.stderr
+    shards = _scramble_shards(cache)
+    assert shards
+    again = pictext(*args, cache=cache)
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr
+    assert "nan" not in again.stdout.lower()
+    warned = [x for x in again.stderr.splitlines() if x.strip()]
+    assert warned
+    assert all(x.startswith("warning: damaged cache shard ") for x in warned)
+    assert {Path(x.split("shard ", 1)[1].split(":", 1)[0]) for x in warned} <= set(shards)
+    assert again.stdout == first.stdout or command == "embed"  # recomputed: the same answer
+    if command == "embed":
+        assert "images cached / computed" in again.stdout
+    verify = pictext("store", "verify", cache=cache)  # what was set aside is gone: sound now
+    assert verify.returncode == 0, verify.stderr
+    assert " 0 damaged" in verify.stdout
+
+
+@pytest.mark.slow
+def test_store_verify_names_each_damaged_shard(fx, tmp_path):
+    cache = tmp_path / "cache"
+    assert pictext("embed", str(fx["data"]), *TOY, "--no-progress", cache=cache).returncode == 0
+    shards = _scramble_shards(cache)
+    res = pictext("store", "verify", cache=cache)
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == len(shards)
+    for line, shard in zip(sorted(lines), sorted(shards), strict=True):
+        assert line.startswith(f"warning: damaged cache shard {shard}: checksum mismatch")
+    assert not list((cache / "embeddings").rglob("[0-9]*.vecs.npy"))  # all set aside

@@ -327,8 +327,6 @@ def embed_items(
     tenc = _resolve(text_encoder, encoders) if text_encoder is not None else None
     image_parts = [(p, caches(p)) for p in parts_of(enc)] if enc is not None else []
     text_parts = [(p, caches(p)) for p in parts_of(tenc)] if tenc is not None else []
-    for _, opened in image_parts + text_parts:
-        report.set_aside.extend(getattr(opened, "set_aside", []))
     if enc is not None:
         feats.image, feats.image_mask = _joined(
             enc,
@@ -358,6 +356,9 @@ def embed_items(
                 ],
             )
         feats.text_encoder = f"{tenc.name}@{tenc.version}"
+    for _, opened in image_parts + text_parts:  # set aside when opened or when first read
+        report.set_aside.extend(getattr(opened, "set_aside", []))
+    report.set_aside = list(dict.fromkeys(report.set_aside))
     if len(image_parts) > 1:  # each part met the same unreadable items
         report.failures = list(dict.fromkeys(report.failures))
     _count(feats, items, report)
