@@ -535,3 +535,42 @@ def test_store_verify_names_each_damaged_shard(fx, tmp_path):
     for line, shard in zip(sorted(lines), sorted(shards), strict=True):
         assert line.startswith(f"warning: damaged cache shard {shard}: checksum mismatch")
     assert not list((cache / "embeddings").rglob("[0-9]*.vecs.npy"))  # all set aside
+
+
+# ---- a field the model never saw: not fed to it, and the answer says so -----------------------
+@pytest.fixture(scope="module")
+def tagless(fx, tmp_path_factory) -> Path:
+    """A classifier trained on ``fx``'s collection with every tag removed (as tuxpaint has)."""
+    from service_toys import ToyImageEncoder, ToyTextEncoder
+
+    from pictext.classify.fusion import FusionClassifier
+    from pictext.data import load_dataset
+    from pictext.store import embed_dataset
+    from pictext.store.inputs import drop_inputs
+
+    ds = load_dataset(fx["data"])
+    feats = embed_dataset(ds, ToyImageEncoder(), ToyTextEncoder(), progress=False)
+    model = tmp_path_factory.mktemp("tagless") / "classifier"
+    FusionClassifier(
+        epochs=3, patience=3, tune_dim=8, image_tune_dim=8, hidden=16, lr=1e-2, batch_size=8
+    ).fit(drop_inputs(feats, ["tags"]), ds.labels(), classes=ds.classes).save(model)
+    return model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tags", ["red,colour", "blue", "animals,vehicles,truck"])
+def test_tags_the_model_never_saw_are_ignored_and_named(fx, tagless, tags):
+    base = ["tag", str(fx["good"]), "--model", str(tagless), "--title", "a picture", "--json"]
+    plain = pictext(*base)
+    given = pictext(*base, "--tags", tags)
+    for res in (plain, given):
+        assert res.returncode == 0, res.stderr
+        assert "Traceback" not in res.stderr
+    want, got = json.loads(plain.stdout), json.loads(given.stdout)
+    assert "ignored" not in want
+    assert got["ignored"] == ["tags"]
+    assert got["top"] == want["top"]  # the tags changed nothing
+    text = pictext(*base[:-1], "--tags", tags)
+    assert text.returncode == 0
+    assert "(ignored: tags: the model was trained without them)" in text.stdout
+    assert len(text.stdout.strip().splitlines()) == 1

@@ -183,7 +183,7 @@ def tag(
     An item that cannot be read (a missing, truncated or oversized image, a text that is
     binary data) gets an error line instead of labels, and the exit status is 1.
     """
-    from pictext.classify.tagging import tag_each
+    from pictext.classify.tagging import ignored_inputs, tag_each
 
     check_k(k, name="-k")
     items, skipped = _items(images or [], manifest, title, description, tags)
@@ -192,9 +192,12 @@ def tag(
 
     def show(pair: tuple[Item, Any]) -> str:
         item, top = pair
+        ignored = ignored_inputs(clf, item)
         if as_json:
-            return json.dumps({"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]})
-        return f"{item.id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top)
+            answer = {"id": item.id, "top": [[lab, round(p, 4)] for lab, p in top]}
+            return json.dumps({**answer, **({"ignored": ignored} if ignored else {})})
+        line = f"{item.id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top)
+        return line + _ignored_note(ignored)
 
     paired = [
         r if isinstance(r, Failure) else (it, r) for it, r in zip(items, results, strict=True)
@@ -218,21 +221,32 @@ def verify(
 
     An item that cannot be read gets an error line instead of a verdict (exit status 1).
     """
-    from pictext.classify.tagging import verify_each
+    from pictext.classify.tagging import ignored_inputs, verify_each
 
     items, skipped = _items(images or [], manifest, title, description, tags)
     clf = load_classifier(model)
     claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)
     results = verify_each(clf, items, claimed)
 
+    by_id = {it.id: it for it in items}
+
     def show(v: Any) -> str:
+        ignored = ignored_inputs(clf, by_id[v.item_id]) if v.item_id in by_id else []
         if as_json:
-            return json.dumps(v.to_dict())
+            return json.dumps({**v.to_dict(), **({"ignored": ignored} if ignored else {})})
         word = "AGREE" if v.agree else "DISAGREE"
         top = ", ".join(f"{lab} {p:.2f}" for lab, p in v.top)
-        return f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
+        line = f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
+        return line + _ignored_note(ignored)
 
     report_batch(results, as_json, show, skipped)
+
+
+def _ignored_note(ignored: list[str]) -> str:
+    """The CLI's note for fields the model was not fed (it never saw them in training)."""
+    if not ignored:
+        return ""
+    return f"  (ignored: {', '.join(ignored)}: the model was trained without them)"
 
 
 def register(app: typer.Typer) -> None:

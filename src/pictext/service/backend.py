@@ -218,18 +218,21 @@ class Backend:
     # ---- classifier ---------------------------------------------------------------------
     def tag(self, queries: Sequence[Item], k: int, timing: Timing) -> list[dict[str, Any]]:
         """Top-``k`` labels with calibrated probabilities, per query."""
-        from pictext.classify.tagging import tag_items
+        from pictext.classify.tagging import ignored_inputs, tag_items
 
         self.require("classifier")
         with timing.measure("model"):
             tops = tag_items(self.classifier, queries, k, **self._embedding())
-        return [{"top": _top(t), "inputs": _inputs(q)} for q, t in zip(queries, tops, strict=True)]
+        return [
+            {"top": _top(t), "inputs": _inputs(q), "ignored": ignored_inputs(self.classifier, q)}
+            for q, t in zip(queries, tops, strict=True)
+        ]
 
     def verify(
         self, queries: Sequence[Item], claimed: Sequence[str], k: int, timing: Timing
     ) -> list[dict[str, Any]]:
         """Agree or disagree with each claimed label, with confidence and the top-``k``."""
-        from pictext.classify.tagging import verify_items
+        from pictext.classify.tagging import ignored_inputs, verify_items
 
         self.require("classifier")
         with timing.measure("model"):
@@ -240,6 +243,7 @@ class Backend:
             d.pop("id", None)
             d["top"] = _top(v.top)
             d["inputs"] = _inputs(q)
+            d["ignored"] = ignored_inputs(self.classifier, q)
             out.append(d)
         return out
 
