@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -484,7 +485,7 @@ def test_the_test_session_never_uses_the_users_cache():
 # ---- a damaged store: bytes changed inside a shard are found, set aside, recomputed -------------
 def _scramble_shards(cache: Path) -> list[Path]:
     """Random bytes over the vectors of every shard in ``cache``, each file's size unchanged."""
-    rng = __import__("numpy").random.default_rng(0)
+    rng = np.random.default_rng(0)
     shards = sorted((cache / "embeddings").rglob("[0-9]*.vecs.npy"))
     for path in shards:
         data = bytearray(path.read_bytes())
@@ -574,3 +575,45 @@ def test_tags_the_model_never_saw_are_ignored_and_named(fx, tagless, tags):
     assert text.returncode == 0
     assert "(ignored: tags: the model was trained without them)" in text.stdout
     assert len(text.stdout.strip().splitlines()) == 1
+
+
+# ---- one decoder rule: EXIF orientation, impossible SVG sizes ----------------------------------
+@pytest.mark.slow
+def test_a_phone_photo_is_tagged_upright_whatever_its_exif_orientation(fx, tmp_path):
+    arr = np.zeros((64, 64, 3), np.uint8)
+    arr[:32, :32], arr[:32, 32:], arr[32:] = (255, 0, 0), (0, 0, 255), (0, 200, 0)
+    upright = Image.fromarray(arr)  # quadrants differ: the toy encoder sees orientation
+    turn = Image.Transpose
+    answers = {}
+    for orientation, stored in [
+        (1, None),
+        (3, turn.ROTATE_180),
+        (6, turn.ROTATE_90),
+        (8, turn.ROTATE_270),
+    ]:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = tmp_path / f"o{orientation}.png"
+        (upright.transpose(stored) if stored else upright).save(path, exif=exif.tobytes())
+        res = pictext("tag", str(path), "--model", str(fx["model"]), "--json")
+        assert res.returncode == 0, res.stderr
+        answers[orientation] = json.loads(res.stdout)["top"]
+    sideways = tmp_path / "sideways.png"  # the same pixels as o6.png, without the EXIF tag
+    upright.transpose(turn.ROTATE_90).save(sideways)
+    res = pictext("tag", str(sideways), "--model", str(fx["model"]), "--json")
+    assert json.loads(res.stdout)["top"] != answers[1]  # orientation changes the answer...
+    assert all(a == answers[1] for a in answers.values())  # ...and EXIF is applied
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attrs", ['width="-10" height="10"', 'width="1e40" height="5"'])
+def test_an_svg_of_impossible_size_is_refused(fx, tmp_path, attrs):
+    path = tmp_path / "bad.svg"
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" {attrs}><rect/></svg>')
+    res = pictext("tag", str(path), "--model", str(fx["model"]))
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0]
+    assert "impossible size" in lines[0]

@@ -17,7 +17,7 @@ from PIL import Image
 
 from pictext.core import defaults
 from pictext.data.folder import read_folder
-from pictext.data.images import image_content_key
+from pictext.data.images import image_cache_key
 from pictext.store.cache import KEY_DTYPE
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def _image_shards(cache: Path) -> Path:
 def _vectors(cache: Path, folder: Path) -> np.ndarray:
     from pictext.store.cache import VectorCache
 
-    keys = np.array([image_content_key(it) for it in read_folder(folder)], KEY_DTYPE)
+    keys = np.array([image_cache_key(it) for it in read_folder(folder)], KEY_DTYPE)
     vecs, found = VectorCache(_image_shards(cache), dim=1280).get(keys)
     assert found.all()
     return vecs

@@ -84,7 +84,7 @@ def encoder_cache(
 
 def image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, np.ndarray]:
     """Content keys of the items' images and the mask of those read (failures reported)."""
-    from pictext.data.images import image_content_key
+    from pictext.data.images import image_cache_key
 
     keys = np.zeros(len(items), KEY_DTYPE)
     ok = np.zeros(len(items), bool)
@@ -92,7 +92,7 @@ def image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, 
         if not item.has_image():
             continue
         try:
-            keys[i] = image_content_key(item)
+            keys[i] = image_cache_key(item)
             ok[i] = True
         except ItemError as err:
             report.failures.append(Failure(err.item_id, err.problem))
