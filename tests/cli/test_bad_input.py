@@ -363,7 +363,7 @@ MANIFESTS = {
     "no-path.csv": (b"title,label\na cat,animals\n", "needs a 'path' (or 'image') column"),
     "empty.csv": (b"", "empty"),
     "binary.csv": (bytes(range(256)) * 4, "not a text manifest"),
-    "header-only.csv": (b"path,label\n", "no usable rows"),
+    "header-only.csv": (b"path,label\n", "manifest has no rows"),
     "no-rows.jsonl": (b'{"title": "no path here"}\n', "no usable rows"),
 }
 
