@@ -617,3 +617,44 @@ def test_an_svg_of_impossible_size_is_refused(fx, tmp_path, attrs):
     assert len(lines) == 1
     assert str(path) in lines[0]
     assert "impossible size" in lines[0]
+
+
+# ---- one text rule: queries that mean nothing, NUL in a field -----------------------------------
+MEANINGLESS = [
+    "id:",
+    "text:",
+    "file:",
+    " text:  ",
+    "\u200b\u200b",
+    "\u202e\u2066",
+    "\x07\x1b",
+    "  ",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", MEANINGLESS, ids=lambda q: q.encode("unicode_escape").decode())
+def test_a_query_that_means_nothing_is_one_line(fx, query):
+    res = pictext("similar", query, "--index", str(fx["index"]))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert ("empty" in lines[0]) or ("bare" in lines[0])
+    assert res.stdout.strip() == ""
+
+
+@pytest.mark.slow
+def test_a_nul_in_a_title_is_one_rule_for_tag_and_embed(fx, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    shutil.copy(fx["good"], tmp_path / "good.png")  # beside the manifest: inside its root
+    rows = [{"path": "good.png", "title": "a red\u0000 picture", "label": "red"}]
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    tagged = pictext("tag", "--manifest", str(manifest), "--model", str(fx["model"]))
+    assert tagged.returncode == 1
+    assert "title is not text: it holds NUL bytes" in tagged.stderr
+    embedded = pictext("embed", str(manifest), *TOY, "--no-progress", cache=tmp_path / "c")
+    assert embedded.returncode == 0, embedded.stderr
+    assert "title is not text: it holds NUL bytes" in embedded.stdout
+    assert "texts refused" in embedded.stdout

@@ -41,11 +41,13 @@ def serve(
 
     import uvicorn
 
+    from pictext.core.logs import one_line_logging
     from pictext.service.app import create_app
     from pictext.service.bundle import BundleError
     from pictext.service.config import MIB, ServiceConfig
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    one_line_logging("%(asctime)s %(levelname)s %(message)s")  # a name's newline stays escaped
     config = ServiceConfig(
         concurrency=concurrency,
         threads=threads,

@@ -60,6 +60,7 @@ class EmbedReport:
     no_input: int = 0  # items with nothing to embed: no image (or, without images, no text)
     empty_text: int = 0  # items with no text at all (kept; also counted in one of the above)
     set_aside: list[str] = field(default_factory=list)  # damaged cache shards, one line each
+    refused_text: list[str] = field(default_factory=list)  # texts that are not text (NUL...)
     seconds: float = 0.0  # wall time of the run
     image_seconds: float = 0.0  # wall time spent on images that were not cached
 
@@ -346,6 +347,7 @@ def embed_items(
         feats.image_encoder = f"{enc.name}@{enc.version}"
     if tenc is not None:
         within, feats.truncated = cap_items_text(items)  # the one text budget
+        within = _refuse_binary_text(within, text_inputs, report)  # the one text rule
         for name in text_inputs:
             texts = [it.field_text(name) for it in within]
             feats.text[name], feats.text_mask[name] = _joined(
@@ -364,6 +366,23 @@ def embed_items(
     _count(feats, items, report)
     report.seconds = time.perf_counter() - start
     return feats, list(report.failures)
+
+
+def _refuse_binary_text(
+    items: Sequence[Item], fields: Sequence[str], report: EmbedReport
+) -> list[Item]:
+    """Items whose text is not text (a NUL, bytes never UTF-8: the rule of
+    :func:`~pictext.store.failures.text_failures`, as answers apply it) lose their text,
+    named in ``report.refused_text``; their image is still embedded."""
+    from dataclasses import replace
+
+    from pictext.store.failures import text_failures
+
+    bad = {f.item_id: f.problem for f in text_failures(items, fields)}
+    report.refused_text.extend(f"{i}: {p}; its text was not embedded" for i, p in bad.items())
+    if not bad:
+        return list(items)
+    return [replace(it, title="", description="", tags=()) if it.id in bad else it for it in items]
 
 
 def _joined(
