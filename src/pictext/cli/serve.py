@@ -62,7 +62,19 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"warning: listening on {host}: the API has no authentication", err=True)
     typer.echo(f"pictext serving {model_dir} on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        # Idle and slow clients are bounded (README, "Serving": connections): an idle
+        # keep-alive connection is closed, headers over the cap are refused, and above
+        # max_connections new requests get 503 at once instead of piling up.
+        timeout_keep_alive=config.keep_alive_s,
+        limit_concurrency=config.max_connections,
+        h11_max_incomplete_event_size=config.max_header_bytes,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -76,6 +76,7 @@ def create_app(
         config,
         Gate(config.concurrency, config.max_queue, config.queue_timeout_s),
         LruCache(config.upload_cache),
+        Gate(config.decode_concurrency, config.max_queue, config.queue_timeout_s),
     )
     app.include_router(router)
     _add_errors(app)
