@@ -300,6 +300,84 @@ def run_service(case: Case, url: str, pid: int) -> Cost:
     return Cost(peak() / MIB, cpu, f"HTTP {status}: {said[:70]}")
 
 
+# ---- slow uploads and slow clients ------------------------------------------------------------
+SLOW_UPLOAD_BOUND_S = 2.0  # worst ordinary /tag while four hostile SVGs decode (the claim)
+SLOW_CLIENT_CAP = 256  # ServiceConfig.max_connections: the open-connection cap
+
+
+def hostile_svg(folder: Path) -> Path:
+    """A path-heavy SVG (~1.5 MB) that renders until its CPU budget refuses it."""
+    path = folder / "paths.svg"
+    rng = __import__("random").Random(0)
+    parts = []
+    for _ in range(9000):
+        pts = " ".join(f"{rng.uniform(0, 4000):.1f},{rng.uniform(0, 4000):.1f}" for _ in range(12))
+        parts.append(f'<path d="M{pts} Z" fill="#{rng.randrange(1 << 24):06x}" opacity=".5"/>')
+    path.write_text(f'<svg {NS} width="4000" height="4000">{"".join(parts)}</svg>')
+    return path
+
+
+def slow_upload_row(url: str, folder: Path, tries: int = 20) -> str:
+    """Median and worst of ``tries`` ordinary text /tag requests with four hostile SVG uploads
+    in flight (each refused after its CPU budget), against :data:`SLOW_UPLOAD_BOUND_S`."""
+    import httpx
+
+    svg = hostile_svg(folder)
+    stop = threading.Event()
+
+    def flood() -> None:
+        while not stop.is_set():
+            files = {"image": (svg.name, svg.read_bytes(), "image/svg+xml")}
+            httpx.post(url + "/tag", files=files, timeout=300)
+
+    threads = [threading.Thread(target=flood, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)  # the four uploads are decoding
+    took = []
+    try:
+        for _ in range(tries):
+            t0 = time.perf_counter()
+            r = httpx.post(url + "/tag", data={"title": "a red fire truck"}, timeout=300)
+            took.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+    finally:
+        stop.set()
+    took.sort()
+    median, worst = took[len(took) // 2], took[-1]
+    verdict = "pass" if worst <= SLOW_UPLOAD_BOUND_S else "FAIL"
+    return (
+        f"| slow uploads: 4 hostile SVGs in flight, ordinary /tag x{tries} | median "
+        f"{median * 1000:.0f} ms, worst {worst * 1000:.0f} ms | bound {SLOW_UPLOAD_BOUND_S:g} s "
+        f"| {verdict} |"
+    )
+
+
+def slow_client_row(url: str, pid: int, clients: int = 400, seconds: float = 10.0) -> str:
+    """Open ``clients`` connections that send half a request line and stall; sample the
+    server's open sockets over ``seconds`` and compare the peak with the cap."""
+    host, port = url.removeprefix("http://").split(":")
+    socks = []
+    for _ in range(clients):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\n")  # never finished
+        socks.append(s)
+    samples = []
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        fds = Path(f"/proc/{pid}/fd")
+        samples.append(sum(1 for f in fds.iterdir() if "socket" in os.path.realpath(f)))
+        time.sleep(0.5)
+    for s in socks:
+        s.close()
+    peak = max(samples)
+    verdict = "pass" if peak <= SLOW_CLIENT_CAP + 8 else "FAIL"  # + listening and internal
+    return (
+        f"| slow clients: {clients} stalled connections over {seconds:g} s | open sockets "
+        f"first {samples[0]}, peak {peak}, last {samples[-1]} | cap {SLOW_CLIENT_CAP} | {verdict} |"
+    )
+
+
 # ---- the table ------------------------------------------------------------------------------
 def allowance(case: Case) -> tuple[float, float, str]:
     """(extra MiB, extra CPU s, what the budget is) a case may add to its baseline."""
@@ -366,7 +444,13 @@ def main(argv: list[str] | None = None) -> int:
             with server(args.bundle, env) as (url, pid):
                 post_tag(url, Case("warm", "image", folder / "warm.png"))  # load the models
                 costs = {c.name: run_service(c, url, pid) for c in cases}
+                rows = [slow_upload_row(url, folder), slow_client_row(url, pid)]
             lines += table("service: POST /tag", cases, costs)
+            lines += [
+                "## service: slow uploads and slow clients",
+                "| row | measured | bound | pass |",
+            ]
+            lines += ["|---|---|---|---|", *rows]
     print("\n".join(lines))
     return 0 if not any("| FAIL |" in line for line in lines) else 1
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -362,7 +363,7 @@ MANIFESTS = {
     "no-path.csv": (b"title,label\na cat,animals\n", "needs a 'path' (or 'image') column"),
     "empty.csv": (b"", "empty"),
     "binary.csv": (bytes(range(256)) * 4, "not a text manifest"),
-    "header-only.csv": (b"path,label\n", "no usable rows"),
+    "header-only.csv": (b"path,label\n", "manifest has no rows"),
     "no-rows.jsonl": (b'{"title": "no path here"}\n', "no usable rows"),
 }
 
@@ -479,3 +480,181 @@ def test_index_build_points_the_cache_at_it_and_similar_names_it(fx, tmp_path):
 def test_the_test_session_never_uses_the_users_cache():
     user_cache = Path.home() / ".cache" / "pictext"
     assert Path(os.environ["PICTEXT_CACHE"]).resolve() != user_cache.resolve()
+
+
+# ---- a damaged store: bytes changed inside a shard are found, set aside, recomputed -------------
+def _scramble_shards(cache: Path) -> list[Path]:
+    """Random bytes over the vectors of every shard in ``cache``, each file's size unchanged."""
+    rng = np.random.default_rng(0)
+    shards = sorted((cache / "embeddings").rglob("[0-9]*.vecs.npy"))
+    for path in shards:
+        data = bytearray(path.read_bytes())
+        data[128:] = rng.integers(0, 256, len(data) - 128, dtype="uint8").tobytes()
+        path.write_bytes(bytes(data))
+    return shards
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["tag", "embed"])
+def test_a_damaged_shard_is_never_served(fx, tmp_path, command):
+    cache = tmp_path / "cache"
+    args = (
+        ["tag", str(fx["good"]), "--model", str(fx["model"]), "--json"]
+        if command == "tag"
+        else ["embed", str(fx["data"]), *TOY, "--no-progress"]
+    )
+    first = pictext(*args, cache=cache)
+    assert first.returncode == 0, first.stderr
+    shards = _scramble_shards(cache)
+    assert shards
+    again = pictext(*args, cache=cache)
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr
+    assert "nan" not in again.stdout.lower()
+    warned = [x for x in again.stderr.splitlines() if x.strip()]
+    assert warned
+    assert all(x.startswith("warning: damaged cache shard ") for x in warned)
+    assert {Path(x.split("shard ", 1)[1].split(":", 1)[0]) for x in warned} <= set(shards)
+    assert again.stdout == first.stdout or command == "embed"  # recomputed: the same answer
+    if command == "embed":
+        assert "images cached / computed" in again.stdout
+    verify = pictext("store", "verify", cache=cache)  # what was set aside is gone: sound now
+    assert verify.returncode == 0, verify.stderr
+    assert " 0 damaged" in verify.stdout
+
+
+@pytest.mark.slow
+def test_store_verify_names_each_damaged_shard(fx, tmp_path):
+    cache = tmp_path / "cache"
+    assert pictext("embed", str(fx["data"]), *TOY, "--no-progress", cache=cache).returncode == 0
+    shards = _scramble_shards(cache)
+    res = pictext("store", "verify", cache=cache)
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == len(shards)
+    for line, shard in zip(sorted(lines), sorted(shards), strict=True):
+        assert line.startswith(f"warning: damaged cache shard {shard}: checksum mismatch")
+    assert not list((cache / "embeddings").rglob("[0-9]*.vecs.npy"))  # all set aside
+
+
+# ---- a field the model never saw: not fed to it, and the answer says so -----------------------
+@pytest.fixture(scope="module")
+def tagless(fx, tmp_path_factory) -> Path:
+    """A classifier trained on ``fx``'s collection with every tag removed (as tuxpaint has)."""
+    from service_toys import ToyImageEncoder, ToyTextEncoder
+
+    from pictext.classify.fusion import FusionClassifier
+    from pictext.data import load_dataset
+    from pictext.store import embed_dataset
+    from pictext.store.inputs import drop_inputs
+
+    ds = load_dataset(fx["data"])
+    feats = embed_dataset(ds, ToyImageEncoder(), ToyTextEncoder(), progress=False)
+    model = tmp_path_factory.mktemp("tagless") / "classifier"
+    FusionClassifier(
+        epochs=3, patience=3, tune_dim=8, image_tune_dim=8, hidden=16, lr=1e-2, batch_size=8
+    ).fit(drop_inputs(feats, ["tags"]), ds.labels(), classes=ds.classes).save(model)
+    return model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tags", ["red,colour", "blue", "animals,vehicles,truck"])
+def test_tags_the_model_never_saw_are_ignored_and_named(fx, tagless, tags):
+    base = ["tag", str(fx["good"]), "--model", str(tagless), "--title", "a picture", "--json"]
+    plain = pictext(*base)
+    given = pictext(*base, "--tags", tags)
+    for res in (plain, given):
+        assert res.returncode == 0, res.stderr
+        assert "Traceback" not in res.stderr
+    want, got = json.loads(plain.stdout), json.loads(given.stdout)
+    assert "ignored" not in want
+    assert got["ignored"] == ["tags"]
+    assert got["top"] == want["top"]  # the tags changed nothing
+    text = pictext(*base[:-1], "--tags", tags)
+    assert text.returncode == 0
+    assert "(ignored: tags: the model was trained without them)" in text.stdout
+    assert len(text.stdout.strip().splitlines()) == 1
+
+
+# ---- one decoder rule: EXIF orientation, impossible SVG sizes ----------------------------------
+@pytest.mark.slow
+def test_a_phone_photo_is_tagged_upright_whatever_its_exif_orientation(fx, tmp_path):
+    arr = np.zeros((64, 64, 3), np.uint8)
+    arr[:32, :32], arr[:32, 32:], arr[32:] = (255, 0, 0), (0, 0, 255), (0, 200, 0)
+    upright = Image.fromarray(arr)  # quadrants differ: the toy encoder sees orientation
+    turn = Image.Transpose
+    answers = {}
+    for orientation, stored in [
+        (1, None),
+        (3, turn.ROTATE_180),
+        (6, turn.ROTATE_90),
+        (8, turn.ROTATE_270),
+    ]:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = tmp_path / f"o{orientation}.png"
+        (upright.transpose(stored) if stored else upright).save(path, exif=exif.tobytes())
+        res = pictext("tag", str(path), "--model", str(fx["model"]), "--json")
+        assert res.returncode == 0, res.stderr
+        answers[orientation] = json.loads(res.stdout)["top"]
+    sideways = tmp_path / "sideways.png"  # the same pixels as o6.png, without the EXIF tag
+    upright.transpose(turn.ROTATE_90).save(sideways)
+    res = pictext("tag", str(sideways), "--model", str(fx["model"]), "--json")
+    assert json.loads(res.stdout)["top"] != answers[1]  # orientation changes the answer...
+    assert all(a == answers[1] for a in answers.values())  # ...and EXIF is applied
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attrs", ['width="-10" height="10"', 'width="1e40" height="5"'])
+def test_an_svg_of_impossible_size_is_refused(fx, tmp_path, attrs):
+    path = tmp_path / "bad.svg"
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" {attrs}><rect/></svg>')
+    res = pictext("tag", str(path), "--model", str(fx["model"]))
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0]
+    assert "impossible size" in lines[0]
+
+
+# ---- one text rule: queries that mean nothing, NUL in a field -----------------------------------
+MEANINGLESS = [
+    "id:",
+    "text:",
+    "file:",
+    " text:  ",
+    "\u200b\u200b",
+    "\u202e\u2066",
+    "\x07\x1b",
+    "  ",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", MEANINGLESS, ids=lambda q: q.encode("unicode_escape").decode())
+def test_a_query_that_means_nothing_is_one_line(fx, query):
+    res = pictext("similar", query, "--index", str(fx["index"]))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert ("empty" in lines[0]) or ("bare" in lines[0])
+    assert res.stdout.strip() == ""
+
+
+@pytest.mark.slow
+def test_a_nul_in_a_title_is_one_rule_for_tag_and_embed(fx, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    shutil.copy(fx["good"], tmp_path / "good.png")  # beside the manifest: inside its root
+    rows = [{"path": "good.png", "title": "a red\u0000 picture", "label": "red"}]
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    tagged = pictext("tag", "--manifest", str(manifest), "--model", str(fx["model"]))
+    assert tagged.returncode == 1
+    assert "title is not text: it holds NUL bytes" in tagged.stderr
+    embedded = pictext("embed", str(manifest), *TOY, "--no-progress", cache=tmp_path / "c")
+    assert embedded.returncode == 0, embedded.stderr
+    assert "title is not text: it holds NUL bytes" in embedded.stdout
+    assert "texts refused" in embedded.stdout

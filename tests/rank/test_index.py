@@ -155,7 +155,7 @@ def test_query_resolution() -> None:
     r = queries.resolve_query(ix, "it5")
     assert r.kind == "item"
     assert r.row == ix.row("it5")
-    with pytest.raises(ValueError, match="empty text"):
+    with pytest.raises(ValueError, match="bare 'text:'"):
         queries.resolve_query(ix, "text: ")
 
 

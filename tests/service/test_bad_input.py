@@ -288,3 +288,14 @@ def test_two_indexes_never_share_a_map(toy_root: Path, tmp_path: Path) -> None:
     assert map_file(index, "pca", tmp_path) != map_file(other, "pca", tmp_path)
     assert map_file(index, "pca", tmp_path) != map_file(index, "tsne", tmp_path)
     assert map_file(index, "pca", tmp_path).parent == tmp_path / "maps"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/tag"), ("PUT", "/verify"), ("DELETE", "/similar"), ("PATCH", "/browse")],
+)
+def test_a_method_a_route_does_not_take_is_405_with_allow(client, method, path):
+    res = client.request(method, path)
+    assert res.status_code == 405
+    assert "POST" in res.headers["allow"]
+    assert res.json()["error"]["code"] == "method_not_allowed"

@@ -59,9 +59,10 @@ def test_wrong_dimension_on_disk_is_set_aside_and_named(tmp_path, caplog):
     assert len(reopened) == 0  # its items are computed again, at the right width
     assert "000000.vecs.npy" in caplog.text
     assert "expected float32 (1, 3)" in caplog.text
-    assert sorted(p.name.split(".npy")[0] for p in (tmp_path / "damaged").iterdir()) == [
-        "000000.keys",
-        "000000.vecs",
+    assert sorted(p.name.rsplit(".", 1)[0] for p in (tmp_path / "damaged").iterdir()) == [
+        "000000.keys.npy",
+        "000000.vecs.crc32",
+        "000000.vecs.npy",
     ]
 
 

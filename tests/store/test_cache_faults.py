@@ -55,6 +55,31 @@ def _short_vectors(shard: Path) -> None:  # fewer rows than keys
     np.save(shard.with_suffix(".vecs.npy"), np.zeros((3, CountingImageEncoder.dim), np.float32))
 
 
+def _changed_vectors(shard: Path) -> None:  # bytes changed inside, the size unchanged
+    path = shard.with_suffix(".vecs.npy")
+    data = bytearray(path.read_bytes())
+    data[-64:] = os.urandom(64)
+    path.write_bytes(bytes(data))
+
+
+def _nan_without_checksum(shard: Path) -> None:  # a shard written before checksums: NaN inside
+    path = shard.with_suffix(".vecs.npy")
+    vecs = np.load(path)
+    vecs[2, 1] = np.nan
+    np.save(path, vecs)
+    shard.with_suffix(".vecs.crc32").unlink()
+
+
+def _inf_with_new_checksum(shard: Path) -> None:  # the checksum matches, the values do not
+    from pictext.store.cache import write_checksum
+
+    path = shard.with_suffix(".vecs.npy")
+    vecs = np.load(path)
+    vecs[5, 0] = np.inf
+    np.save(path, vecs)
+    write_checksum(path)
+
+
 DAMAGE = {
     "truncated vectors": (_truncate_vectors, "vecs", "mmap length is greater than file size"),
     "empty keys file": (_empty_keys, "keys", "unreadable keys file"),
@@ -62,6 +87,9 @@ DAMAGE = {
     "object keys": (_object_keys, "keys", "unreadable keys file"),
     "missing vectors": (_missing_vectors, "vecs", "vectors file is missing"),
     "short vectors": (_short_vectors, "vecs", "expected float32 (8, 4)"),
+    "changed vectors": (_changed_vectors, "vecs", "checksum mismatch"),
+    "NaN, no checksum": (_nan_without_checksum, "vecs", "non-finite vector (NaN or inf) at row 2"),
+    "inf, checksum matches": (_inf_with_new_checksum, "vecs", "non-finite vector"),
 }
 
 
@@ -83,9 +111,13 @@ def test_damaged_shard_is_named_set_aside_and_recomputed(tmp_path, monkeypatch, 
     assert problem in report.set_aside[0]
     assert str(bad_file) in caplog.text  # the warning line the user sees
     assert "\n" not in report.set_aside[0]
-    moved = sorted(p.name.split(".npy")[0] for p in (folder / "damaged").iterdir())
-    kept = ["000001.keys"] if damage == "missing vectors" else ["000001.keys", "000001.vecs"]
-    assert moved == kept  # set aside, not deleted
+    moved = sorted(p.name.rsplit(".", 1)[0] for p in (folder / "damaged").iterdir())
+    kept = {"000001.keys.npy", "000001.vecs.npy", "000001.vecs.crc32"}
+    if damage == "missing vectors":
+        kept -= {"000001.vecs.npy"}
+    if damage == "NaN, no checksum":
+        kept -= {"000001.vecs.crc32"}
+    assert moved == sorted(kept)  # set aside, not deleted, with its checksum
     assert not (folder / "000001.keys.npy").exists()
     assert image.seen == 8  # only the damaged shard's items were embedded again
     assert report.failures == []
@@ -162,8 +194,8 @@ def test_full_disk_is_one_line_and_leaves_no_half_written_shard(tmp_path, monkey
     monkeypatch.setattr("pictext.store.embed.CHUNK", 8)
     items = make_items(24)
     with monkeypatch.context() as patch:
-        # Shard 0 is written (2 files); the disk fills while shard 1's keys are written.
-        _enospc_on_call(patch, 4)
+        # Shard 0 is written (3 files); the disk fills while shard 1's keys are written.
+        _enospc_on_call(patch, 5)
         with pytest.raises(StateError) as info:
             run(items, tmp_path)
     line = one_line(info.value)
@@ -173,6 +205,7 @@ def test_full_disk_is_one_line_and_leaves_no_half_written_shard(tmp_path, monkey
     assert sorted(p.name for p in folder.iterdir()) == [
         ".lock",
         "000000.keys.npy",
+        "000000.vecs.crc32",
         "000000.vecs.npy",
     ]  # shard 1's vectors went with its failed keys; no temporary files
     image = CountingImageEncoder()
@@ -199,10 +232,12 @@ def test_stale_files_of_killed_runs_are_removed_at_open(tmp_path):
     (tmp_path / ".000001.vecs.npy.x1y2.tmp").write_bytes(b"partial")  # killed mid-write
     (tmp_path / ".probe.abc.tmp").write_bytes(b"")
     np.save(tmp_path / "000002.vecs.npy", np.ones((1, 2), np.float32))  # killed before keys
+    (tmp_path / "000002.vecs.crc32").write_text("0badc0de\n")
     reopened = VectorCache(tmp_path, dim=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".lock",
         "000000.keys.npy",
+        "000000.vecs.crc32",
         "000000.vecs.npy",
     ]
     assert reopened.get(np.array([b"a" * 20], KEY_DTYPE))[1].all()

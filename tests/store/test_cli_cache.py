@@ -17,7 +17,7 @@ from PIL import Image
 
 from pictext.core import defaults
 from pictext.data.folder import read_folder
-from pictext.data.images import image_content_key
+from pictext.data.images import image_cache_key
 from pictext.store.cache import KEY_DTYPE
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def _image_shards(cache: Path) -> Path:
 def _vectors(cache: Path, folder: Path) -> np.ndarray:
     from pictext.store.cache import VectorCache
 
-    keys = np.array([image_content_key(it) for it in read_folder(folder)], KEY_DTYPE)
+    keys = np.array([image_cache_key(it) for it in read_folder(folder)], KEY_DTYPE)
     vecs, found = VectorCache(_image_shards(cache), dim=1280).get(keys)
     assert found.all()
     return vecs
@@ -91,7 +91,19 @@ def _empty_keys(shards: Path) -> tuple[Path, str]:  # what printed only "Aborted
     return path, "unreadable keys file"
 
 
-@pytest.mark.parametrize("damage", [_damage_vectors, _empty_keys], ids=["vectors", "keys"])
+def _changed_vectors(shards: Path) -> tuple[Path, str]:  # random bytes inside, same size
+    path = shards / "000000.vecs.npy"
+    data = bytearray(path.read_bytes())
+    data[-4096:] = np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path, "checksum mismatch"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_damage_vectors, _empty_keys, _changed_vectors],
+    ids=["vectors", "keys", "changed-bytes"],
+)
 def test_a_damaged_shard_is_named_set_aside_and_recomputed(folder, warm, tmp_path, damage):
     cache = tmp_path / "cache"
     shutil.copytree(warm, cache)
@@ -105,9 +117,10 @@ def test_a_damaged_shard_is_named_set_aside_and_recomputed(folder, warm, tmp_pat
     assert _row(res.stdout, "images cached / computed") == "0 / 6"
     assert _row(res.stdout, "damaged cache shards set aside") == "1"
     assert _row(res.stdout, "with vectors") == "6"
-    assert sorted(p.name.split(".npy")[0] for p in (bad.parent / "damaged").iterdir()) == [
-        "000000.keys",
-        "000000.vecs",
+    assert sorted(p.name.rsplit(".", 1)[0] for p in (bad.parent / "damaged").iterdir()) == [
+        "000000.keys.npy",
+        "000000.vecs.crc32",
+        "000000.vecs.npy",
     ]
     np.testing.assert_array_equal(_vectors(cache, folder), _vectors(warm, folder))
     again = pictext("embed", str(folder), "--no-progress", cache=cache)

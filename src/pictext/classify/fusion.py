@@ -102,6 +102,7 @@ class FusionClassifier:
         self.image_encoder_: str | None = None
         self.text_encoder_: str | None = None
         self.temperature_: float = 1.0
+        self.trained_inputs_: tuple[str, ...] = cfg.inputs  # what training rows had (fit)
         self.history_: History | None = None
         self.net_: FusionNet | None = None
 
@@ -144,6 +145,8 @@ class FusionClassifier:
         torch.manual_seed(cfg.seed)
         self.net_ = self._build_net(n_classes)
         arrays = self._arrays(feats)
+        # the inputs present in at least one training row: the others it never learnt from
+        self.trained_inputs_ = tuple(n for n in cfg.inputs if bool(arrays[n][1].any()))
         chunk = self._chunk_rows(arrays, feats.n)
         for name in cfg.inputs:
             self.net_.set_normalisation(name, *_mean_std(arrays[name], chunk))
@@ -247,6 +250,7 @@ class FusionClassifier:
             "image_encoder": self.image_encoder_,
             "text_encoder": self.text_encoder_,
             "temperature": self.temperature_,
+            "trained_inputs": list(self.trained_inputs_),
             "history": self.history_.to_dict() if self.history_ else None,
             **(extra or {}),
         }
@@ -272,7 +276,16 @@ class FusionClassifier:
         self.net_ = self._build_net(len(self.classes_))
         load_module_arrays(self.net_, arrays, directory, CLASSIFIER)
         self.net_.eval()
+        recorded = meta.get("trained_inputs")
+        self.trained_inputs_ = (
+            tuple(recorded) if recorded is not None else _trained_from_normalisation(self.net_)
+        )
         return self
+
+    @property
+    def unseen_inputs(self) -> tuple[str, ...]:
+        """Inputs the model reads but never saw in training (no training row had them)."""
+        return tuple(n for n in self.config.inputs if n not in self.trained_inputs_)
 
     # ---------------------------------------------------------------- helpers
     def _build_net(self, n_classes: int) -> FusionNet:
@@ -375,6 +388,23 @@ def _input_dims(feats: Features, inputs: Sequence[str]) -> dict[str, int]:
             )
         dims[name] = int(arr.shape[1])
     return dims
+
+
+def _trained_from_normalisation(net: FusionNet) -> tuple[str, ...]:
+    """The inputs a model saved before ``trained_inputs`` was recorded saw in training.
+
+    An input absent from every training row was standardised over all-zero rows: mean 0 and
+    every standard deviation at the floor of :func:`_mean_std` (1e-3). A real input never
+    has all of its widths at exactly that floor.
+    """
+    floor = np.float32(1e-3)
+    seen = []
+    for name in net.names:
+        mean = getattr(net, f"mean_{name}").numpy()
+        std = getattr(net, f"std_{name}").numpy()
+        if not (np.all(mean == 0) and np.all(std == floor)):
+            seen.append(name)
+    return tuple(seen)
 
 
 def _mean_std(source: _Input, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:

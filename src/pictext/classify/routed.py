@@ -141,6 +141,18 @@ class RoutedClassifier:
         return self.primary.history_
 
     @property
+    def trained_inputs(self) -> tuple[str, ...]:
+        """The inputs the model learnt from: those of :attr:`config` that some training row
+        had (a collection without tags trains a model that never saw tags)."""
+        return tuple(getattr(self.primary, "trained_inputs_", self.config.inputs))
+
+    def _seen(self, feats: Features) -> Features:
+        """``feats`` with the inputs the model never saw in training marked missing: an input
+        it has no training for is not fed to it (see :func:`pictext.classify.tagging`)."""
+        unseen = [n for n in self.config.inputs if n not in self.trained_inputs]
+        return drop_inputs(feats, unseen) if unseen else feats
+
+    @property
     def members(self) -> int:
         """Seed-ensemble size of the fusion head."""
         return len(self.heads[FUSION_HEAD])
@@ -165,6 +177,7 @@ class RoutedClassifier:
     def predict_proba(self, feats: Features, *, calibrated: bool = True) -> np.ndarray:
         """Class probabilities ``[N, C]``, each row from its routed head (mean of its
         members' probabilities; ``calibrated=False``: at temperature 1)."""
+        feats = self._seen(feats)
         route = self.route_of(feats)
         out = np.zeros((feats.n, len(self.classes_)))
         for name in np.unique(route) if feats.n else []:
@@ -179,7 +192,7 @@ class RoutedClassifier:
 
     def head_proba(self, name: str, feats: Features) -> np.ndarray:
         """Probabilities of one head for every row, whatever the routes."""
-        return ensemble_proba(self.heads[name], feats, True)
+        return ensemble_proba(self.heads[name], self._seen(feats), True)
 
     # ---- choosing the routes on validation ---------------------------------------------------
     def choose_routes(self, val: Features, y_val: np.ndarray) -> RoutedClassifier:

@@ -131,6 +131,25 @@ def verify(
     return out
 
 
+ITEM_TEXT_FIELDS = ("title", "description", "tags")  # the text fields an item carries
+
+
+def ignored_inputs(model: Any, item: Item) -> list[str]:
+    """The text fields ``item`` carries that ``model`` does not read or never saw in training.
+
+    Such a field is not fed to the model (it was not trained to use it: a collection without
+    tags makes a model that answers anything when tags appear); the answer names it.
+    Any classifier exposing ``config.inputs`` and, optionally, ``trained_inputs`` works.
+    """
+    reads = set(model.config.inputs)
+    trained = set(getattr(model, "trained_inputs", reads))
+    return [
+        name
+        for name in ITEM_TEXT_FIELDS
+        if item.field_text(name).strip() and not (name in reads and name in trained)
+    ]
+
+
 def model_encoders(model: RoutedClassifier) -> tuple[str | None, str | None]:
     """The towers a saved model reads: ``(image, text)`` as ``name@version``, None if unread."""
     inputs = model.config.inputs
@@ -166,6 +185,8 @@ def embed_for_model(
     from pictext.encoders.registry import EncoderVersionError
 
     image, text = model_encoders(model)
+    # A field the model never saw is neither checked nor embedded: it is not fed to it.
+    items = [_without(it, ignored_inputs(model, it)) for it in items]
     bad_text = text_failures(items, [f for f in model.config.inputs if f != "image"])
     refused = {f.item_id for f in bad_text}
     # A refused item's text is never embedded (nor cached); its row stays, unanswered.
@@ -187,6 +208,15 @@ def embed_for_model(
             f"the model was {err}; retrain it", err.recorded, err.found
         ) from None
     return feats, bad_text + [f for f in failures if f.item_id not in refused]
+
+
+def _without(item: Item, fields: Sequence[str]) -> Item:
+    if not fields:
+        return item
+    blank: dict[str, Any] = {f: "" for f in fields if f != "tags"}
+    if "tags" in fields:
+        blank["tags"] = ()
+    return replace(item, **blank)
 
 
 def tag_each(

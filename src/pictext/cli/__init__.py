@@ -59,6 +59,9 @@ DEBUG_FLAG = "--debug"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return (and, as the console script, exit with) its status."""
     from pictext.cli.errors import report
+    from pictext.core.logs import one_line_logging
+
+    one_line_logging()  # warnings naming files: one line each, control characters escaped
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in args

@@ -184,12 +184,17 @@ def tag(
     An item that cannot be read (a missing, truncated or oversized image, a text that is
     binary data) gets an error line instead of labels, and the exit status is 1.
     """
+    from pictext.classify.tagging import ignored_inputs
+
     check_k(k, name="-k")
     items, skipped = _items(images or [], manifest, title, description, tags)
-    results = open_model(model, "classifier").tag(items, k)
+    answering = open_model(model, "classifier")
+    results = answering.tag(items, k)
+    clf = answering.require("classifier")
 
     def show(pair: tuple[Item, Any]) -> str:
-        return tag_line(pair[0].id, pair[1], as_json)
+        item, top = pair
+        return tag_line(item.id, top, as_json, ignored_inputs(clf, item))
 
     paired = [
         r if isinstance(r, Failure) else (it, r) for it, r in zip(items, results, strict=True)
@@ -215,11 +220,21 @@ def verify(
 
     An item that cannot be read gets an error line instead of a verdict (exit status 1).
     """
+    from pictext.classify.tagging import ignored_inputs
+
     items, skipped = _items(images or [], manifest, title, description, tags)
     claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)
-    results = open_model(model, "classifier").verify(items, claimed)
+    answering = open_model(model, "classifier")
+    results = answering.verify(items, claimed)
+    clf = answering.require("classifier")
 
-    report_batch(results, as_json, lambda v: verdict_line(v, as_json), skipped)
+    by_id = {it.id: it for it in items}
+
+    def show(v: Any) -> str:
+        ignored = ignored_inputs(clf, by_id[v.item_id]) if v.item_id in by_id else []
+        return verdict_line(v, as_json, ignored)
+
+    report_batch(results, as_json, show, skipped)
 
 
 def register(app: typer.Typer) -> None:

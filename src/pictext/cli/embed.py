@@ -164,6 +164,8 @@ def summary_table(
     table.add_row("  of them with empty text (kept)", str(report.empty_text))
     if report.set_aside:
         table.add_row("damaged cache shards set aside", str(len(report.set_aside)))
+    if report.refused_text:
+        table.add_row("  texts refused (not text; image kept)", str(len(report.refused_text)))
     if image_spec:
         table.add_row("image encoder", image_spec)
         table.add_row(
@@ -190,6 +192,7 @@ def _print_problems(console: Console, name: str, ds: Dataset, report: EmbedRepor
         else:
             lines.append(("note", item, problem))
     lines += [("failed", f.item_id, f.problem) for f in report.failures]
+    lines += [("note", *r.split(": ", 1)) for r in report.refused_text]  # type: ignore[misc]
     if not lines:
         return
     log = write_failure_log(name, [(item, f"{kind}: {problem}") for kind, item, problem in lines])

@@ -54,10 +54,12 @@ def serve(
     import uvicorn
 
     from pictext.bundle.layout import BundleError
+    from pictext.core.logs import one_line_logging
     from pictext.service.app import create_app
     from pictext.service.config import MIB, ServiceConfig
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    one_line_logging("%(asctime)s %(levelname)s %(message)s")  # a name's newline stays escaped
     config = ServiceConfig(
         concurrency=concurrency,
         threads=threads,
@@ -72,7 +74,19 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"warning: listening on {host}: the API has no authentication", err=True)
     typer.echo(f"pictext serving {model_dir} on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        # Idle and slow clients are bounded (README, "Serving": connections): an idle
+        # keep-alive connection is closed, headers over the cap are refused, and above
+        # max_connections new requests get 503 at once instead of piling up.
+        timeout_keep_alive=config.keep_alive_s,
+        limit_concurrency=config.max_connections,
+        h11_max_incomplete_event_size=config.max_header_bytes,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -17,11 +17,25 @@ if TYPE_CHECKING:
     from pictext.rank.queries import QueryAnswer
 
 
-def tag_line(item_id: str, top: Sequence[tuple[str, float]], as_json: bool = False) -> str:
-    """``id: label p, label p, ...`` (or one JSON object)."""
+def tag_line(
+    item_id: str,
+    top: Sequence[tuple[str, float]],
+    as_json: bool = False,
+    ignored: Sequence[str] = (),
+) -> str:
+    """``id: label p, label p, ...`` (or one JSON object); ``ignored``: inputs the item had
+    that the classifier never learnt from, so it was not fed them (said on the line)."""
     if as_json:
-        return json.dumps({"id": item_id, "top": [[lab, round(p, 4)] for lab, p in top]})
-    return f"{item_id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top)
+        answer = {"id": item_id, "top": [[lab, round(p, 4)] for lab, p in top]}
+        return json.dumps(answer | ({"ignored": list(ignored)} if ignored else {}))
+    return f"{item_id}: " + ", ".join(f"{lab} {p:.2f}" for lab, p in top) + ignored_note(ignored)
+
+
+def ignored_note(ignored: Sequence[str]) -> str:
+    """The note on a line whose item had inputs the model was not trained with."""
+    if not ignored:
+        return ""
+    return f"  (ignored: {', '.join(ignored)}: the model was trained without them)"
 
 
 def epoch_line(row: dict[str, Any]) -> str:
@@ -32,13 +46,15 @@ def epoch_line(row: dict[str, Any]) -> str:
     )
 
 
-def verdict_line(v: Any, as_json: bool = False) -> str:
-    """A verdict on a claimed label: agree or not, with confidence and the top labels."""
+def verdict_line(v: Any, as_json: bool = False, ignored: Sequence[str] = ()) -> str:
+    """A verdict on a claimed label: agree or not, with confidence and the top labels
+    (``ignored`` as in :func:`tag_line`)."""
     if as_json:
-        return json.dumps(v.to_dict())
+        return json.dumps(v.to_dict() | ({"ignored": list(ignored)} if ignored else {}))
     word = "AGREE" if v.agree else "DISAGREE"
     top = ", ".join(f"{lab} {p:.2f}" for lab, p in v.top)
-    return f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
+    line = f"{v.item_id}: {word} with {v.claimed!r} (p={v.confidence:.2f}); top-5: {top}"
+    return line + ignored_note(ignored)
 
 
 def show_answer(answer: QueryAnswer, title: str, as_json: bool) -> None:

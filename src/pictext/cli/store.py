@@ -1,4 +1,5 @@
-"""``pictext store info|compact``: the vector store's figures, and merging its small shards."""
+"""``pictext store info|compact|verify``: the vector store's figures, merging its small shards,
+checking every shard."""
 
 from __future__ import annotations
 
@@ -78,8 +79,22 @@ def compact(
         )
 
 
+def verify(encoder: EncoderOpt = None) -> None:
+    """Check every shard (checksum, NaN/inf); damaged ones are set aside and named, their items
+    embedded again by the next run. Exit 1 when any was damaged."""
+    damaged = 0
+    for folder in _folders(encoder):
+        shards, unchecked, bad = open_folder(folder).verify()
+        damaged += len(bad)
+        legacy = f", {unchecked} written before checksums (values checked)" if unchecked else ""
+        typer.echo(f"{folder.name}: {shards} shards, {len(bad)} damaged{legacy}")
+    if damaged:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``pictext store info`` and ``pictext store compact``."""
+    """Add ``pictext store info``, ``pictext store compact`` and ``pictext store verify``."""
     store_app.command("info")(info)
     store_app.command("compact")(compact)
+    store_app.command("verify")(verify)
     app.add_typer(store_app, name="store")

@@ -85,6 +85,11 @@ MAX_SVG_BYTES = 16 << 20  # largest SVG document parsed (a .svgz: once decompres
 MAX_K = 100  # most results one query may ask for
 MAX_TEXT_CHARS = 4000  # characters per text field (title, description, one tag list)
 MAX_TAGS = 64  # tags per item
+# Bytes of a text file read, checked with stat before it is read (its text is cut to
+# MAX_TEXT_CHARS per field afterwards, so a larger sidecar holds nothing more to read).
+MAX_SIDECAR_BYTES = 1 << 20  # one item's sidecar (.json) or description (.txt)
+MAX_META_BYTES = 64 << 20  # one metadata file shared by many items (a WebVision query's JSON)
+MAX_MANIFEST_BYTES = 1 << 30  # a manifest or a list file of a whole collection
 UNREADABLE_TEXT_SHARE = 0.10  # a text whose visible characters are more than this share control
 # or undecodable characters is binary data, not text: a new input with it is refused
 MAX_SVG_ELEMENTS = 50_000  # elements an SVG may draw, <use> expansions counted (openclipart: 18.6k)

@@ -40,6 +40,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pictext.core.defaults import MAX_SIDECAR_BYTES
+from pictext.core.limits import FileTooLargeError, read_bounded
 from pictext.data.dataset import SKIPPED, Dataset
 from pictext.data.errors import DatasetNotFoundError
 from pictext.data.item import Item
@@ -75,8 +77,10 @@ def read_folder(
     stems = {rel[: -len(_suffix(rel))] for rel in images}
     items: list[Item] = []
     for rel, path in files:
-        if "/" not in rel:
-            continue  # files at the top level are not in a class
+        if "/" not in rel:  # not in a class: named, never dropped without a word
+            kind = "image" if _suffix(rel) in IMAGE_SUFFIXES else "file"
+            problems.append(f"{rel}: {kind} at the top level, not in a class folder; ignored")
+            continue
         if rel in stems and rel not in images:
             continue  # an extensionless sidecar: read with its image
         if _suffix(rel) == SIDECAR_SUFFIX:
@@ -154,9 +158,11 @@ def read_sidecar(
         if problem:
             return _empty(), [f"sidecar {path.name}: {problem}{KEPT}"]
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_SIDECAR_BYTES, "a sidecar")
     except FileNotFoundError:
         return _empty(), [f"no sidecar {path.name}{KEPT}"]
+    except FileTooLargeError as err:  # never read: its text would be cut anyway
+        return _empty(), [f"sidecar {path.name} {err.problem}{KEPT}"]
     except OSError as err:  # permission denied, a folder named like a sidecar, I/O error
         return _empty(), [f"cannot read sidecar {path.name} ({err.strerror or err}){KEPT}"]
     text, problem = decode_text(raw)

@@ -44,8 +44,10 @@ __all__ = [
     "ImageDecodeError",
     "ImageTooLargeError",
     "ImageUnavailableError",
+    "UnsupportedModeError",
     "decode_image",
     "drop_unreadable",
+    "image_cache_key",
     "image_content_key",
     "image_pixels",
     "load_image",
@@ -67,6 +69,23 @@ class DecodedImage:
     format: str  # format found in the data: PNG, JPEG, ..., or SVG
     width: int  # original width in pixels (SVG: intrinsic size)
     height: int  # original height in pixels
+
+
+# The decoding rule's version: bumped whenever the pixels a file decodes to change (2: EXIF
+# orientation applied, wide grey and float modes scaled, unsupported modes refused). Stored
+# image vectors are keyed by it (:func:`image_cache_key`), so a change recomputes them.
+DECODE_RULE = 2
+
+
+def image_cache_key(item: Item) -> bytes:
+    """The key of an item's image vector in the store: its content key under the current
+    :data:`DECODE_RULE` (vectors of an older rule are never found, so they are recomputed).
+
+    Raises:
+        ItemError: the item has no image, or its file cannot be read.
+    """
+    salt = f"pictext-decode-rule-{DECODE_RULE}\0".encode()
+    return hashlib.sha1(salt + image_content_key(item)).digest()
 
 
 def image_content_key(item: Item) -> bytes:
@@ -155,20 +174,58 @@ def image_pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(to_rgb(image), dtype=np.uint8)
 
 
+class UnsupportedModeError(ValueError):
+    """A Pillow image mode with no faithful conversion to 8-bit RGB (named in the message)."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(f"image mode {mode} cannot be converted to 8-bit RGB")
+        self.mode = mode
+
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_GREY_WIDE = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
 def to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to RGB, compositing transparent pixels on white."""
+    """Convert any Pillow mode to 8-bit RGB, compositing transparent pixels on white.
+
+    The one rule for every picture: palette and alpha modes are composited on white; wide
+    grey (16-bit, 32-bit integer, float) is kept when its values fit 0..255, floats in [0, 1]
+    are fractions of white, wider values are scaled so the largest is white (never clipped
+    to a black or white picture); other modes by Pillow's conversion.
+
+    Raises:
+        UnsupportedModeError: a mode Pillow cannot convert (named in the message).
+    """
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: scale to 8 bits instead of clipping.
-        arr = np.asarray(img, dtype=np.float64)
-        top = arr.max() if arr.size and arr.max() > 255 else 255.0
-        return Image.fromarray((arr * (255.0 / top)).astype(np.uint8)).convert("RGB")
-    return img if img.mode == "RGB" else img.convert("RGB")
+    try:
+        if img.mode in _ALPHA_MODES:
+            rgba = img.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+            return Image.alpha_composite(background, rgba).convert("RGB")
+        if img.mode in _GREY_WIDE:
+            return Image.fromarray(_grey_to_8bit(img)).convert("RGB")
+        return img if img.mode == "RGB" else img.convert("RGB")
+    except ValueError as err:  # Pillow has no conversion from this mode
+        raise UnsupportedModeError(img.mode) from err
+
+
+def _grey_to_8bit(img: Image.Image) -> np.ndarray:
+    """A wide grey image (16-bit, 32-bit integer, float) as uint8, without clipping to black."""
+    arr = np.array(img).astype(np.float64)  # byte order as the mode says (I;16B too)
+    if not arr.size:
+        return arr.astype(np.uint8)
+    arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(arr.min()), float(arr.max())
+    if img.mode == "F" and lo >= 0.0 and hi <= 1.0:  # fractions of white
+        scaled = arr * 255.0
+    elif lo >= 0.0 and hi <= 255.0:  # already 8-bit values
+        scaled = arr
+    else:  # wider: stretched to 0..255 from zero (or the minimum, when negative)
+        base = min(lo, 0.0)
+        scaled = (arr - base) * (255.0 / (hi - base))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def _read_bytes(item_id: str, path: Path) -> bytes:
@@ -268,9 +325,17 @@ def _load_raster(
             if verify:  # structure and checksums (PNG CRCs), without decoding pixels
                 probe.verify()
                 with _open(item_id, label, data) as img:  # verify() leaves probe unusable
+                    turn = _orientation(img)
                     rgb = _pixels_of(img, size)
             else:
+                turn = _orientation(probe)
                 rgb = _pixels_of(probe, size)
+            if turn in _SWAPS_SIDES:  # the picture as shown: EXIF orientation applied
+                width, height = height, width
+            if turn in _TRANSPOSE:
+                rgb = rgb.transpose(_TRANSPOSE[turn])
+        except UnsupportedModeError as err:
+            raise ImageDecodeError(item_id, f"{label}: {err}", "unsupported_format") from None
         except Image.DecompressionBombError as err:
             raise ImageTooLargeError(
                 item_id, f"image too large (decompression bomb): {err}"
@@ -280,6 +345,29 @@ def _load_raster(
                 item_id, f"corrupt or truncated image {label}: {err}", "corrupt"
             ) from None
     return DecodedImage(rgb, fmt, width, height)
+
+
+# EXIF orientation (tag 0x0112) -> the transpose that shows the picture upright (as
+# PIL.ImageOps.exif_transpose); 5 to 8 swap width and height.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_SIDES = {5, 6, 7, 8}
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation of an opened image (1, upright, when absent or unreadable)."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except _DECODE_ERRORS:  # a damaged EXIF block: the pixels are still the picture
+        return 1
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
 
 
 def _pixels_of(img: Image.Image, size: int | None) -> Image.Image:

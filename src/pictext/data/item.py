@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pictext.core.textrule import normalize_text
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -33,6 +35,16 @@ class Item:
     fine_label: str | None = None  # finer class (sub-folder, synset) when the source has one
     source: str = ""  # dataset name the item came from
     pixels: np.ndarray | None = field(default=None, compare=False, repr=False)  # in-memory uint8
+
+    def __post_init__(self) -> None:
+        """The one text rule (:func:`~pictext.core.textrule.normalize_text`) on every field."""
+        for name in ("title", "description"):
+            value = getattr(self, name)
+            if isinstance(value, str) and (clean := normalize_text(value)) != value:
+                object.__setattr__(self, name, clean)
+        if self.tags and not all(t.isascii() and t.isprintable() for t in self.tags):
+            tags = (" ".join(normalize_text(t).split()) for t in self.tags)
+            object.__setattr__(self, "tags", tuple(dict.fromkeys(t for t in tags if t)))
 
     @property
     def tags_text(self) -> str:

@@ -21,6 +21,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from pictext.core.defaults import MAX_MANIFEST_BYTES
+from pictext.core.limits import FileTooLargeError, read_bounded
 from pictext.data.dataset import SKIPPED, Dataset
 from pictext.data.errors import ItemError
 from pictext.data.folder import checked_text_fields
@@ -68,7 +70,9 @@ def read_manifest(
     items: list[Item] = []
     seen: set[str] = set()
     allowed = None if allow_outside_root else Path(root or path.parent).resolve()
+    n_rows = 0
     for line, row in rows:
+        n_rows += 1
         item = _item(row, path.parent, allowed, name, f"line {line}", problems)
         if item is None:
             continue
@@ -77,6 +81,8 @@ def read_manifest(
             continue
         seen.add(item.id)
         items.append(item)
+    if n_rows == 0 and not problems:  # a header (or blank lines) and nothing else
+        raise ItemError(str(path), "manifest has no rows (a header and nothing else)")
     return Dataset(name, items, problems)
 
 
@@ -117,9 +123,11 @@ def _jsonl_rows(text: str, problems: list[str]) -> Iterator[tuple[int, dict]]:
 def _read(path: Path) -> bytes:
     """The manifest's bytes; refused when unreadable, empty or binary."""
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_MANIFEST_BYTES, "a manifest")
     except FileNotFoundError:
         raise ItemError(str(path), "no such manifest file") from None
+    except FileTooLargeError as err:
+        raise ItemError(str(path), f"the manifest {err.problem}") from None
     except OSError as err:
         raise ItemError(str(path), f"cannot read the manifest ({err.strerror or err})") from err
     if not data.strip():

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pictext.core.defaults import MAX_SIDECAR_BYTES
+from pictext.core.limits import FileTooLargeError, read_bounded
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
 from pictext.data.packages import data_path
@@ -84,9 +86,11 @@ def _stamps(root: Path) -> list[tuple[Path, Path]]:
 def _description(txt: Path) -> tuple[str, str]:
     """First (English) line of a stamp's .txt, and a problem ("" when fine)."""
     try:
-        data = txt.read_bytes()
+        data = read_bounded(txt, MAX_SIDECAR_BYTES, "a description file")
     except FileNotFoundError:
         return "", f"no description file {txt.name}; skipped"
+    except FileTooLargeError as err:
+        return "", f"description file {txt.name} {err.problem}; skipped"
     text, problem = decode_text(data)
     first = clean_text(text.splitlines()[0] if text.strip() else "")
     if not first:

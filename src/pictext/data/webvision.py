@@ -49,7 +49,9 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from pictext.core.defaults import MAX_MANIFEST_BYTES
 from pictext.core.errors import InputError
+from pictext.core.limits import FileTooLargeError, read_bounded
 from pictext.data.dataset import SKIPPED, Dataset
 from pictext.data.errors import DatasetNotFoundError
 from pictext.data.item import Item
@@ -354,9 +356,11 @@ def _lines(path: Path, *, keep_blank: bool = False) -> list[str] | None:
         InputError: it is there but cannot be read.
     """
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_MANIFEST_BYTES, "a list file")
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except FileTooLargeError as err:
+        raise InputError(str(err), item=str(path)) from None
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})", item=str(path)) from None
     lines = decode_text(data)[0].splitlines()

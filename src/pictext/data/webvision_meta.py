@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from pictext.core.defaults import MAX_MANIFEST_BYTES, MAX_META_BYTES
+from pictext.core.limits import FileTooLargeError, read_bounded
 from pictext.core.lru import LruCache
 from pictext.data.folder import checked_text_fields
 from pictext.data.text import decode_text
@@ -52,7 +54,12 @@ def read_meta_list(path: Path, n_lines: int, problems: list[str]) -> list[Ref | 
     """The rows of a meta list, or None when it is absent or does not match the file list."""
     if not path.is_file():
         return None
-    text, _ = decode_text(path.read_bytes())
+    try:
+        data = read_bounded(path, MAX_MANIFEST_BYTES, "a meta list")
+    except FileTooLargeError as err:
+        problems.append(f"{path.name} {err.problem}; metadata not linked")
+        return None
+    text, _ = decode_text(data)
     refs = [_parse_ref(r) for r in text.splitlines()]
     while refs and refs[-1] is None and len(refs) > n_lines:
         refs.pop()  # trailing blank lines
@@ -138,7 +145,10 @@ class MetaLinker:
             self.problems.append(f"{meta_rel}: metadata file not found; its images get empty text")
             return _Records(meta_rel, None)
         try:
-            text, problem = decode_text(found.read_bytes())
+            text, problem = decode_text(read_bounded(found, MAX_META_BYTES, "a metadata file"))
+        except FileTooLargeError as err:
+            self.problems.append(f"{meta_rel}: {err.problem}; its images get empty text")
+            return _Records(meta_rel, None)
         except OSError as err:
             self.problems.append(f"{meta_rel}: cannot read ({err.strerror or err}); empty text")
             return _Records(meta_rel, None)

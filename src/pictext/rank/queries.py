@@ -28,6 +28,7 @@ import numpy as np
 from pictext.core import defaults
 from pictext.core.errors import InputError, NotFoundError, UsageError
 from pictext.core.limits import check_k
+from pictext.core.textrule import normalize_text
 from pictext.core.vectors import unit_rows
 from pictext.data.item import Item
 from pictext.rank.divergent import Divergence
@@ -196,8 +197,23 @@ def reads_text(index: SearchIndex) -> bool:
 
 
 def _kind(index: SearchIndex, query: str, text: bool) -> tuple[str, str, str]:
-    """``(kind, how it was read, the query without its prefix)``."""
+    """``(kind, how it was read, the query without its prefix)``.
+
+    Raises:
+        QueryInputError: the query is empty under the one text rule (control, zero-width
+            and bidi characters only), or a bare ``id:``, ``file:`` or ``text:`` prefix.
+    """
+    query = normalize_text(query)
+    if not query.strip():
+        raise QueryInputError(
+            "the query is empty (nothing but spaces, control, zero-width or bidi characters)"
+        )
+    bare, _, after = query.strip().partition(":")
+    if bare in KINDS and not after.strip():
+        raise QueryInputError(f"the query {query!r} is a bare '{bare}:' with nothing after it")
     prefix, _, rest = query.partition(":")
+    if prefix in KINDS and not rest.strip():
+        raise QueryInputError(f"the query {query!r} is a bare '{prefix}:' with nothing after it")
     if text:
         rest = rest if prefix == "text" else query
         return "text", "text (asked for)", rest

@@ -80,6 +80,7 @@ def create_app(
         config,
         Gate(config.concurrency, config.max_queue, config.queue_timeout_s),
         LruCache(config.upload_cache),
+        Gate(config.decode_concurrency, config.max_queue, config.queue_timeout_s),
     )
     app.include_router(router)
     app.state.curation = curation_for(backend, token, cache_dir)
@@ -125,7 +126,10 @@ def _add_errors(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}; see /docs"
         code = codes.get(exc.status_code, "http_error")
-        return error_response(ServiceError(exc.status_code, code, detail))
+        response = error_response(ServiceError(exc.status_code, code, detail))
+        for name, value in (exc.headers or {}).items():  # 405 carries Allow: the methods
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:

@@ -229,16 +229,25 @@ class Backend:
     # ---- classifier ---------------------------------------------------------------------
     def tag(self, queries: Sequence[Item], k: int, timing: Timing) -> list[dict[str, Any]]:
         """Top-``k`` labels with calibrated probabilities, per query."""
+        from pictext.classify.tagging import ignored_inputs
+
         self.require("classifier")
+        classifier = self.classifier
         with timing.measure("model"):
             tops = all_read(self.model.tag(queries, k))
-        return [{"top": _top(t), "inputs": _inputs(q)} for q, t in zip(queries, tops, strict=True)]
+        return [
+            {"top": _top(t), "inputs": _inputs(q), "ignored": ignored_inputs(classifier, q)}
+            for q, t in zip(queries, tops, strict=True)
+        ]
 
     def verify(
         self, queries: Sequence[Item], claimed: Sequence[str], k: int, timing: Timing
     ) -> list[dict[str, Any]]:
         """Agree or disagree with each claimed label, with confidence and the top-``k``."""
+        from pictext.classify.tagging import ignored_inputs
+
         self.require("classifier")
+        classifier = self.classifier
         with timing.measure("model"):
             verdicts = all_read(self.model.verify(queries, list(claimed), k))
         out = []
@@ -247,6 +256,7 @@ class Backend:
             d.pop("id", None)
             d["top"] = _top(v.top)
             d["inputs"] = _inputs(q)
+            d["ignored"] = ignored_inputs(classifier, q)
             out.append(d)
         return out
 

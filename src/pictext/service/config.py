@@ -33,6 +33,11 @@ class ServiceConfig:
     concurrency: int = 2  # requests decoding or running models at the same time
     max_queue: int = 32  # requests waiting for a slot; more are refused with 503
     queue_timeout_s: float = 30.0  # longest wait for a slot before 503
+    max_connections: int = 256  # open connections and tasks (uvicorn limit_concurrency): 503 above
+    keep_alive_s: float = 5.0  # an idle keep-alive connection is closed after this (uvicorn)
+    max_header_bytes: int = 16 << 10  # request line and headers (h11_max_incomplete_event_size)
+    decode_concurrency: int = 2  # uploads decoded (SVGs rendered) at once, in their own slots
+    # outside the model slots: a slow or hostile upload holds a decode slot, never a model one
     threads: int = 1  # CPU threads per model call (torch and the encoders)
     map_method: str = "tsne"  # 2-D map of the collection: "tsne" or "pca"
     thumbnail_sizes: tuple[int, ...] = (64, 128, 256)  # allowed thumbnail sides in pixels

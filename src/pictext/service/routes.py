@@ -1,13 +1,14 @@
 """The HTTP API: one route per job, each with a batch form, plus items, thumbnails and the map.
 
-Routes check what is cheap (types, sizes, fields) before waiting for a slot of the
-concurrency gate; decoding and model calls run inside it, in the thread pool.
+Routes check what is cheap (types, sizes, fields) before waiting for a slot; uploads are
+decoded in the decode slots (``decode_concurrency``), then model calls run in the model slots
+(``concurrency``), both in the thread pool: a slow upload never holds a model slot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -41,8 +42,9 @@ class ServiceState:
 
     backend: Backend  # models, loaded once
     config: ServiceConfig  # limits
-    gate: Gate  # bounded concurrency
+    gate: Gate  # bounded concurrency of model work
     uploads: LruCache[DecodedImage]  # decoded uploads by content hash
+    decoder: Gate = field(default_factory=lambda: Gate(2, 32, 30.0))  # decoding, apart
 
 
 Work = Callable[[Backend, list[Item], list[TextInput], Timing], list[dict[str, Any]]]
@@ -107,9 +109,9 @@ async def _answer(
     st.backend.require(part)
     timing = _timing(request)
 
+    decoded = await _decode_all(st, uploads, timing)
+
     def run() -> list[dict[str, Any]]:
-        size = st.backend.image_size
-        decoded = [decode(u, st.config, size, timing, st.uploads) for u in uploads]
         names = [u.field if u else f"item {i}" for i, u in enumerate(uploads)]
         queries = [make_query(d, t, n) for d, t, n in zip(decoded, texts, names, strict=True)]
         for q, n in zip(queries, names, strict=True):
@@ -123,6 +125,22 @@ async def _answer(
         return results
 
     async with st.gate.slot(timing):
+        return await run_in_threadpool(run)
+
+
+async def _decode_all(
+    st: ServiceState, uploads: Sequence[RawUpload | None], timing: Timing
+) -> list[DecodedImage | None]:
+    """Decode the uploads in the decode slots, before and apart from the model slots: a slow
+    upload (an SVG rendered up to its CPU budget) delays other uploads, never model work."""
+    if not any(u is not None for u in uploads):
+        return [None] * len(uploads)
+    size = st.backend.image_size
+
+    def run() -> list[DecodedImage | None]:
+        return [decode(u, st.config, size, timing, st.uploads) for u in uploads]
+
+    async with st.decoder.slot(timing):
         return await run_in_threadpool(run)
 
 
@@ -368,8 +386,9 @@ async def recommend(
     st.backend.require("index")
     timing = _timing(request)
 
+    (decoded,) = await _decode_all(st, [upload], timing)
+
     def run() -> dict[str, Any]:
-        decoded = decode(upload, st.config, st.backend.image_size, timing, st.uploads)
         query = None if decoded is None else make_query(decoded, TextInput(), "image")
         hits = st.backend.recommend(
             ids, query, k, method=method, lambda_=lambda_, pool=pool, timing=timing

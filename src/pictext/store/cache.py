@@ -3,6 +3,7 @@
 Layout of one cache (one encoder name + version)::
 
     <root>/<NNNNNN>.vecs.npy   float32 or float16 [n, D] (read back as float32)
+    <root>/<NNNNNN>.vecs.crc32 the CRC-32 of the vectors file, as 8 hex digits
     <root>/<NNNNNN>.keys.npy   |S20    [n]     (written last: a shard without keys is ignored)
     <root>/damaged/            shards found damaged, set aside (never deleted)
     <root>/manifest.json       the shards at the end of the last Ray run or compaction
@@ -16,6 +17,10 @@ What can go wrong on disk, and what the cache does:
 - a **damaged shard** (truncated vectors, an empty or corrupt keys file, wrong shapes): a
   warning names the file and the problem, the shard is moved to ``damaged/`` and its items
   are simply not found, so the caller computes them again; never fatal;
+- **damaged vectors** (bytes changed inside a vectors file, its size unchanged): the first
+  time a shard's vectors are wanted, its file is checked against its CRC-32 and every
+  vector against NaN and inf; a shard that fails is set aside the same way, never served.
+  Shards written before checksums existed get the NaN/inf check only;
 - a **read-only** cache folder: :class:`~pictext.core.errors.StateError` naming the folder
   when the cache is opened, before any work;
 - a **full** disk: a free-space check before a run's work (:meth:`VectorCache.reserve`),
@@ -35,6 +40,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -47,6 +53,7 @@ from pictext.core.errors import StateError
 from pictext.store.keyindex import KEY_DTYPE, KeyIndex
 
 DAMAGED = "damaged"  # sub-folder where damaged shards are set aside
+CHECKSUM = ".vecs.crc32"  # suffix of a shard's checksum file, beside ``.vecs.npy``
 
 log = logging.getLogger("pictext.store")
 
@@ -84,6 +91,7 @@ class Shard:
     name: str  # the shard's stem, e.g. "000012"
     keys: np.ndarray  # |S20 [n]
     vecs: np.ndarray  # float32 or float16 [n, D], memory-mapped
+    root: Path | None = None  # the folder it lives in (None: not checked against a file)
 
 
 class VectorCache:
@@ -122,6 +130,7 @@ class VectorCache:
         self._shards: list[Shard] = []
         self._index = KeyIndex()  # key -> (shard, row), kept current as shards are added
         self._read_only: StateError | None = None  # why the folder takes no new files
+        self._checked: set[str] = set()  # shards whose vectors passed the check
         self._open_for_writing()
         if read:  # a writer that never looks up (a Ray encoder actor) skips every keys file
             self.reload()
@@ -140,8 +149,9 @@ class VectorCache:
                     path.unlink(missing_ok=True)
                 # Parts are written outside the lock: only old ones are a killed writer's.
                 remove_stale_temporaries(self.root, pattern=f".*{PART}")
-                for path in self.root.glob("[0-9]*.vecs.npy"):
-                    if not path.with_name(path.name.replace(".vecs.", ".keys.")).exists():
+                for path in [*self.root.glob("[0-9]*.vecs.npy"), *self.root.glob(f"*{CHECKSUM}")]:
+                    stem = path.name.split(".")[0]
+                    if not (self.root / f"{stem}.keys.npy").exists():
                         path.unlink(missing_ok=True)
         except OSError as err:
             if err.errno not in _READ_ONLY:
@@ -201,7 +211,7 @@ class VectorCache:
                 f"expected {expected} ({len(keys)}, {self.dim})"
             )
             raise _DamagedShardError(vecs_path, problem)
-        return Shard(keys_path.name.split(".")[0], keys, vecs)
+        return Shard(keys_path.name.split(".")[0], keys, vecs, self.root)
 
     def _set_aside(self, keys_path: Path, vecs_path: Path, bad: _DamagedShardError) -> None:
         """Move a damaged shard to ``damaged/`` (keys first: it stops being whole) and warn."""
@@ -209,7 +219,8 @@ class VectorCache:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         try:
             dest.mkdir(exist_ok=True)
-            for path in (keys_path, vecs_path):
+            crc_path = vecs_path.with_name(vecs_path.name.replace(".vecs.npy", CHECKSUM))
+            for path in (keys_path, vecs_path, crc_path):
                 with suppress(FileNotFoundError):  # set aside by another process already
                     os.replace(path, _unused(dest / f"{path.name}.{stamp}"))
         except OSError as err:
@@ -247,17 +258,58 @@ class VectorCache:
         Memory stays at one block however large the store: the vectors are read from the
         memory maps block by block.
         """
+        self.check_all()
         for shard in self._shards:
             for lo in range(0, len(shard.keys), rows):
                 yield shard.keys[lo : lo + rows], np.asarray(shard.vecs[lo : lo + rows], np.float32)
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
-        """Bool mask: which keys have a vector."""
+        """Bool mask: which keys have a vector (in a shard that passed its check)."""
         return self._locate(keys)[1]
 
     def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(shard, row) of each key (meaningless where not found) and the found mask."""
-        return self._index.locate(self._keys(), keys)
+        """(shard, row) of each key (meaningless where not found) and the found mask; the
+        shards holding them are checked first, and damaged ones set aside."""
+        while True:
+            where, found = self._index.locate(self._keys(), keys)
+            ids = np.unique(where[found][:, 0]) if found.any() else []
+            bad = {int(i): p for i in ids if (p := self._check(self._shards[int(i)])) is not None}
+            if not bad:
+                return where, found
+            self._drop(bad)
+
+    def _check(self, shard: Shard) -> str | None:
+        """The problem with a shard's vectors (None: sound), checked once per cache object."""
+        if shard.root is None or shard.name in self._checked:
+            return None
+        problem = shard_problem(shard)
+        if problem is None:
+            self._checked.add(shard.name)
+        return problem
+
+    def _drop(self, bad: dict[int, str]) -> None:
+        """Set aside the shards at these positions (with their problem) and forget them."""
+        for i, problem in bad.items():
+            vecs_path = self.root / f"{self._shards[i].name}.vecs.npy"
+            keys_path = self.root / f"{self._shards[i].name}.keys.npy"
+            self._set_aside(keys_path, vecs_path, _DamagedShardError(vecs_path, problem))
+        self._shards = [s for i, s in enumerate(self._shards) if i not in bad]
+        self._reindex()
+
+    def verify(self) -> tuple[int, int, list[str]]:
+        """Check every shard now: ``(shards checked, of them without a checksum, problems)``;
+        damaged shards are set aside (one line each in the problems)."""
+        self.reload()
+        unchecked = sum(not _crc_path(s).exists() for s in self._shards if s.root is not None)
+        total = len(self._shards) + len(self.set_aside)
+        self.check_all()
+        return total, unchecked, list(self.set_aside)
+
+    def check_all(self) -> None:
+        """Check every shard not checked yet; set aside the damaged ones."""
+        bad = {i: p for i, s in enumerate(self._shards) if (p := self._check(s)) is not None}
+        if bad:
+            self._drop(bad)
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectors for ``keys`` (zeros where absent) and the mask of those found."""
@@ -320,15 +372,19 @@ class VectorCache:
             # queue for the name and two renames.
             for array in (stored, keys):
                 parts.append(_write_part(self.root, array))
+            parts.append(_write_checksum_part(self.root, file_crc(parts[0])))
             with self.lock():
                 stem = f"{self.next_id():06d}"
                 vecs_path = self.root / f"{stem}.vecs.npy"
+                crc_path = self.root / f"{stem}{CHECKSUM}"
                 try:
                     os.replace(parts[0], vecs_path)
+                    os.replace(parts[2], crc_path)
                     os.replace(parts[1], self.root / f"{stem}.keys.npy")  # last: shard whole
                 except BaseException:
                     with suppress(OSError):  # no vectors without their keys left behind
                         vecs_path.unlink(missing_ok=True)
+                        crc_path.unlink(missing_ok=True)
                     raise
                 # Only this shard is new to us: no need to re-read every shard from disk.
                 mapped = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
@@ -339,7 +395,8 @@ class VectorCache:
             for part in parts:
                 with suppress(OSError):
                     part.unlink(missing_ok=True)
-        self._shards.append(Shard(stem, keys, mapped))  # indexed on the next look-up
+        self._shards.append(Shard(stem, keys, mapped, self.root))  # indexed on the next look-up
+        self._checked.add(stem)  # written from finite vectors just now
         return stem
 
     @contextmanager
@@ -377,6 +434,62 @@ def _write_part(root: Path, array: np.ndarray) -> Path:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def file_crc(path: Path) -> int:
+    """The CRC-32 of a file's bytes, read in 1 MiB blocks."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def write_checksum(vecs_path: Path) -> None:
+    """Write (atomically) the checksum file of a vectors file, before its keys file."""
+    part = _write_checksum_part(vecs_path.parent, file_crc(vecs_path))
+    os.replace(part, vecs_path.with_name(vecs_path.name.replace(".vecs.npy", CHECKSUM)))
+
+
+def _write_checksum_part(root: Path, crc: int) -> Path:
+    path = root / f".{uuid.uuid4().hex}{PART}"
+    try:
+        with open(path, "x") as fh:
+            fh.write(f"{crc:08x}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _crc_path(shard: Shard) -> Path:
+    return Path(shard.root or ".") / f"{shard.name}{CHECKSUM}"
+
+
+def shard_problem(shard: Shard, rows: int = 65_536) -> str | None:
+    """What is wrong with a shard's vectors: a checksum that does not match its file, or a
+    NaN/inf value (None: sound). Shards without a checksum file get the value check only."""
+    vecs_path = Path(shard.root or ".") / f"{shard.name}.vecs.npy"
+    try:
+        want = _crc_path(shard).read_text().strip()
+        crc: int | None = int(want, 16)
+    except FileNotFoundError:
+        crc = None
+    except (OSError, ValueError):
+        return "unreadable checksum file"
+    try:
+        if crc is not None and file_crc(vecs_path) != crc:
+            return "checksum mismatch (bytes changed inside the vectors file)"
+    except OSError as err:
+        return f"unreadable vectors file ({_reason(err)})"
+    for lo in range(0, len(shard.keys), rows):
+        block = np.asarray(shard.vecs[lo : lo + rows], np.float32)
+        if not np.isfinite(block).all():
+            row = lo + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+            return f"non-finite vector (NaN or inf) at row {row}"
+    return None
 
 
 def _reason(err: BaseException) -> str:

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from pictext.core.atomic import atomic_save_npy, atomic_write_json
-from pictext.store.cache import KEY_DTYPE, Shard, VectorCache, cache_state_error
+from pictext.store.cache import (
+    CHECKSUM,
+    KEY_DTYPE,
+    Shard,
+    VectorCache,
+    cache_state_error,
+    write_checksum,
+)
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "pictext-vector-store"
@@ -82,16 +89,18 @@ def _merge(cache: VectorCache, group: list[Shard], dtype: np.dtype) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, vecs_path)
+        write_checksum(vecs_path)
         atomic_save_npy(cache.root / f"{stem}.keys.npy", keys[keep])  # last: the shard is whole
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         vecs_path.unlink(missing_ok=True)
+        (cache.root / f"{stem}{CHECKSUM}").unlink(missing_ok=True)
         raise
     # The merged shard is whole before an old one goes, and an old shard loses its keys file
     # before its vectors, so a reader never sees keys without vectors.
     for shard in group:
-        for part in ("keys", "vecs"):
-            (cache.root / f"{shard.name}.{part}.npy").unlink(missing_ok=True)
+        for part in (".keys.npy", ".vecs.npy", CHECKSUM):
+            (cache.root / f"{shard.name}{part}").unlink(missing_ok=True)
 
 
 def compact(
@@ -115,6 +124,7 @@ def compact(
     try:
         with cache.lock():
             cache.reload()
+            cache.check_all()  # a damaged shard is set aside, never merged into a sound one
             before = cache.shards
             groups = _groups(before, target_rows, want)
             for group in groups:

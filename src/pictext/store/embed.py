@@ -60,6 +60,7 @@ class EmbedReport:
     no_input: int = 0  # items with nothing to embed: no image (or, without images, no text)
     empty_text: int = 0  # items with no text at all (kept; also counted in one of the above)
     set_aside: list[str] = field(default_factory=list)  # damaged cache shards, one line each
+    refused_text: list[str] = field(default_factory=list)  # texts that are not text (NUL...)
     seconds: float = 0.0  # wall time of the run
     image_seconds: float = 0.0  # wall time spent on images that were not cached
 
@@ -84,7 +85,7 @@ def encoder_cache(
 
 def image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, np.ndarray]:
     """Content keys of the items' images and the mask of those read (failures reported)."""
-    from pictext.data.images import image_content_key
+    from pictext.data.images import image_cache_key
 
     keys = np.zeros(len(items), KEY_DTYPE)
     ok = np.zeros(len(items), bool)
@@ -92,7 +93,7 @@ def image_keys(items: Sequence[Item], report: EmbedReport) -> tuple[np.ndarray, 
         if not item.has_image():
             continue
         try:
-            keys[i] = image_content_key(item)
+            keys[i] = image_cache_key(item)
             ok[i] = True
         except ItemError as err:
             report.failures.append(Failure(err.item_id, err.problem))
@@ -330,8 +331,6 @@ def embed_items(
     tenc = _resolve(text_encoder, encoders) if text_encoder is not None else None
     image_parts = [(p, caches(p)) for p in parts_of(enc)] if enc is not None else []
     text_parts = [(p, caches(p)) for p in parts_of(tenc)] if tenc is not None else []
-    for _, opened in image_parts + text_parts:
-        report.set_aside.extend(getattr(opened, "set_aside", []))
     if enc is not None:
         feats.image, feats.image_mask = _joined(
             enc,
@@ -351,6 +350,7 @@ def embed_items(
         feats.image_encoder = f"{enc.name}@{enc.version}"
     if tenc is not None:
         within, feats.truncated = cap_items_text(items)  # the one text budget
+        within = _refuse_binary_text(within, text_inputs, report)  # the one text rule
         for name in text_inputs:
             texts = [it.field_text(name) for it in within]
             feats.text[name], feats.text_mask[name] = _joined(
@@ -361,11 +361,31 @@ def embed_items(
                 ],
             )
         feats.text_encoder = f"{tenc.name}@{tenc.version}"
+    for _, opened in image_parts + text_parts:  # set aside when opened or when first read
+        report.set_aside.extend(getattr(opened, "set_aside", []))
+    report.set_aside = list(dict.fromkeys(report.set_aside))
     if len(image_parts) > 1:  # each part met the same unreadable items
         report.failures = list(dict.fromkeys(report.failures))
     _count(feats, items, report)
     report.seconds = time.perf_counter() - start
     return feats, list(report.failures)
+
+
+def _refuse_binary_text(
+    items: Sequence[Item], fields: Sequence[str], report: EmbedReport
+) -> list[Item]:
+    """Items whose text is not text (a NUL, bytes never UTF-8: the rule of
+    :func:`~pictext.store.failures.text_failures`, as answers apply it) lose their text,
+    named in ``report.refused_text``; their image is still embedded."""
+    from dataclasses import replace
+
+    from pictext.store.failures import text_failures
+
+    bad = {f.item_id: f.problem for f in text_failures(items, fields)}
+    report.refused_text.extend(f"{i}: {p}; its text was not embedded" for i, p in bad.items())
+    if not bad:
+        return list(items)
+    return [replace(it, title="", description="", tags=()) if it.id in bad else it for it in items]
 
 
 def _joined(

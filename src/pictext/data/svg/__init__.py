@@ -18,9 +18,10 @@ from pictext.core.defaults import MAX_SVG_BYTES
 from pictext.core.errors import BudgetError, InputError, StateError
 
 SVG_SUFFIXES = (".svg", ".svgz")
+MAX_SVG_SIDE = 100_000.0  # px: a declared width or height above this is refused as impossible
 DEFAULT_SVG_SIZE = (256.0, 256.0)  # used when an SVG has neither usable width/height nor viewBox
 _MAX_GROWTH = 4  # entity substitution may not grow a document beyond this factor (+1 MiB)
-_PREP_VERSION = "3"  # bump when preparation changes, so cached rasters (and .err) are redone
+_PREP_VERSION = "4"  # bump when preparation changes, so cached rasters (and .err) are redone
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
 _ENTITY_DECL = re.compile(
@@ -77,7 +78,7 @@ def _attr(attrs: bytes, name: str) -> str | None:
 def _length_px(value: str | None) -> float | None:
     """An absolute SVG length in px; None for percentages, missing or unparsable values."""
     px = parse_length(value)
-    return px if px is not None and px > 0 else None
+    return px if px is not None and 0 < px <= MAX_SVG_SIDE else None
 
 
 def parse_length(value: str | None, percent_of: float | None = None) -> float | None:
@@ -100,6 +101,43 @@ def parse_length(value: str | None, percent_of: float | None = None) -> float | 
     if unit == "%":
         return None if percent_of is None else number * percent_of / 100
     return number * _UNIT_PX[unit] if unit in _UNIT_PX else None
+
+
+def check_declared_size(data: bytes) -> None:
+    """Refuse a root ``<svg>`` whose declared size is impossible, instead of drawing it at a
+    default size: a width or height that is not a length (``auto`` aside), not above zero,
+    not finite or over :data:`MAX_SVG_SIDE` px, and a viewBox that is not four finite
+    numbers with a positive width and height.
+
+    Raises:
+        SvgRenderError: naming the attribute and its value.
+    """
+    m = _SVG_START.search(data)
+    if m is None:
+        return
+    attrs = m.group("attrs")
+    for name in ("width", "height"):
+        value = _attr(attrs, name)
+        if value is None or value.strip() == "auto":
+            continue
+        px = parse_length(value, percent_of=100.0)  # a percentage: checked as a number
+        if px is None:
+            raise SvgRenderError(f"the <svg> {name} {value[:40]!r} is not a length")
+        if not 0 < px <= MAX_SVG_SIDE:
+            raise SvgRenderError(
+                f"the <svg> {name} {value[:40]!r} is an impossible size "
+                f"(it must be above 0 and at most {MAX_SVG_SIDE:g} px)"
+            )
+    box = _attr(attrs, "viewBox")
+    if box is not None:
+        try:
+            parts = [float(p) for p in re.split(r"[\s,]+", box.strip())]
+        except ValueError:
+            parts = []
+        if len(parts) != 4 or not all(map(math.isfinite, parts)) or min(parts[2:]) <= 0:
+            raise SvgRenderError(
+                f"the <svg> viewBox {box[:60]!r} is not four numbers with a positive size"
+            )
 
 
 def intrinsic_size(data: bytes) -> tuple[float, float] | None:
@@ -190,6 +228,7 @@ def prepare_svg(data: bytes) -> tuple[bytes, tuple[float, float]]:
     data = substitute_entities(data)
     # CSS Color 4 allows "fill-opacity: 50%"; cairosvg wants a number.
     data = _PERCENT_OPACITY.sub(lambda m: m.group(1) + b"%g" % (float(m.group(2)) / 100), data)
+    check_declared_size(data)
     size = intrinsic_size(data)
     if size is None:
         raise SvgRenderError("no <svg> root element")
