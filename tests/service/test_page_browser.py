@@ -9,13 +9,12 @@ steps on real models.
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_page import CHROMIUM_ARGS, chromium, serve
+from live_page import CHROMIUM_ARGS, chromium, drop_file, serve
 from service_toys import picture, png_bytes
 
 pytestmark = pytest.mark.slow
@@ -49,22 +48,6 @@ def _upload_bytes() -> tuple[bytes, str, str]:
     return png_bytes(picture("red", size=(120, 90), seed=5)), "red.png", "image/png"
 
 
-def _drop_file(page, data: bytes, name: str, kind: str) -> None:
-    """Drop a file on the drop zone the way a browser does: a DataTransfer with a File."""
-    page.evaluate(
-        """([b64, name, kind]) => {
-            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-            const dt = new DataTransfer();
-            dt.items.add(new File([bytes], name, { type: kind }));
-            const drop = document.querySelector('#drop');
-            const opts = { dataTransfer: dt, bubbles: true, cancelable: true };
-            drop.dispatchEvent(new DragEvent('dragover', opts));
-            drop.dispatchEvent(new DragEvent('drop', opts));
-        }""",
-        [base64.b64encode(data).decode(), name, kind],
-    )
-
-
 def test_page_end_to_end(server: str, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     exe = chromium()
@@ -81,7 +64,7 @@ def test_page_end_to_end(server: str, tmp_path: Path) -> None:
         page.fill("#title-in", "my picture")
         first_class = page.eval_on_selector("#claim option:nth-child(2)", "o => o.value")
         page.select_option("#claim", first_class)
-        _drop_file(page, *_upload_bytes())
+        drop_file(page, *_upload_bytes())
 
         page.wait_for_selector("#tags-out li")
         labels = page.eval_on_selector_all(

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_page import CHROMIUM_ARGS, chromium, serve
+from live_page import CHROMIUM_ARGS, chromium, drop_file, serve
 from service_toys import picture, png_bytes
-from test_page_browser import _drop_file
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +47,7 @@ def test_a_title_change_re_runs_the_answers(server: str, page) -> None:
     page.on("request", lambda r: tags.append(r.url) if r.url.endswith("/tag") else None)
     page.goto(server + "/")
     page.wait_for_selector("#claim option:nth-child(2)", state="attached")
-    _drop_file(page, *_red())
+    drop_file(page, *_red())
     page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')")
     before = len(tags)
     page.type("#title-in", "a red square")
@@ -60,7 +59,7 @@ def test_a_title_change_re_runs_the_answers(server: str, page) -> None:
 def test_a_non_image_upload_shows_one_error(server: str, page) -> None:
     page.goto(server + "/")
     page.wait_for_selector("#claim option:nth-child(2)", state="attached")
-    _drop_file(page, b"this is not an image", "notes.png", "image/png")
+    drop_file(page, b"this is not an image", "notes.png", "image/png")
     page.wait_for_selector("#status .error")
     visible = page.eval_on_selector_all(
         ".error", "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"

@@ -3,6 +3,7 @@ served by uvicorn on a free loopback port in a background thread."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import socket
 import threading
@@ -56,3 +57,19 @@ def serve(app: Any) -> Iterator[str]:
         srv.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def drop_file(page, data: bytes, name: str, kind: str) -> None:
+    """Drop a file on the drop zone the way a browser does: a DataTransfer with a File."""
+    page.evaluate(
+        """([b64, name, kind]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], name, { type: kind }));
+            const drop = document.querySelector('#drop');
+            const opts = { dataTransfer: dt, bubbles: true, cancelable: true };
+            drop.dispatchEvent(new DragEvent('dragover', opts));
+            drop.dispatchEvent(new DragEvent('drop', opts));
+        }""",
+        [base64.b64encode(data).decode(), name, kind],
+    )
