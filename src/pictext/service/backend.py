@@ -108,7 +108,7 @@ class Backend:
             ) from None
 
     def _load_classifier(self, path: Path) -> None:
-        from pictext.classify.routed import load_classifier
+        from pictext.classify.ensemble import load_classifier
         from pictext.classify.tagging import model_encoders
         from pictext.core.threads import set_torch_threads
 
