@@ -94,18 +94,11 @@ def train_fusion(
     s = split.rows(ids)
     val = feats.subset(s.val)
     start = time.perf_counter()
-    fit = train_ensemble if routes and ensemble else train_routed
-    kwargs = {} if fit is train_ensemble else {"routes": routes}
-    clf = fit(
-        config,
-        feats.subset(s.train),
-        y[s.train],
-        val,
-        y[s.val],
-        classes=dataset.classes,
-        members=members,
-        **kwargs,
-    )
+    parts = (config, feats.subset(s.train), y[s.train], val, y[s.val])
+    if routes and ensemble:
+        clf = train_ensemble(*parts, classes=dataset.classes, members=members)
+    else:
+        clf = train_routed(*parts, classes=dataset.classes, members=members, routes=routes)
     fit_seconds = time.perf_counter() - start
     test = feats.subset(s.test)
     metrics: dict[str, Any] = {
