@@ -58,14 +58,15 @@ def test_every_row_for_every_seed(result) -> None:
         "LogReg concat imgA + txtA", "LogReg concat imgB + txtA",
         "tuned linear, all fields imgA + txtA", "tuned linear, all fields imgB + txtA",
         "average probs imgA + txtA", "average probs imgB + txtA",
+        "saved classifier (ensemble) imgA + txtA", "saved classifier (ensemble) imgB + txtA",
     }  # fmt: skip
     assert len(res.scores) == 2 * len(rows)
     assert all(0 <= r["top1"] <= r["top5"] <= 1 for r in res.scores)
     assert all("novel_top1" in r for r in res.scores)
     assert res.sizes["test"] == 32
     assert 0 < res.sizes["novel"] < 32
-    # the routed fusion row and its fusion head alone, per seed and pair
-    assert len(res.robustness) == 2 * 2 * 2 * len(CONDITIONS)
+    # the routed fusion row, its fusion head alone and the ensemble, per seed and pair
+    assert len(res.robustness) == 2 * 2 * 3 * len(CONDITIONS)
 
 
 def test_the_fusion_row_is_the_routed_classifier_with_routes_chosen_on_validation(result) -> None:
@@ -109,6 +110,17 @@ def test_summary_and_files(result, tmp_path) -> None:
     assert "vs its fusion head alone" in md
     assert "novel top-1" in md
     assert "no text" in files["robustness"].read_text()
+    # the saved classifier's row, compared with the best candidate alone
+    g = s["gains"]
+    ens = next(r for r in s["table"] if r["row"] == g["ensemble"])
+    best = max((r for r in s["table"] if r["kind"] != "ensemble"), key=lambda r: r["top1"])
+    assert g["best_candidate"] == best["row"]
+    assert g["ensemble_vs_best_candidate"] == pytest.approx(ens["top1"] - best["top1"])
+    assert f"| {g['ensemble']} |" in md
+    assert "Saved classifier (ensemble) img" in md
+    assert "vs the best candidate" in md
+    ensembles = [r for r in res.scores if r["kind"] == "ensemble"]
+    assert all(sum(r["weights"].values()) == pytest.approx(1.0) for r in ensembles)
     # the split of each seed is recorded beside the tables, as it was used
     for seed, split in zip((0, 1), res.splits, strict=True):
         assert DatasetSplit.load(tmp_path / f"split-seed{seed}.json") == split

@@ -51,7 +51,7 @@ def as_items(queries: Query | Sequence[Query]) -> list[Item]:
 
 
 def _load_classifier(path: Path) -> Any:
-    from pictext.classify.routed import load_classifier
+    from pictext.classify.ensemble import load_classifier
 
     return load_classifier(path)
 

@@ -53,7 +53,7 @@ def part_folder(path: Path, part: str) -> Path:
 
 def load_classifier(path: Path) -> RoutedClassifier:
     """A saved classifier (its heads and routes), or the classifier of a bundle."""
-    from pictext.classify.routed import load_classifier as load_routed
+    from pictext.classify.ensemble import load_classifier as load_routed
 
     return load_routed(part_folder(path, "classifier"))
 

@@ -224,8 +224,20 @@ class RoutedClassifier:
         return self
 
     # ---- persistence -------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write the model as one classifier folder (atomically; see the module docstring)."""
+    def save(
+        self,
+        directory: str | Path,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        extra_files: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the model as one classifier folder (atomically; see the module docstring).
+
+        Args:
+            directory: the model's folder.
+            extra: more ``config.json`` entries (e.g. an ensemble's members and weights).
+            extra_files: more nested files or folders (name -> writer), in the same write.
+        """
         names = {
             head: ["" if (head, j) == (FUSION_HEAD, 0) else f"{head}-{j}" for j in range(len(ms))]
             for head, ms in self.heads.items()
@@ -237,7 +249,11 @@ class RoutedClassifier:
             if folder
         }
         routing = {"heads": names, "routes": self.routes, "validation": self.validation}
-        return self.primary.save(directory, extra={"routing": routing}, extra_files=nested)
+        return self.primary.save(
+            directory,
+            extra={"routing": routing, **(extra or {})},
+            extra_files={**nested, **(extra_files or {})},
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> RoutedClassifier:
@@ -266,7 +282,8 @@ class RoutedClassifier:
 
 
 def load_classifier(directory: str | Path) -> RoutedClassifier:
-    """The saved classifier at ``directory``: what tag, verify, predict and the service use."""
+    """The routed heads saved at ``directory`` (an ensemble's routed heads alone; tag, verify
+    and the service read :func:`pictext.classify.ensemble.load_classifier`)."""
     return RoutedClassifier.load(directory)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pictext.classify.datacheck import check_classes, split_check
+from pictext.classify.ensemble import EnsembleClassifier, train_ensemble
 from pictext.classify.fusion import FusionConfig
 from pictext.classify.metrics import expected_calibration_error, topk_accuracy
 from pictext.classify.routed import ROUTES, RoutedClassifier, train_routed
@@ -62,6 +64,7 @@ def train_fusion(
     split: DatasetSplit,
     members: int = 1,
     routes: bool = True,
+    ensemble: bool = True,
 ) -> tuple[RoutedClassifier, dict[str, Any]]:
     """Train the classifier ``pictext train`` saves: the fusion head, and (``routes``, when
     it reads an image and text) an image-only and a text-only head with the routes chosen on
@@ -78,6 +81,8 @@ def train_fusion(
             save it with the model (:meth:`~pictext.data.split.DatasetSplit.save`).
         members: seed-ensemble size of every head.
         routes: train the single-input heads and route rows missing an input to them.
+        ensemble: with ``routes``, also fit the tuned linear model and save the ensemble
+            chosen on validation (:func:`~pictext.classify.ensemble.train_ensemble`).
 
     Returns:
         The calibrated model and its metrics (percent; ECE before and after calibration;
@@ -90,16 +95,13 @@ def train_fusion(
     ids = [it.id for it in dataset.items]
     s = split.rows(ids)
     val = feats.subset(s.val)
-    clf = train_routed(
-        config,
-        feats.subset(s.train),
-        y[s.train],
-        val,
-        y[s.val],
-        classes=dataset.classes,
-        members=members,
-        routes=routes,
-    )
+    start = time.perf_counter()
+    parts = (config, feats.subset(s.train), y[s.train], val, y[s.val])
+    if routes and ensemble:
+        clf = train_ensemble(*parts, classes=dataset.classes, members=members)
+    else:
+        clf = train_routed(*parts, classes=dataset.classes, members=members, routes=routes)
+    fit_seconds = time.perf_counter() - start
     test = feats.subset(s.test)
     metrics: dict[str, Any] = {
         "sizes": {"train": len(s.train), "val": len(s.val), "test": len(s.test)}
@@ -115,6 +117,13 @@ def train_fusion(
     metrics["temperature"] = clf.primary.temperature_
     metrics["members"] = clf.members
     metrics["routing"] = {"routes": clf.routes, "validation": clf.validation}
+    metrics["fit_seconds"] = fit_seconds
+    if isinstance(clf, EnsembleClassifier):
+        metrics["ensemble"] = {
+            "weights": clf.weights,
+            "temperature": clf.temperature,
+            "selection": clf.selection,
+        }
     metrics["config"] = dataclasses.asdict(config)
     metrics["split"] = {"policy": split.policy, "holdout": split.holdout, "seed": split.seed}
     metrics["data"] = check.to_dict()

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 FeaturesFn = Callable[[str, str], "Features"]  # (image encoder, text encoder) -> Features
 
+ENSEMBLE_ROW = "saved classifier (ensemble)"  # the row of what ``pictext train`` saves
 # the missing-input table: condition -> inputs removed at test time
 CONDITIONS: dict[str, tuple[str, ...]] = {
     "full": (),
@@ -226,8 +227,9 @@ class _SeedRun:
                 fusion = self.routed(f"fusion {pair}", f, alone, img[ie], txt[te], ie, te)
                 self.robustness(f"fusion {pair}", fusion, f)
                 self.robustness(f"fusion head alone {pair}", _model(alone), f)
-                if cfg.anchors:
-                    self.anchors(ie, te, f, img[ie], txt[te])
+                tuned = self.anchors(ie, te, f, img[ie], txt[te]) if cfg.anchors else None
+                ens = self.ensemble(f"{ENSEMBLE_ROW} {pair}", f, fusion, tuned, ie, te)
+                self.robustness(f"{ENSEMBLE_ROW} {pair}", ens, f)
 
     def image_rows(self) -> None:
         """A collection without text: the image-only head and the LogReg anchor per tower."""
@@ -270,7 +272,24 @@ class _SeedRun:
         self.score(row, "fusion", model, f, ie, te, time.perf_counter() - start, extra)
         return model
 
-    def anchors(self, ie, te, f, img_model, txt_model) -> None:
+    def ensemble(self, row, f, routed, tuned, ie, te) -> Any:
+        """The ensemble ``pictext train`` saves, from this seed's heads and tuned linear
+        model (fitted here when the anchors are off), weights and temperature chosen on
+        validation (:func:`~pictext.classify.ensemble.build_ensemble`)."""
+        from pictext.classify.anchors import tuned_linear
+        from pictext.classify.ensemble import build_ensemble, linear_inputs
+
+        s, start = self.split, time.perf_counter()
+        val, y_val = f.subset(s.val), self.y[s.val]
+        if tuned is None:
+            inputs = linear_inputs(routed.config.inputs)
+            tuned, _ = tuned_linear(f.subset(s.train), self.y[s.train], val, y_val, inputs=inputs)
+        model = build_ensemble(routed, tuned, val, y_val)
+        extra = {"weights": model.weights, "selection": model.selection}
+        self.score(row, "ensemble", model, f, ie, te, time.perf_counter() - start, extra)
+        return model
+
+    def anchors(self, ie, te, f, img_model, txt_model) -> Any:
         from pictext.classify.anchors import LogRegConcat, ProbAverage, tuned_linear
 
         s, start = self.split, time.perf_counter()
@@ -302,6 +321,7 @@ class _SeedRun:
         )
         avg = ProbAverage([_model(img_model), _model(txt_model)])
         self.score(f"average probs {ie} + {te}", "anchor-average", avg, f, ie, te, 0.0)
+        return tuned
 
     def score(self, row, kind, model, f, ie, te, seconds, extra=None) -> None:
         test = f.subset(self.split.test)

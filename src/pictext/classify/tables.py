@@ -43,6 +43,18 @@ def aggregate(
     return out
 
 
+# the rows the saved ensemble is compared with: each candidate alone, and the anchors
+CANDIDATE_KINDS = (
+    "image",
+    "text",
+    "fusion",
+    "fusion-head",
+    "anchor-logreg",
+    "anchor-tuned",
+    "anchor-average",
+)
+
+
 def summary(result: Table3Result) -> dict[str, Any]:
     """The aggregated table, the missing-input table and the fusion gains (top-1 points)."""
     table = aggregate(result.scores, ["row"], metric_names(result.scores))
@@ -63,6 +75,17 @@ def summary(result: Table3Result) -> dict[str, Any]:
         alone_row = next((r for r in table if r["row"] == alone), None)
         if alone_row is not None:
             gains["vs_fusion_head_alone"] = best_fusion["top1"] - alone_row["top1"]
+    ensembles = [r for r in table if r["kind"] == "ensemble"]
+    candidates = [r for r in table if r["kind"] in CANDIDATE_KINDS]
+    if ensembles and candidates:
+        ens = max(ensembles, key=lambda r: r["top1"])
+        best = max(candidates, key=lambda r: r["top1"])
+        gains["ensemble"] = ens["row"]
+        gains["best_candidate"] = best["row"]
+        gains["ensemble_vs_best_candidate"] = ens["top1"] - best["top1"]
+        gains["best_candidate_std"] = best.get("top1_std", 0.0)
+        diffs = _paired(result.scores, ens["row"], best["row"])
+        gains["ensemble_vs_best_candidate_paired_std"] = float(np.std(diffs)) if diffs else 0.0
     return {
         "dataset": result.dataset,
         "sizes": result.sizes,
@@ -70,6 +93,26 @@ def summary(result: Table3Result) -> dict[str, Any]:
         "robustness": robust,
         "gains": gains,
     }
+
+
+def _paired(records: Sequence[dict[str, Any]], a: str, b: str) -> list[float]:
+    """Per seed: top-1 of row ``a`` minus row ``b`` (points), seeds that have both."""
+    by = {(r["row"], r["seed"]): 100 * r["top1"] for r in records}
+    return [v - by[(b, s)] for (row, s), v in by.items() if row == a and (b, s) in by]
+
+
+def ensemble_line(s: dict[str, Any]) -> str:
+    """The summary line comparing the saved ensemble with the best candidate ("" if none)."""
+    g = s["gains"]
+    if "ensemble" not in g:
+        return ""
+    return (
+        f"{g['ensemble'][0].upper()}{g['ensemble'][1:]} top-1 gain: "
+        f"{g['ensemble_vs_best_candidate']:+.1f} "
+        f"vs the best candidate ({g['best_candidate']}, std over seeds "
+        f"{g['best_candidate_std']:.1f}; paired difference std "
+        f"{g['ensemble_vs_best_candidate_paired_std']:.1f})"
+    )
 
 
 def _cell(row: dict[str, Any], m: str) -> str:
@@ -155,7 +198,7 @@ def table_markdown(s: dict[str, Any]) -> str:
         name = f"**{r['row']}** (best)" if r is best else r["row"]
         lines.append(f"| {name} | {' | '.join(cells)} |")
     g = s["gains"]
-    if g:
+    if "best_fusion" in g:
         lines.append("")
         lines.append(
             f"Best fusion ({g['best_fusion']}) top-1 gain: "
@@ -171,6 +214,8 @@ def table_markdown(s: dict[str, Any]) -> str:
                 else ""
             )
         )
+    if ensemble_line(s):
+        lines += ["", ensemble_line(s)]
     return "\n".join(lines) + "\n"
 
 
@@ -265,6 +310,9 @@ def rich_table(s: dict[str, Any]) -> Any:
     for r in rows:
         name = f"{r['row']} (best)" if r is best else r["row"]
         t.add_row(name, *(_cell(r, m) for m in ms), style="bold" if r is best else None)
+    line = ensemble_line(s)
+    if line:
+        t.caption = f"{t.caption} {line}" if t.caption else line
     return t
 
 

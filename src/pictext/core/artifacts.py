@@ -86,6 +86,12 @@ AUDIT = ArtifactKind(
     what="collection audit",
     rebuild="pictext audit DATASET --out {path}",
 )
+LINEAR = ArtifactKind(
+    name="pictext-linear-classifier",
+    version=1,
+    what="linear classifier (a member of a saved ensemble)",
+    rebuild="pictext train DATASET --out MODEL (the member is MODEL/linear)",
+)
 BUNDLE = ArtifactKind(
     name="pictext-bundle",
     version=1,
@@ -94,7 +100,7 @@ BUNDLE = ArtifactKind(
     config_file="bundle.json",
 )
 KINDS: dict[str, ArtifactKind] = {
-    k.name: k for k in (CLASSIFIER, RANKING_HEAD, INDEX, CAPTIONER, AUDIT, BUNDLE)
+    k.name: k for k in (CLASSIFIER, RANKING_HEAD, INDEX, CAPTIONER, AUDIT, LINEAR, BUNDLE)
 }
 # Where an index kept its header before this protocol; read only to name what was found.
 _LEGACY_FILES = ("manifest.json",)
