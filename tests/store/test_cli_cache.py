@@ -57,11 +57,15 @@ def warm(folder, tmp_path_factory) -> Path:
 
 
 def _row(stdout: str, label: str) -> str:
-    """A cell of the summary table, by its row label."""
+    """A cell of the summary, by its row label: a terminal table's row, or the
+    ``- label: value`` line written when the output is not a terminal."""
     for line in stdout.splitlines():
         cells = [c.strip() for c in line.split("│") if c.strip()]
         if len(cells) == 2 and cells[0] == label:
             return cells[1]
+        name, sep, value = line.strip().lstrip("- ").partition(": ")
+        if sep and name.strip() == label:
+            return value.strip()
     raise AssertionError(f"no row {label!r} in:\n{stdout}")
 
 

@@ -68,11 +68,15 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _rows(output: str) -> dict[str, str]:
+    """Label -> value of a summary: table rows, or ``- label: value`` lines (not a terminal)."""
     rows = {}
     for line in output.splitlines():
         cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
         if len(cells) == 2:
             rows[cells[0]] = cells[1]
+        elif line.lstrip().startswith("- ") and ": " in line:
+            name, _, value = line.strip()[2:].partition(": ")
+            rows[name.strip()] = value.strip()
     return rows
 
 

@@ -31,6 +31,7 @@ from pictext.core.limits import check_k
 from pictext.core.textrule import normalize_text
 from pictext.core.vectors import unit_rows
 from pictext.data.item import Item
+from pictext.data.text import text_problem
 from pictext.rank.divergent import Divergence
 from pictext.rank.index import Hit, SearchIndex
 from pictext.store.embed import embed_items
@@ -204,7 +205,7 @@ def _kind(index: SearchIndex, query: str, text: bool) -> tuple[str, str, str]:
             and bidi characters only), or a bare ``id:``, ``file:`` or ``text:`` prefix.
     """
     query = normalize_text(query)
-    if not query.strip():
+    if not query.strip() or text_problem(query):
         raise QueryInputError(
             "the query is empty (nothing but spaces, control, zero-width or bidi characters)"
         )
