@@ -56,19 +56,27 @@ class MapView:
         xy = np.asarray(xy, np.float64).reshape(-1, 2)
         self.method = method
         self.order = order  # point i of this view is row order[i] of the index
+        self.row_ids = list(ids)  # the index's ids when the map was made, by row
         self.x = np.round(xy[order, 0], 4)  # float64: 0.1234 stays "0.1234" in JSON
         self.y = np.round(xy[order, 1], 4)
         self.ids = [ids[r] for r in order]
         self.labels = [labels[r] for r in order]
         self.classes = sorted({lab for lab in labels if lab is not None})
         self._cached: tuple[Any, bytes] = (None, b"")  # the whole map's JSON, once encoded
+        self.shown = np.ones(len(self.ids), bool)  # False: removed from the collection
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def hide(self, item_ids: set[str]) -> None:
+        """Leave these items off the map (removed from the collection)."""
+        self.shown &= np.array([i not in item_ids for i in self.ids], bool)
+        self._cached = (None, b"")
+
     def _in_box(self, box: tuple[float, float, float, float]) -> np.ndarray:
         x0, y0, x1, y1 = box
-        return np.flatnonzero((self.x >= x0) & (self.x <= x1) & (self.y >= y0) & (self.y <= y1))
+        inside = (self.x >= x0) & (self.x <= x1) & (self.y >= y0) & (self.y <= y1)
+        return np.flatnonzero(inside & self.shown)
 
     def points(
         self, box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0), limit: int = MAP_POINTS

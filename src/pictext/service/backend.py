@@ -109,6 +109,13 @@ class Backend:
         self.browse_views()  # built once at start, not on the first request
         return self
 
+    def collection_changed(self) -> None:
+        """An edit, an add or a remove changed the items: the sorted views, ``/info`` and
+        the map's row mapping are rebuilt on their next use (one sort, not one per request)."""
+        self.views = None
+        self._info = None
+        self._catalog_row = None
+
     def browse_views(self) -> Any:
         """The collection's :class:`~pictext.audit.views.BrowseViews` (built on first use)."""
         if self.views is None:
@@ -403,7 +410,8 @@ class Backend:
         from pictext.audit.mapview import RowMap
 
         if self._catalog_row is None:  # index row -> catalog row
-            self._catalog_row = RowMap(self.index.ids, self.browse_views().row_of)
+            # by the map's own ids: rows removed from the index since leave no gap here
+            self._catalog_row = RowMap(self.catalog.map_view.row_ids, self.browse_views().row_of)
         return self._catalog_row.take(self.catalog.map_view.select(box, polygon))
 
     def flags(self, item_id: str) -> dict[str, Any] | None:

@@ -131,10 +131,12 @@ class Curation:
     def _apply(self, state: ItemState) -> None:
         from pictext.rank.grow import remove_rows
 
+        self.backend.collection_changed()
         catalog, index = self.backend.catalog, self.backend.index
         if state.removed:
-            catalog.items.pop(state.id, None)
-            catalog.points = [p for p in catalog.points if p["id"] != state.id]
+            catalog.items.pop(state.id, None)  # and so from browse and map selections
+            if catalog.map_view is not None:
+                catalog.map_view.hide({state.id})
             if index is not None and state.id in index:
                 remove_rows(index, [state.id])
             return
