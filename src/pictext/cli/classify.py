@@ -66,7 +66,7 @@ def train(
     """Train the fusion (or single-input) head and, for rows without an image or without
     text, an image-only and a text-only head, each route kept only where it wins on
     validation; calibrate them, save them as one classifier with its learning curve and the
-    split it used (``split.json``)."""
+    split it used (split.json)."""
     from pictext.classify.jobs import TrainConfig, train_classifier
 
     check_encoder_names(image_encoder, text_encoder)
@@ -222,6 +222,8 @@ def verify(
     """
     from pictext.classify.tagging import ignored_inputs
 
+    if manifest is None and not label:
+        raise UsageError("missing option --label (the label to check the images against)")
     items, skipped = _items(images or [], manifest, title, description, tags)
     claimed = [it.label or "" for it in items] if manifest is not None else [label] * len(items)
     answering = open_model(model, "classifier")
