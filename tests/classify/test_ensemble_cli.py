@@ -7,7 +7,7 @@ import json
 
 import pytest
 from service_toys import picture, toy_factory, write_dataset
-from test_routed_cli import TOY, pictext
+from toy_run import TOY, pictext
 
 pytest.importorskip("torch")
 

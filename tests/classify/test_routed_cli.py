@@ -4,28 +4,16 @@ text with the head its routes name (the real command line, toy encoders)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from service_toys import picture, toy_factory, write_dataset
+from toy_run import TOY, pictext
 
 pytest.importorskip("torch")
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
 SRC = Path(__file__).resolve().parents[2] / "src"
-TOY = ["--image-encoder", "toy-image", "--text-encoder", "toy-text"]
-
-
-def pictext(*args: str, cache: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PICTEXT_CACHE=str(cache))
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(SUPPORT)])
-    return subprocess.run(
-        [sys.executable, str(SUPPORT / "toy_cli.py"), *args],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
 
 
 def _set_routes(model: Path, routes: dict[str, str]) -> None:
