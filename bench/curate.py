@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pictext.collection import Collection
+from pictext.data.collection import Collection
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
 from pictext.rank.grow import add_rows

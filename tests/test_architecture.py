@@ -21,7 +21,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: dict[str, int] = {
     "core": 0,
     "data": 1,
-    "collection": 1,  # the data layer's curated store: imports core and data only
     "encoders": 2,
     "store": 3,
     "classify": 4,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from service_toys import picture, png_bytes, toy_config, toy_factory
 
-from pictext.collection import DamagedDatabaseError
 from pictext.core.errors import one_line
+from pictext.data.collection import DamagedDatabaseError
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Pictext-User": "ann"}

@@ -1,7 +1,7 @@
 """``pictext add`` and ``pictext export``: grow a bundle's collection, write it out corrected.
 
 The collection of a bundle ``MODEL_DIR`` is kept in ``MODEL_DIR/collection.sqlite`` (created
-by the first edit or add; see :mod:`pictext.collection.store`). Name it as a dataset with
+by the first edit or add; see :mod:`pictext.data.collection.store`). Name it as a dataset with
 ``collection:MODEL_DIR`` to train, audit or evaluate on it with its edits applied.
 """
 
@@ -19,7 +19,7 @@ from pictext.core.errors import InputError
 
 def bundle_collection(model_dir: Path, *, create: bool):
     """The bundle's collection (created from its dataset when ``create``), else None."""
-    from pictext.collection import Collection
+    from pictext.data.collection import Collection
 
     if Collection.exists(model_dir):
         return Collection.open(model_dir)
@@ -65,7 +65,7 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", help="new folder or manifest file")] = ...,
 ) -> None:
     """Write the collection with its edits applied: a folder with sidecars, CSV or JSONL."""
-    from pictext.collection.export import export
+    from pictext.data.collection.export import export
 
     dataset = collection_dataset(model_dir)
     left_out = export(dataset, fmt, out)

@@ -57,7 +57,7 @@ def load_dataset(
     """A dataset by packaged name or by path.
 
     ``collection:MODEL_DIR`` (or ``collection:PATH/collection.sqlite``) reads a curated
-    collection with its edits applied (:mod:`pictext.collection`). A path is read by what
+    collection with its edits applied (:mod:`pictext.data.collection`). A path is read by what
     it holds: a folder with ``info/train_filelist_*.txt`` as the
     WebVision layout, any other folder as class folders with JSON sidecars, a ``.csv``,
     ``.tsv``, ``.jsonl`` or ``.ndjson`` file as a manifest.
@@ -94,9 +94,9 @@ def _read_collection(where: str, options: dict[str, Any], allow_outside: bool) -
     """A curated collection (``collection:MODEL_DIR`` or ``collection:PATH.sqlite``).
 
     Its items with their edits applied, removed items left out, added items included; see
-    :mod:`pictext.collection.store`.
+    :mod:`pictext.data.collection.store`.
     """
-    from pictext.collection.store import Collection
+    from pictext.data.collection.store import Collection
 
     coll = Collection.open(where)
     try:

@@ -1,5 +1,5 @@
 """The service's side of a curated collection: edits, adds and removals kept in the bundle's
-collection database (:mod:`pictext.collection`) and applied at once to what the service
+collection database (:mod:`pictext.data.collection`) and applied at once to what the service
 answers: the catalog (items, browse), the search index (similar, divergent, recommend; new
 items are embedded once and appended with :func:`pictext.rank.grow.add_rows`, no rebuild).
 
@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pictext.collection import Collection, ItemState
+from pictext.data.collection import Collection, ItemState
 from pictext.service.errors import ServiceError
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ import json
 import shutil
 from pathlib import Path
 
-from pictext.collection.errors import CollectionError
 from pictext.core.atomic import atomic_folder, atomic_write_text
+from pictext.data.collection.errors import CollectionError
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from collection_toys import png_bytes
 
-from pictext.collection import Collection, ConflictError, DamagedDatabaseError
-from pictext.collection.export import export
 from pictext.core.errors import NotFoundError, one_line
+from pictext.data.collection import Collection, ConflictError, DamagedDatabaseError
+from pictext.data.collection.export import export
 from pictext.data.registry import load_dataset
 
 
@@ -104,7 +104,7 @@ def test_two_concurrent_writers_lose_no_update(folder: Path, tmp_path: Path) -> 
 
 _WRITER = """
 import sys
-from pictext.collection import Collection
+from pictext.data.collection import Collection
 coll = Collection.open(sys.argv[1])
 for n in range(100000):
     coll.edit("dog/0.png", {"title": f"t{n}"}, by="w")
@@ -192,7 +192,7 @@ def test_export_reads_back_to_the_same_items(folder: Path, tmp_path: Path, fmt: 
 def test_an_older_schema_is_migrated_in_place(folder: Path, tmp_path: Path) -> None:
     import sqlite3
 
-    from pictext.collection.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+    from pictext.data.collection.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
     path = tmp_path / "collection.sqlite"
     conn = sqlite3.connect(path)

@@ -1,11 +1,12 @@
 """A curated collection: a dataset's items with edits, tags, review state and added items.
 
 Kept in an SQLite database (stdlib ``sqlite3``, WAL mode); the user's source files are never
-modified. Layer: data (imports only ``core`` and ``data``). See :mod:`pictext.collection.store`.
+modified. Part of the data layer (imports only ``core`` and ``data``); see
+:mod:`pictext.data.collection.store`.
 """
 
-from pictext.collection.errors import CollectionError, ConflictError, DamagedDatabaseError
-from pictext.collection.store import DB_NAME, FILES_DIR, Collection, ItemState
+from pictext.data.collection.errors import CollectionError, ConflictError, DamagedDatabaseError
+from pictext.data.collection.store import DB_NAME, FILES_DIR, Collection, ItemState
 
 __all__ = [
     "DB_NAME",

@@ -43,14 +43,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pictext.collection.errors import (
+from pictext.core.atomic import atomic_write_bytes
+from pictext.data.collection.errors import (
     CollectionError,
     ConflictError,
     DamagedDatabaseError,
     ItemNotFoundError,
 )
-from pictext.collection.schema import APPLICATION_ID, migrate
-from pictext.core.atomic import atomic_write_bytes
+from pictext.data.collection.schema import APPLICATION_ID, migrate
 from pictext.data.dataset import Dataset
 from pictext.data.item import Item
 
