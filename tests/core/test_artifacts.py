@@ -241,7 +241,8 @@ def test_errors_survive_pickling(tmp_path: Path) -> None:
 
 
 def test_registry_names_are_distinct() -> None:
-    assert len(KINDS) == 6  # classifier, ranking head, index, captioner, audit, bundle
+    # classifier, ranking head, index, captioner, audit, bundle, the ensemble's linear member
+    assert len(KINDS) == 7
     assert "pictext-audit" in KINDS
     assert all(name == kind.name and kind.version >= 1 for name, kind in KINDS.items())
     legacy = [k.legacy for k in KINDS.values() if k.legacy]
