@@ -41,10 +41,11 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -424,10 +425,16 @@ PART = ".npy.part"  # suffix of a shard file being written, before its rename
 def _write_part(root: Path, array: np.ndarray) -> Path:
     """``array`` saved and synced under a hidden name no reader or cleaner of ``*.tmp`` files
     takes for a shard file."""
+    return _synced_part(root, lambda fh: np.save(fh, array, allow_pickle=False))
+
+
+def _synced_part(root: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """A new hidden ``PART`` file in ``root`` that ``write`` fills, flushed and synced; on any
+    failure the partial file is removed."""
     path = root / f".{uuid.uuid4().hex}{PART}"
     try:
         with open(path, "xb") as fh:
-            np.save(fh, array, allow_pickle=False)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -452,16 +459,7 @@ def write_checksum(vecs_path: Path) -> None:
 
 
 def _write_checksum_part(root: Path, crc: int) -> Path:
-    path = root / f".{uuid.uuid4().hex}{PART}"
-    try:
-        with open(path, "x") as fh:
-            fh.write(f"{crc:08x}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
+    return _synced_part(root, lambda fh: fh.write(f"{crc:08x}\n".encode("ascii")))
 
 
 def _crc_path(shard: Shard) -> Path:
